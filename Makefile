@@ -1,0 +1,147 @@
+# torify — plain GNU make, no autotools.
+#
+#   make                 build/libtorify-socks.a, build/libtorify.so, build/torify
+#   make check           install test dependencies (idempotent), build, run every suite
+#   make demo            the main job: private Tor network + torified programs
+#   make bench           overhead and stall figures against torsocks / proxychains4
+#   make fuzz            bounded libFuzzer run over every parser (clang)
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Variables: BUILD (output dir, default build), SANITIZE (e.g. address,undefined),
+# CC, CFLAGS, LDFLAGS.  Sources are picked up by wildcard: adding a file to
+# src/<part>/ or tests/unit/test_<name>.c needs no edit here.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-unused-parameter
+OPT      ?= -O2 -g
+CFLAGS   ?=
+CPPFLAGS_ALL := -D_GNU_SOURCE -DTORIFY_VERSION=\"$(VERSION)\" -Iinclude -Isrc
+CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fno-strict-aliasing \
+                -fstack-protector-strong $(CFLAGS)
+LDFLAGS_ALL  := $(LDFLAGS)
+
+ifneq ($(SANITIZE),)
+CFLAGS_ALL  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+endif
+
+SOCKS_SRC    := $(sort $(wildcard src/socks/*.c))
+CORE_SRC     := $(sort $(wildcard src/core/*.c))
+SHIM_SRC     := $(sort $(wildcard src/shim/*.c))
+LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
+UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
+PROG_SRC     := $(sort $(wildcard tests/progs/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+SOCKS_OBJ    := $(call obj,$(SOCKS_SRC))
+CORE_OBJ     := $(call obj,$(CORE_SRC))
+SHIM_OBJ     := $(call obj,$(SHIM_SRC))
+LAUNCHER_OBJ := $(call obj,$(LAUNCHER_SRC))
+UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+PROG_BIN     := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC))
+
+LIB_SOCKS    := $(BUILD)/libtorify-socks.a
+LIB_SHIM     := $(BUILD)/libtorify.so
+LAUNCHER     := $(BUILD)/torify
+
+.PHONY: all check test-deps tests demo bench fuzz stress install uninstall clean
+all: $(LIB_SOCKS) $(if $(SHIM_SRC),$(LIB_SHIM)) $(if $(LAUNCHER_SRC),$(LAUNCHER))
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB_SOCKS): $(SOCKS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# Only the intercepted symbols are exported (src/shim/exports.map): the codec and
+# core stay hidden, so they never clash with a program's own symbols.
+$(LIB_SHIM): $(SHIM_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) \
+	    -Wl,--version-script=src/shim/exports.map -Wl,-z,now -Wl,-z,relro \
+	    $(LDFLAGS_ALL) -ldl -lpthread
+
+$(LAUNCHER): $(LAUNCHER_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -ldl -lpthread
+
+# Unit tests link the codec and the core (not the interposing shim, which would
+# hijack the test runner's own sockets).  A test named test_shim_* also gets
+# the shim objects.
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< \
+	    $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) \
+	    $(LDFLAGS_ALL) -lcmocka -ldl -lpthread
+
+# Small C programs used as real clients by the integration tests.
+$(BUILD)/progs/%: tests/progs/%.c $(LIB_SOCKS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -std=c11 -O1 -g -Wall -Wno-unused-result -o $@ $< \
+	    $(if $(filter static_%,$*),-static) $(LIB_SOCKS) -lpthread $(PROG_LDLIBS_$*)
+
+PROG_LDLIBS_uring_connect := -luring
+
+tests: all $(UNIT_BIN) $(PROG_BIN)
+
+test-deps:
+	scripts/install-deps test
+
+check: test-deps
+	$(MAKE) tests
+	BUILD=$(BUILD) python3 tests/run_all.py
+
+demo:
+	scripts/install-deps demo
+	$(MAKE) all
+	BUILD=$(BUILD) scripts/demo
+
+bench:
+	scripts/install-deps bench
+	$(MAKE) all $(PROG_BIN)
+	BUILD=$(BUILD) scripts/bench
+
+stress:
+	$(MAKE) tests
+	BUILD=$(BUILD) TORIFY_STRESS=big python3 tests/run_all.py stress
+
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+$(BUILD)/fuzz/%: fuzz/%.c $(SOCKS_SRC) $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(SOCKS_SRC) $(CORE_SRC)
+
+fuzz: $(FUZZ_BIN)
+	scripts/install-deps fuzz
+	@for f in $(FUZZ_BIN); do \
+	    name=$$(basename $$f); mkdir -p fuzz/corpus-$$name; \
+	    echo "== $$name ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-$$name fuzz/seeds/$$name 2>&1 | tail -n 12 || exit 1; \
+	done
+
+PCDIR := $(DESTDIR)$(PREFIX)/lib/pkgconfig
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/torify \
+	    $(PCDIR) $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/etc $(DESTDIR)$(PREFIX)/lib/torify
+	install -m 644 $(LIB_SOCKS) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/torify/*.h $(DESTDIR)$(PREFIX)/include/torify/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' torify-socks.pc.in > $(PCDIR)/torify-socks.pc
+	install -m 644 man/libtorify-socks.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	if [ -f $(LIB_SHIM) ]; then install -m 755 $(LIB_SHIM) $(DESTDIR)$(PREFIX)/lib/torify/libtorify.so; fi
+	if [ -f $(LAUNCHER) ]; then install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/torify; fi
+	if [ -f man/torify.1 ]; then install -m 644 man/torify.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	install -m 644 torify.conf $(DESTDIR)$(PREFIX)/etc/torify.conf
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

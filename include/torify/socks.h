@@ -1,0 +1,196 @@
+/*
+ * torify/socks.h — SOCKS4, SOCKS4a and SOCKS5 client for talking to Tor.
+ *
+ * Two layers:
+ *
+ *  1. A sans-IO codec (struct torify_socks).  It never touches a socket and
+ *     never allocates: the caller asks what to do next (torify_socks_want),
+ *     sends the bytes the codec hands out (torify_socks_output /
+ *     torify_socks_sent), reads *at most* the number of bytes the codec asks
+ *     for (torify_socks_need) and feeds them back (torify_socks_feed), until
+ *     the codec says DONE or FAILED.  Because it never asks for more bytes
+ *     than the reply holds, no application data that follows the reply is
+ *     ever swallowed.  The same code drives blocking sockets, non-blocking
+ *     sockets in an event loop, and fuzzers.
+ *
+ *  2. Blocking helpers over a file descriptor with a timeout:
+ *     torify_socks_handshake_fd, torify_socks_dial, torify_socks_resolve,
+ *     torify_socks_resolve_ptr.
+ *
+ * Protocols and commands:
+ *   SOCKS4  — CONNECT to an IPv4 address only.
+ *   SOCKS4a — CONNECT to a hostname (address 0.0.0.x, x != 0) or IPv4;
+ *             RESOLVE (Tor extension).
+ *   SOCKS5  — CONNECT / RESOLVE / RESOLVE_PTR with hostname, IPv4 or IPv6,
+ *             optional RFC 1929 username/password (Tor uses them to isolate
+ *             streams onto distinct circuits).
+ *
+ * Thread-safety: a codec object belongs to one thread at a time; the
+ * functions keep no global state.
+ */
+#ifndef TORIFY_SOCKS_H
+#define TORIFY_SOCKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <torify/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum torify_socks_proto {
+    TORIFY_SOCKS4  = 4,
+    TORIFY_SOCKS4A = 0x4a,
+    TORIFY_SOCKS5  = 5,
+};
+
+enum torify_socks_cmd {
+    TORIFY_SOCKS_CONNECT     = 0x01,
+    TORIFY_SOCKS_RESOLVE     = 0xF0, /* Tor: hostname -> address */
+    TORIFY_SOCKS_RESOLVE_PTR = 0xF1, /* Tor: address -> hostname (SOCKS5 only) */
+};
+
+/* Flags for torify_socks_init. */
+#define TORIFY_SOCKS_PIPELINE 0x01u /* SOCKS5: emit greeting, auth and request in one
+                                       buffer (one round trip).  Only the one method
+                                       we intend to use is offered, so a server can
+                                       never pick a method that would make it read
+                                       our pipelined bytes wrongly. */
+
+enum torify_target_kind {
+    TORIFY_TARGET_NONE = 0,
+    TORIFY_TARGET_HOST,
+    TORIFY_TARGET_IPV4,
+    TORIFY_TARGET_IPV6,
+};
+
+/* A destination (or a result): a hostname, IPv4 or IPv6 address, and a port
+ * in host byte order.  host is NUL-terminated, at most 255 bytes. */
+struct torify_target {
+    enum torify_target_kind kind;
+    uint16_t port;
+    uint8_t addr[16];      /* IPv4 in addr[0..3], IPv6 in addr[0..15], network order */
+    uint8_t host_len;
+    char host[256];
+};
+
+/* Target constructors; they validate and return TORIFY_OK or a TORIFY_E_INVAL_* value.
+ * torify_target_host takes an explicit length so that an embedded NUL is detected. */
+TORIFY_API torify_err torify_target_host(struct torify_target *t, const char *name, size_t len, uint16_t port);
+TORIFY_API torify_err torify_target_ipv4(struct torify_target *t, const uint8_t addr[4], uint16_t port);
+TORIFY_API torify_err torify_target_ipv6(struct torify_target *t, const uint8_t addr[16], uint16_t port);
+/* From a struct sockaddr_in / sockaddr_in6. */
+TORIFY_API torify_err torify_target_sockaddr(struct torify_target *t, const struct sockaddr *sa, socklen_t len);
+/* To a sockaddr (IPv4/IPv6 kinds only); returns the length used, 0 on error. */
+TORIFY_API socklen_t torify_target_to_sockaddr(const struct torify_target *t, struct sockaddr_storage *ss);
+/* "host:port", "1.2.3.4:port", "[v6]:port" into buf; returns buf. */
+TORIFY_API const char *torify_target_format(const struct torify_target *t, char *buf, size_t len);
+
+/* What the caller must do next. */
+enum torify_socks_want {
+    TORIFY_SOCKS_WANT_WRITE = 1, /* send torify_socks_output() bytes */
+    TORIFY_SOCKS_WANT_READ  = 2, /* read up to torify_socks_need() bytes and feed them */
+    TORIFY_SOCKS_DONE       = 3, /* success; see torify_socks_result() */
+    TORIFY_SOCKS_FAILED     = 4, /* see torify_socks_error() */
+};
+
+/* The codec state.  Fixed size, no pointers to caller memory after init: the
+ * fields are private, use the functions below. */
+struct torify_socks {
+    uint8_t state;
+    uint8_t proto;
+    uint8_t cmd;
+    uint8_t flags;
+    uint16_t err;
+    uint16_t out_len;
+    uint16_t out_pos;
+    uint16_t in_len;
+    uint16_t in_need;
+    uint8_t ulen;
+    uint8_t plen;
+    struct torify_target target;
+    struct torify_target result;
+    char user[256];
+    char pass[256];
+    uint8_t out[1024];
+    uint8_t in[272];
+};
+
+/* Prepare a handshake.  user/pass may be NULL (no authentication); with
+ * SOCKS4/4a, user is sent as the USERID field and pass must be NULL.
+ * Returns TORIFY_OK, or a TORIFY_E_INVAL_* value (then the codec is FAILED). */
+TORIFY_API torify_err torify_socks_init(struct torify_socks *s, enum torify_socks_proto proto,
+                                        enum torify_socks_cmd cmd, const struct torify_target *target,
+                                        const char *user, const char *pass, unsigned flags);
+
+TORIFY_API enum torify_socks_want torify_socks_want(const struct torify_socks *s);
+
+/* Bytes to send now (valid until the next call on s); returns their count, 0 if none. */
+TORIFY_API size_t torify_socks_output(const struct torify_socks *s, const uint8_t **buf);
+/* The caller sent n of those bytes (n may be less than offered: partial writes). */
+TORIFY_API torify_err torify_socks_sent(struct torify_socks *s, size_t n);
+
+/* The most bytes the caller may read now; reading exactly this many never
+ * consumes bytes that follow the SOCKS reply. 0 when not reading. */
+TORIFY_API size_t torify_socks_need(const struct torify_socks *s);
+/* Consume received bytes.  *used (may be NULL) tells how many were taken;
+ * bytes past the reply are never taken.  Returns TORIFY_OK while the handshake
+ * goes on or is done, else the error (the codec is then FAILED). */
+TORIFY_API torify_err torify_socks_feed(struct torify_socks *s, const uint8_t *buf, size_t n, size_t *used);
+/* The server closed the connection: FAILED with TORIFY_E_PROTO_TRUNCATED
+ * unless already done. */
+TORIFY_API torify_err torify_socks_eof(struct torify_socks *s);
+
+TORIFY_API torify_err torify_socks_error(const struct torify_socks *s);
+/* After DONE: CONNECT -> bound address/port as the server reported it;
+ * RESOLVE -> the resolved address (IPV4 or IPV6); RESOLVE_PTR -> kind HOST. */
+TORIFY_API const struct torify_target *torify_socks_result(const struct torify_socks *s);
+
+/* ---- blocking helpers ------------------------------------------------- */
+
+struct torify_socks_opts {
+    enum torify_socks_proto proto; /* 0 means TORIFY_SOCKS5 */
+    const char *user;              /* NULL: no authentication */
+    const char *pass;
+    unsigned flags;                /* TORIFY_SOCKS_PIPELINE ... */
+    int timeout_ms;                /* whole operation; <= 0 means 30000 */
+};
+
+/* Run a handshake on fd, already connected to the proxy.  Uses only
+ * send(MSG_NOSIGNAL)/recv/poll, so it is safe inside an interposed connect().
+ * Works on blocking and non-blocking fds.  result (may be NULL) receives
+ * torify_socks_result().  On failure errno is set to torify_err_errno(). */
+TORIFY_API torify_err torify_socks_handshake_fd(int fd, enum torify_socks_cmd cmd,
+                                                const struct torify_target *target,
+                                                const struct torify_socks_opts *opts,
+                                                struct torify_target *result);
+
+/* Connect to the proxy (any family, AF_UNIX too) and CONNECT to target.
+ * Returns a connected blocking fd (CLOEXEC) ready for application data, or -1
+ * with *err (may be NULL) and errno set. */
+TORIFY_API int torify_socks_dial(const struct sockaddr *proxy, socklen_t proxy_len,
+                                 const struct torify_target *target,
+                                 const struct torify_socks_opts *opts, torify_err *err);
+
+/* Tor RESOLVE: hostname -> address (IPv4 or IPv6 in *out). */
+TORIFY_API torify_err torify_socks_resolve(const struct sockaddr *proxy, socklen_t proxy_len,
+                                           const char *hostname, const struct torify_socks_opts *opts,
+                                           struct torify_target *out);
+
+/* Tor RESOLVE_PTR: address -> hostname (NUL-terminated into name). */
+TORIFY_API torify_err torify_socks_resolve_ptr(const struct sockaddr *proxy, socklen_t proxy_len,
+                                               const struct torify_target *addr,
+                                               const struct torify_socks_opts *opts,
+                                               char *name, size_t name_len);
+
+/* Parse "HOST:PORT", "[V6]:PORT", "IPv4" (port defaults to 9050) or
+ * "unix:/path" into a sockaddr, without resolving names (numeric only, plus
+ * "localhost").  Returns TORIFY_OK or TORIFY_E_INVAL_ARGUMENT. */
+TORIFY_API torify_err torify_sockaddr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TORIFY_SOCKS_H */
