@@ -35,6 +35,7 @@ SOCKS_SRC    := $(sort $(wildcard src/socks/*.c))
 CORE_SRC     := $(sort $(wildcard src/core/*.c))
 SHIM_SRC     := $(sort $(wildcard src/shim/*.c))
 LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
+GUARD_SRC    := $(sort $(wildcard src/guard/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 PROG_SRC     := $(sort $(wildcard tests/progs/*.c))
 
@@ -43,6 +44,7 @@ SOCKS_OBJ    := $(call obj,$(SOCKS_SRC))
 CORE_OBJ     := $(call obj,$(CORE_SRC))
 SHIM_OBJ     := $(call obj,$(SHIM_SRC))
 LAUNCHER_OBJ := $(call obj,$(LAUNCHER_SRC))
+GUARD_OBJ    := $(call obj,$(GUARD_SRC))
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PROG_BIN     := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC))
 
@@ -69,16 +71,17 @@ $(LIB_SHIM): $(SHIM_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.map
 	    -Wl,--version-script=src/shim/exports.map -Wl,-z,now -Wl,-z,relro \
 	    $(LDFLAGS_ALL) -ldl -lpthread
 
-$(LAUNCHER): $(LAUNCHER_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
+# The launcher carries the kernel guard (src/guard/: seccomp filter + supervisor).
+$(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -ldl -lpthread
 
 # Unit tests link the codec and the core (not the interposing shim, which would
 # hijack the test runner's own sockets).  A test named test_shim_* also gets
 # the shim objects.
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< \
-	    $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) \
+	    $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) $(if $(filter test_guard_%,$*),$(GUARD_OBJ)) \
 	    $(LDFLAGS_ALL) -lcmocka -ldl -lpthread
 
 # Small C programs used as real clients by the integration tests.
