@@ -1,0 +1,97 @@
+/*
+ * core/config.h — torify.conf and the environment (docs/CONTRACTS.md).
+ *
+ * The parser is pure: text in, struct out, errors as "file:line: message".
+ * The environment comes through an injectable getenv function and the
+ * AT_SECURE flag is a parameter, so tests drive every path.
+ */
+#ifndef TORIFY_CORE_CONFIG_H
+#define TORIFY_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <torify/error.h>
+#include <torify/socks.h>
+#include "core/log.h"
+
+/* An IPv4 or IPv6 network: family AF_INET/AF_INET6, addr in network order. */
+struct torify_cidr {
+    int family;
+    uint8_t addr[16];
+    uint8_t prefix;
+};
+
+#define TORIFY_EXEMPT_MAX 32
+#define TORIFY_CONFIG_ERR_MAX 512
+
+struct torify_config {
+    /* Where Tor listens: tor_addr is AF_INET/AF_INET6 from TorAddress/TorPort,
+     * or AF_UNIX when TorUnixSocket is set (it wins). */
+    char tor_address[64];
+    uint16_t tor_port;
+    char tor_unix[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct sockaddr_storage tor_addr;
+    socklen_t tor_addr_len;
+
+    enum torify_socks_proto proto;     /* TORIFY_SOCKS5 or TORIFY_SOCKS4A */
+    bool has_user, has_pass;
+    char user[256];
+    char pass[256];
+    bool isolate_pid;
+    bool allow_inbound;
+    bool allow_localhost;
+
+    struct torify_cidr exempt[TORIFY_EXEMPT_MAX];
+    size_t n_exempt;
+
+    struct torify_cidr fake4;          /* default 127.192.0.0/10 */
+    struct torify_cidr fake6;          /* default 100::/64 */
+
+    bool log_level_set;                /* LogLevel given explicitly */
+    enum torify_log_level log_level;
+    char log_file[256];                /* empty: stderr */
+    bool launched;                     /* TORIFY_LAUNCHED=1 */
+
+    char source[256];                  /* file that was read, empty if none */
+};
+
+typedef const char *(*torify_getenv_fn)(const char *name);
+
+void torify_config_defaults(struct torify_config *c);
+
+/* Parse a whole file's text.  fname is used in error messages only.  On
+ * error returns TORIFY_E_REFUSE_CONFIG and writes "fname:line: message" to
+ * err (if not NULL). */
+torify_err torify_config_parse(struct torify_config *c, const char *text, size_t len,
+                               const char *fname, char *err, size_t err_len);
+
+/* Read and parse a file.  missing_ok: a file that does not exist is not an
+ * error (the default search path); otherwise it is. */
+torify_err torify_config_load_file(struct torify_config *c, const char *path, bool missing_ok,
+                                   char *err, size_t err_len);
+
+/* Apply TORIFY_* / TORSOCKS_* environment overrides through get. */
+torify_err torify_config_apply_env(struct torify_config *c, torify_getenv_fn get,
+                                   char *err, size_t err_len);
+
+/* The whole procedure: defaults, the first config file of the search path,
+ * then the environment unless secure (AT_SECURE: set-uid and the like, where
+ * only the system file counts).  get may be NULL (no environment). */
+torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, bool secure,
+                              char *err, size_t err_len);
+
+/* Recompute tor_addr from tor_unix / tor_address / tor_port. */
+torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_len);
+
+/* CIDR helpers.  Parse "a.b.c.d/n", "v6/n" or a bare address (host route).
+ * Host bits below the prefix are cleared.  Return 0 or -1. */
+int torify_cidr_parse(const char *text, struct torify_cidr *out);
+bool torify_cidr_contains(const struct torify_cidr *net, int family, const uint8_t *addr);
+
+/* Booleans in config and environment: 1/0, yes/no, true/false, on/off. */
+int torify_parse_bool(const char *text, bool *out);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * core/policy.h — the decisions of libtorify.so, as pure functions of the
+ * configuration and the call's arguments (no I/O), so they are unit-tested
+ * without interposing anything.
+ */
+#ifndef TORIFY_CORE_POLICY_H
+#define TORIFY_CORE_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <torify/error.h>
+#include "core/config.h"
+
+/* socket(domain, type, protocol): TORIFY_OK (pass) or a TORIFY_E_REFUSE_*. */
+torify_err torify_policy_socket(int domain, int type, int protocol);
+
+enum torify_connect_action {
+    TORIFY_CONNECT_DIRECT = 1,  /* real connect: AF_UNIX, AF_UNSPEC, Tor itself, exempt, allowed loopback */
+    TORIFY_CONNECT_FAKE,        /* fake address: SOCKS request with the mapped hostname */
+    TORIFY_CONNECT_TOR_IP,      /* real IP: SOCKS request with the IP */
+    TORIFY_CONNECT_REFUSE,      /* see the error */
+};
+
+/* An IPv4/IPv6 address of a sockaddr, IPv4-mapped IPv6 folded to IPv4. */
+struct torify_ip {
+    int family;                 /* AF_INET / AF_INET6, 0 if none */
+    uint8_t addr[16];
+    uint16_t port;              /* host order */
+};
+/* Returns 0 or -1 (not IP or too short). */
+int torify_ip_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct torify_ip *out);
+
+bool torify_ip_is_loopback(const struct torify_ip *ip);     /* 127/8, ::1 */
+bool torify_ip_is_unspecified(const struct torify_ip *ip);  /* 0.0.0.0/8, :: */
+
+/* connect(fd of type sock_type, sa).  *err is set for REFUSE. */
+enum torify_connect_action torify_policy_connect(const struct torify_config *c, int sock_type,
+                                                 const struct sockaddr *sa, socklen_t len,
+                                                 torify_err *err);
+
+/* listen on a socket bound to sa (from getsockname); accept uses the same. */
+torify_err torify_policy_listen(const struct torify_config *c, const struct sockaddr *sa, socklen_t len);
+
+/* sendto/sendmsg with a destination on a socket of this type. dest may be
+ * NULL (no destination: always passes). */
+torify_err torify_policy_send(int sock_type, int flags, const struct sockaddr *dest, socklen_t len);
+
+enum torify_name_kind {
+    TORIFY_NAME_NUMERIC = 1,    /* IPv4 (inet_aton forms) or IPv6 literal */
+    TORIFY_NAME_LOCALHOST,      /* localhost, *.localhost, localhost.localdomain, ip6-localhost... */
+    TORIFY_NAME_ONION,          /* *.onion */
+    TORIFY_NAME_HOST,           /* any other name: becomes a fake address */
+    TORIFY_NAME_INVALID,        /* empty, too long, control characters */
+};
+enum torify_name_kind torify_policy_name_kind(const char *name);
+
+/* The SOCKS5 credentials for this process: explicit user/pass win; with
+ * isolate_pid, "torify-<pid>-<start>" / "isolate" so Tor's IsolateSOCKSAuth
+ * puts each process on its own circuits.  Returns false when none. */
+bool torify_policy_credentials(const struct torify_config *c, long pid, unsigned long long start_time,
+                               char *user, size_t user_len, char *pass, size_t pass_len);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * core/state.h — the one place for libtorify's global state.
+ *
+ *  - configuration: loaded once per process on first need (pthread_once),
+ *    never at load time;
+ *  - the fake-address map: created on first name lookup (pthread_once);
+ *    shared with forked children through its MAP_SHARED mapping;
+ *  - the fd table: per-socket state for sockets torify connected.  A bitmap
+ *    of "fd has state" lets close() and socket() decide with one atomic load
+ *    that there is nothing to do.  Records live in chunks mmap'd on first use
+ *    (only from connect, never from close), so close never allocates.
+ */
+#ifndef TORIFY_CORE_STATE_H
+#define TORIFY_CORE_STATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <torify/socks.h>
+#include "core/config.h"
+#include "core/fakemap.h"
+
+/* The loaded configuration.  Never NULL.  If the file or the environment
+ * is broken, config_err is TORIFY_E_REFUSE_CONFIG and the shim fails closed
+ * (connects via Tor and name lookups are refused). */
+struct torify_state_config {
+    struct torify_config cfg;
+    torify_err config_err;
+    char config_msg[TORIFY_CONFIG_ERR_MAX];
+};
+const struct torify_state_config *torify_state_config(void);
+
+/* The fake map, or NULL (with *err) when it could not be created. */
+struct torify_fakemap *torify_state_fakemap(torify_err *err);
+
+/* ---- fd table --------------------------------------------------------- */
+
+#define TORIFY_FD_CHUNK 256u
+#define TORIFY_FD_CHUNKS 4096u
+#define TORIFY_FD_MAX (TORIFY_FD_CHUNK * TORIFY_FD_CHUNKS)  /* fds above: untracked */
+
+enum torify_fd_state {
+    TORIFY_FD_NONE = 0,
+    TORIFY_FD_CONNECTING,   /* reserved for the non-blocking path: handshake in flight */
+    TORIFY_FD_CONNECTED,    /* SOCKS handshake done; application data flows */
+};
+
+struct torify_fd_rec {
+    enum torify_fd_state state;
+    uint32_t fake_slot;                /* TORIFY_FAKEMAP_NO_SLOT when not a fake */
+    struct sockaddr_storage peer;      /* what the program connected to (for getpeername) */
+    socklen_t peer_len;
+    struct torify_target target;       /* what we asked Tor for */
+    void *codec;                       /* non-blocking path: in-flight handshake (NULL now) */
+};
+
+extern _Atomic uint64_t torify_fd_bits[TORIFY_FD_MAX / 64];
+
+/* Hot path: does fd carry state?  One atomic load. */
+static inline bool torify_fd_tracked(int fd)
+{
+    if (fd < 0 || (unsigned)fd >= TORIFY_FD_MAX)
+        return false;
+    return (atomic_load_explicit(&torify_fd_bits[(unsigned)fd / 64], memory_order_acquire)
+            >> ((unsigned)fd % 64)) & 1u;
+}
+
+/* Store state for fd (copies rec).  Returns false when the fd cannot be
+ * tracked (too big, or no memory for its chunk). */
+bool torify_fd_set(int fd, const struct torify_fd_rec *rec);
+/* Copy fd's record out; false when none. */
+bool torify_fd_get(int fd, struct torify_fd_rec *out);
+/* Drop fd's state (releases a held fake slot).  No locks, no allocation. */
+void torify_fd_clear(int fd);
+
+#endif
