@@ -1,0 +1,191 @@
+/*
+ * call_resolve — one libc name lookup per run, as a real program would do it.
+ *
+ *   call_resolve getaddrinfo NAME [SERVICE [unspec|inet|inet6 [numeric]]]
+ *   call_resolve gethostbyname NAME
+ *   call_resolve gethostbyname2 NAME inet|inet6
+ *   call_resolve gethostbyname_r NAME
+ *   call_resolve gethostbyname2_r NAME inet|inet6
+ *   call_resolve gethostbyaddr IP
+ *   call_resolve gethostbyaddr_r IP
+ *   call_resolve getnameinfo IP [namereqd]
+ *
+ * Prints "ok <call> <address...>" / "name <hostname>" lines, or
+ * "fail <call> gai=<EAI_*>" / "fail <call> h_errno=<n>".
+ */
+#include "call_common.h"
+
+#include <netdb.h>
+
+static int family_of(const char *s)
+{
+    if (!s || !strcmp(s, "unspec"))
+        return AF_UNSPEC;
+    if (!strcmp(s, "inet"))
+        return AF_INET;
+    if (!strcmp(s, "inet6"))
+        return AF_INET6;
+    return -1;
+}
+
+static const char *gai_name(int rc)
+{
+    switch (rc) {
+    case EAI_NONAME: return "EAI_NONAME";
+    case EAI_AGAIN: return "EAI_AGAIN";
+    case EAI_FAIL: return "EAI_FAIL";
+    case EAI_FAMILY: return "EAI_FAMILY";
+    case EAI_SERVICE: return "EAI_SERVICE";
+    case EAI_MEMORY: return "EAI_MEMORY";
+    case EAI_SYSTEM: return "EAI_SYSTEM";
+    case EAI_NODATA: return "EAI_NODATA";
+    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+    default: return "EAI_OTHER";
+    }
+}
+
+static int do_getaddrinfo(int argc, char **argv)
+{
+    const char *service = argc > 3 ? argv[3] : NULL;
+    int fam = family_of(argc > 4 ? argv[4] : NULL);
+    if (fam < 0)
+        return 2;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = fam;
+    hints.ai_socktype = SOCK_STREAM;
+    if (argc > 5 && !strcmp(argv[5], "numeric"))
+        hints.ai_flags |= AI_NUMERICHOST;
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(argv[2], service, &hints, &res);
+    if (rc != 0) {
+        printf("fail getaddrinfo gai=%s\n", gai_name(rc));
+        return 1;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        char buf[80];
+        report_ok("getaddrinfo", format_sa(ai->ai_addr, buf, sizeof buf));
+        if (ai->ai_canonname)
+            printf("name %s\n", ai->ai_canonname);
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int print_hostent(const char *call, const struct hostent *he)
+{
+    printf("name %s\n", he->h_name ? he->h_name : "");
+    for (char **a = he->h_addr_list; a && *a; a++) {
+        char ip[INET6_ADDRSTRLEN];
+        if (!inet_ntop(he->h_addrtype, *a, ip, sizeof ip))
+            return report_fail(call, errno);
+        report_ok(call, ip);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int hostent_fail(const char *call, int herr)
+{
+    printf("fail %s h_errno=%d\n", call, herr);
+    return 1;
+}
+
+static int do_gethostbyname(int argc, char **argv, int reentrant, int two)
+{
+    const char *call = reentrant ? (two ? "gethostbyname2_r" : "gethostbyname_r")
+                                 : (two ? "gethostbyname2" : "gethostbyname");
+    int fam = AF_INET;
+    if (two) {
+        fam = family_of(argc > 3 ? argv[3] : "inet");
+        if (fam != AF_INET && fam != AF_INET6)
+            return 2;
+    }
+    if (!reentrant) {
+        struct hostent *he = two ? gethostbyname2(argv[2], fam) : gethostbyname(argv[2]);
+        return he ? print_hostent(call, he) : hostent_fail(call, h_errno);
+    }
+    struct hostent he, *out = NULL;
+    char buf[4096];
+    int herr = 0;
+    int rc = two ? gethostbyname2_r(argv[2], fam, &he, buf, sizeof buf, &out, &herr)
+                 : gethostbyname_r(argv[2], &he, buf, sizeof buf, &out, &herr);
+    if (rc != 0 || !out)
+        return hostent_fail(call, herr);
+    return print_hostent(call, out);
+}
+
+static int do_gethostbyaddr(const char *ip, int reentrant)
+{
+    const char *call = reentrant ? "gethostbyaddr_r" : "gethostbyaddr";
+    unsigned char addr[16];
+    int fam = AF_INET;
+    socklen_t alen = 4;
+    if (inet_pton(AF_INET, ip, addr) != 1) {
+        if (inet_pton(AF_INET6, ip, addr) != 1)
+            return 2;
+        fam = AF_INET6;
+        alen = 16;
+    }
+    if (!reentrant) {
+        struct hostent *he = gethostbyaddr(addr, alen, fam);
+        return he ? print_hostent(call, he) : hostent_fail(call, h_errno);
+    }
+    struct hostent he, *out = NULL;
+    char buf[4096];
+    int herr = 0;
+    int rc = gethostbyaddr_r(addr, alen, fam, &he, buf, sizeof buf, &out, &herr);
+    if (rc != 0 || !out)
+        return hostent_fail(call, herr);
+    return print_hostent(call, out);
+}
+
+static int do_getnameinfo(int argc, char **argv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (parse_numeric(argv[2], "80", &ss, &len) != 0)
+        return 2;
+    int flags = NI_NUMERICSERV;
+    if (argc > 3 && !strcmp(argv[3], "namereqd"))
+        flags |= NI_NAMEREQD;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    int rc = getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv, sizeof serv, flags);
+    if (rc != 0) {
+        printf("fail getnameinfo gai=%s\n", gai_name(rc));
+        return 1;
+    }
+    printf("name %s\n", host);
+    report_ok("getnameinfo", host);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: call_resolve CALL NAME|IP [...]\n");
+        return 2;
+    }
+    const char *c = argv[1];
+    int rc = 2;
+    if (!strcmp(c, "getaddrinfo"))
+        rc = do_getaddrinfo(argc, argv);
+    else if (!strcmp(c, "gethostbyname"))
+        rc = do_gethostbyname(argc, argv, 0, 0);
+    else if (!strcmp(c, "gethostbyname2"))
+        rc = do_gethostbyname(argc, argv, 0, 1);
+    else if (!strcmp(c, "gethostbyname_r"))
+        rc = do_gethostbyname(argc, argv, 1, 0);
+    else if (!strcmp(c, "gethostbyname2_r"))
+        rc = do_gethostbyname(argc, argv, 1, 1);
+    else if (!strcmp(c, "gethostbyaddr"))
+        rc = do_gethostbyaddr(argv[2], 0);
+    else if (!strcmp(c, "gethostbyaddr_r"))
+        rc = do_gethostbyaddr(argv[2], 1);
+    else if (!strcmp(c, "getnameinfo"))
+        rc = do_getnameinfo(argc, argv);
+    if (rc == 2)
+        fprintf(stderr, "call_resolve: bad usage of %s\n", c);
+    fflush(stdout);
+    return rc;
+}
