@@ -1,0 +1,501 @@
+/* core/config.c — see config.h and docs/CONTRACTS.md. */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#ifndef TORIFY_PREFIX
+#define TORIFY_PREFIX "/usr/local"
+#endif
+
+#define CONFIG_FILE_MAX (64 * 1024) /* a config file is small; bigger is an error */
+
+static torify_err fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static torify_err fail(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vsnprintf(err, err_len, fmt, ap) < 0)
+            err[0] = '\0';
+        va_end(ap);
+    }
+    return TORIFY_E_REFUSE_CONFIG;
+}
+
+static bool copy_str(char *dst, size_t dst_len, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= dst_len)
+        return false;
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+int torify_parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = { "1", "yes", "true", "on" };
+    static const char *const no[] = { "0", "no", "false", "off" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) { *out = true; return 0; }
+        if (strcasecmp(text, no[i]) == 0) { *out = false; return 0; }
+    }
+    return -1;
+}
+
+static int parse_port(const char *text, uint16_t *out)
+{
+    if (!isdigit((unsigned char)text[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || v == 0 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+int torify_cidr_parse(const char *text, struct torify_cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (!copy_str(buf, sizeof buf, text))
+        return -1;
+    char *slash = strchr(buf, '/');
+    long prefix = -1;
+    if (slash) {
+        *slash = '\0';
+        const char *p = slash + 1;
+        if (!isdigit((unsigned char)p[0]) || strlen(p) > 3)
+            return -1;
+        char *end;
+        prefix = strtol(p, &end, 10);
+        if (*end)
+            return -1;
+    }
+    struct torify_cidr c;
+    memset(&c, 0, sizeof c);
+    if (inet_pton(AF_INET, buf, c.addr) == 1) {
+        c.family = AF_INET;
+        if (prefix < 0) prefix = 32;
+        if (prefix > 32) return -1;
+    } else if (inet_pton(AF_INET6, buf, c.addr) == 1) {
+        c.family = AF_INET6;
+        if (prefix < 0) prefix = 128;
+        if (prefix > 128) return -1;
+    } else {
+        return -1;
+    }
+    c.prefix = (uint8_t)prefix;
+    /* Clear host bits so comparisons are plain byte compares. */
+    size_t nbytes = c.family == AF_INET ? 4 : 16;
+    for (size_t i = 0; i < nbytes; i++) {
+        long bits = prefix - (long)i * 8;
+        if (bits >= 8) continue;
+        c.addr[i] &= bits <= 0 ? 0 : (uint8_t)(0xFFu << (8 - bits));
+    }
+    *out = c;
+    return 0;
+}
+
+bool torify_cidr_contains(const struct torify_cidr *net, int family, const uint8_t *addr)
+{
+    if (net->family != family)
+        return false;
+    unsigned full = net->prefix / 8, rest = net->prefix % 8;
+    if (memcmp(net->addr, addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xFFu << (8 - rest));
+    return (addr[full] & mask) == net->addr[full];
+}
+
+void torify_config_defaults(struct torify_config *c)
+{
+    memset(c, 0, sizeof *c);
+    copy_str(c->tor_address, sizeof c->tor_address, "127.0.0.1");
+    c->tor_port = 9050;
+    c->proto = TORIFY_SOCKS5;
+    torify_cidr_parse("127.192.0.0/10", &c->fake4);
+    torify_cidr_parse("100::/64", &c->fake6);
+    c->log_level = TORIFY_LOG_QUIET;
+    (void)torify_config_finish(c, NULL, 0);
+}
+
+torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_len)
+{
+    memset(&c->tor_addr, 0, sizeof c->tor_addr);
+    if (c->tor_unix[0]) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&c->tor_addr;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, c->tor_unix, strlen(c->tor_unix) + 1);
+        c->tor_addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(c->tor_unix) + 1);
+        return TORIFY_OK;
+    }
+    const char *a = c->tor_address;
+    if (strcasecmp(a, "localhost") == 0)
+        a = "127.0.0.1"; /* the only name accepted: resolving would leak */
+    struct sockaddr_in *in = (struct sockaddr_in *)&c->tor_addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&c->tor_addr;
+    if (inet_pton(AF_INET, a, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(c->tor_port);
+        c->tor_addr_len = sizeof *in;
+    } else if (inet_pton(AF_INET6, a, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(c->tor_port);
+        c->tor_addr_len = sizeof *in6;
+    } else {
+        c->tor_addr_len = 0;
+        return fail(err, err_len, "TorAddress '%s' is not a numeric IPv4/IPv6 address", c->tor_address);
+    }
+    return TORIFY_OK;
+}
+
+/* One setting, from the file (where = "file:line") or the environment
+ * (where = "environment VAR").  Keys are matched case-insensitively. */
+enum key_id {
+    K_TOR_ADDRESS, K_TOR_PORT, K_TOR_UNIX, K_PROTOCOL, K_USER, K_PASS, K_ISOLATE,
+    K_INBOUND, K_LOCALHOST, K_EXEMPT, K_EXEMPT_LIST, K_FAKE4, K_FAKE6, K_LOG_LEVEL, K_LOG_FILE,
+};
+
+static const struct { const char *name; enum key_id id; } file_keys[] = {
+    { "TorAddress", K_TOR_ADDRESS },
+    { "TorPort", K_TOR_PORT },
+    { "TorUnixSocket", K_TOR_UNIX },
+    { "Protocol", K_PROTOCOL },
+    { "SOCKS5Username", K_USER },
+    { "SOCKS5Password", K_PASS },
+    { "IsolatePID", K_ISOLATE },
+    { "AllowInbound", K_INBOUND },
+    { "AllowOutboundLocalhost", K_LOCALHOST },
+    { "ExemptNetwork", K_EXEMPT },
+    { "OnionAddrRange", K_FAKE4 },
+    { "FakeAddrRange", K_FAKE4 },
+    { "FakeAddrRange6", K_FAKE6 },
+    { "LogLevel", K_LOG_LEVEL },
+    { "LogFile", K_LOG_FILE },
+};
+
+static torify_err add_exempt(struct torify_config *c, const char *text, const char *where,
+                             char *err, size_t err_len)
+{
+    if (c->n_exempt >= TORIFY_EXEMPT_MAX)
+        return fail(err, err_len, "%s: too many ExemptNetwork entries (at most %d)", where, TORIFY_EXEMPT_MAX);
+    if (torify_cidr_parse(text, &c->exempt[c->n_exempt]) != 0)
+        return fail(err, err_len, "%s: ExemptNetwork '%s' is not an address or CIDR network", where, text);
+    c->n_exempt++;
+    return TORIFY_OK;
+}
+
+static torify_err parse_log_level(const char *v, enum torify_log_level *out)
+{
+    if (torify_log_level_parse(v, out) == 0)
+        return TORIFY_OK;
+    /* torsocks' numeric levels: 1 error ... 5 debug (2 = warn, here error). */
+    static const enum torify_log_level numeric[] = {
+        TORIFY_LOG_QUIET, TORIFY_LOG_ERROR, TORIFY_LOG_ERROR, TORIFY_LOG_NOTICE, TORIFY_LOG_INFO, TORIFY_LOG_DEBUG,
+    };
+    if (v[0] >= '0' && v[0] <= '5' && v[1] == '\0') {
+        *out = numeric[v[0] - '0'];
+        return TORIFY_OK;
+    }
+    return TORIFY_E_REFUSE_CONFIG;
+}
+
+static torify_err set_key(struct torify_config *c, enum key_id id, const char *key, const char *v,
+                          const char *where, char *err, size_t err_len)
+{
+    bool b;
+    switch (id) {
+    case K_TOR_ADDRESS: {
+        struct in6_addr tmp;
+        if (strcasecmp(v, "localhost") != 0 && inet_pton(AF_INET, v, &tmp) != 1 && inet_pton(AF_INET6, v, &tmp) != 1)
+            return fail(err, err_len, "%s: %s '%s' must be a numeric IPv4/IPv6 address (names would be resolved locally)",
+                        where, key, v);
+        if (!copy_str(c->tor_address, sizeof c->tor_address, v))
+            return fail(err, err_len, "%s: %s too long", where, key);
+        return TORIFY_OK;
+    }
+    case K_TOR_PORT:
+        if (parse_port(v, &c->tor_port) != 0)
+            return fail(err, err_len, "%s: %s '%s' is not a port number 1-65535", where, key, v);
+        return TORIFY_OK;
+    case K_TOR_UNIX:
+        if (v[0] != '/')
+            return fail(err, err_len, "%s: %s '%s' must be an absolute path", where, key, v);
+        if (!copy_str(c->tor_unix, sizeof c->tor_unix, v))
+            return fail(err, err_len, "%s: %s path longer than %zu bytes", where, key, sizeof c->tor_unix - 1);
+        return TORIFY_OK;
+    case K_PROTOCOL:
+        if (strcasecmp(v, "socks5") == 0 || strcasecmp(v, "socks5h") == 0)
+            c->proto = TORIFY_SOCKS5;
+        else if (strcasecmp(v, "socks4a") == 0)
+            c->proto = TORIFY_SOCKS4A;
+        else
+            return fail(err, err_len, "%s: %s '%s' must be socks5 or socks4a", where, key, v);
+        return TORIFY_OK;
+    case K_USER:
+    case K_PASS: {
+        size_t n = strlen(v);
+        if (n == 0 || n > 255)
+            return fail(err, err_len, "%s: %s must be 1-255 bytes", where, key);
+        if (id == K_USER) {
+            memcpy(c->user, v, n + 1);
+            c->has_user = true;
+        } else {
+            memcpy(c->pass, v, n + 1);
+            c->has_pass = true;
+        }
+        return TORIFY_OK;
+    }
+    case K_ISOLATE:
+    case K_INBOUND:
+    case K_LOCALHOST:
+        /* torsocks' AllowOutboundLocalhost 2 also allows UDP to localhost;
+         * torify never carries UDP, so 2 means what 1 means here. */
+        if (id == K_LOCALHOST && strcmp(v, "2") == 0)
+            v = "1";
+        if (torify_parse_bool(v, &b) != 0)
+            return fail(err, err_len, "%s: %s '%s' must be 0 or 1", where, key, v);
+        if (id == K_ISOLATE) c->isolate_pid = b;
+        else if (id == K_INBOUND) c->allow_inbound = b;
+        else c->allow_localhost = b;
+        return TORIFY_OK;
+    case K_EXEMPT:
+        return add_exempt(c, v, where, err, err_len);
+    case K_EXEMPT_LIST: {
+        /* The environment replaces the file's list. */
+        c->n_exempt = 0;
+        char buf[1024];
+        if (!copy_str(buf, sizeof buf, v))
+            return fail(err, err_len, "%s: list too long", where);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+            torify_err e = add_exempt(c, tok, where, err, err_len);
+            if (e) return e;
+        }
+        return TORIFY_OK;
+    }
+    case K_FAKE4:
+    case K_FAKE6: {
+        struct torify_cidr net;
+        int fam = id == K_FAKE4 ? AF_INET : AF_INET6;
+        int maxp = fam == AF_INET ? 30 : 126;
+        if (torify_cidr_parse(v, &net) != 0 || net.family != fam || net.prefix > maxp)
+            return fail(err, err_len, "%s: %s '%s' must be an %s CIDR network of at least 4 addresses", where, key, v,
+                        fam == AF_INET ? "IPv4" : "IPv6");
+        if (id == K_FAKE4) c->fake4 = net; else c->fake6 = net;
+        return TORIFY_OK;
+    }
+    case K_LOG_LEVEL:
+        if (parse_log_level(v, &c->log_level) != TORIFY_OK)
+            return fail(err, err_len, "%s: %s '%s' must be quiet, error, notice, info or debug", where, key, v);
+        c->log_level_set = true;
+        return TORIFY_OK;
+    case K_LOG_FILE:
+        if (!copy_str(c->log_file, sizeof c->log_file, v))
+            return fail(err, err_len, "%s: %s path too long", where, key);
+        return TORIFY_OK;
+    }
+    return fail(err, err_len, "%s: internal: unhandled key", where);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+torify_err torify_config_parse(struct torify_config *c, const char *text, size_t len,
+                               const char *fname, char *err, size_t err_len)
+{
+    size_t pos = 0;
+    unsigned lineno = 0;
+    if (!fname)
+        fname = "(config)";
+    while (pos < len) {
+        lineno++;
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        char line[1024];
+        char where[sizeof c->source + 32];
+        snprintf(where, sizeof where, "%s:%u", fname, lineno);
+        if (end - pos >= sizeof line)
+            return fail(err, err_len, "%s: line too long (at most %zu bytes)", where, sizeof line - 1);
+        size_t line_len = end - pos;
+        memcpy(line, text + pos, line_len);
+        line[line_len] = '\0';
+        pos = end + 1;
+        if (strlen(line) != line_len)
+            return fail(err, err_len, "%s: contains a NUL byte", where);
+        /* A comment starts at '#' at the line start or after white space. */
+        for (char *h = line; (h = strchr(h, '#')) != NULL; h++) {
+            if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+                *h = '\0';
+                break;
+            }
+        }
+        char *s = trim(line);
+        if (*s == '\0')
+            continue;
+        char *sp = s;
+        while (*sp && *sp != ' ' && *sp != '\t' && *sp != '=')
+            sp++;
+        char *value = sp;
+        if (*sp) {
+            *sp = '\0';
+            value = sp + 1;
+        }
+        value = trim(value);
+        if (*value == '=') /* accept "Key = value" too */
+            value = trim(value + 1);
+        size_t k;
+        for (k = 0; k < sizeof file_keys / sizeof file_keys[0]; k++)
+            if (strcasecmp(s, file_keys[k].name) == 0)
+                break;
+        if (k == sizeof file_keys / sizeof file_keys[0])
+            return fail(err, err_len, "%s: unknown key '%s'", where, s);
+        if (*value == '\0')
+            return fail(err, err_len, "%s: %s needs a value", where, file_keys[k].name);
+        torify_err e = set_key(c, file_keys[k].id, file_keys[k].name, value, where, err, err_len);
+        if (e)
+            return e;
+    }
+    return TORIFY_OK;
+}
+
+torify_err torify_config_load_file(struct torify_config *c, const char *path, bool missing_ok,
+                                   char *err, size_t err_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (missing_ok && errno == ENOENT)
+            return TORIFY_OK;
+        return fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+    }
+    static char buf[CONFIG_FILE_MAX + 1]; /* config is loaded once, under pthread_once */
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof buf - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return fail(err, err_len, "%s: cannot read: %s", path, strerror(e));
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof buf) {
+            close(fd);
+            return fail(err, err_len, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+        }
+    }
+    close(fd);
+    if (memchr(buf, '\0', len))
+        return fail(err, err_len, "%s: contains a NUL byte (not a text file)", path);
+    copy_str(c->source, sizeof c->source, path);
+    return torify_config_parse(c, buf, len, path, err, err_len);
+}
+
+static const struct { const char *var; enum key_id id; const char *key; } env_keys[] = {
+    /* torify's name first: when both are set, TORIFY_* wins (applied last). */
+    { "TORSOCKS_TOR_ADDRESS", K_TOR_ADDRESS, "TorAddress" },
+    { "TORIFY_TOR_ADDRESS", K_TOR_ADDRESS, "TorAddress" },
+    { "TORSOCKS_TOR_PORT", K_TOR_PORT, "TorPort" },
+    { "TORIFY_TOR_PORT", K_TOR_PORT, "TorPort" },
+    { "TORIFY_TOR_UNIX", K_TOR_UNIX, "TorUnixSocket" },
+    { "TORIFY_PROTOCOL", K_PROTOCOL, "Protocol" },
+    { "TORSOCKS_USERNAME", K_USER, "SOCKS5Username" },
+    { "TORIFY_USERNAME", K_USER, "SOCKS5Username" },
+    { "TORSOCKS_PASSWORD", K_PASS, "SOCKS5Password" },
+    { "TORIFY_PASSWORD", K_PASS, "SOCKS5Password" },
+    { "TORSOCKS_ISOLATE_PID", K_ISOLATE, "IsolatePID" },
+    { "TORIFY_ISOLATE", K_ISOLATE, "IsolatePID" },
+    { "TORSOCKS_ALLOW_INBOUND", K_INBOUND, "AllowInbound" },
+    { "TORIFY_ALLOW_INBOUND", K_INBOUND, "AllowInbound" },
+    { "TORSOCKS_ALLOW_OUTBOUND_LOCALHOST", K_LOCALHOST, "AllowOutboundLocalhost" },
+    { "TORIFY_ALLOW_LOCALHOST", K_LOCALHOST, "AllowOutboundLocalhost" },
+    { "TORIFY_EXEMPT", K_EXEMPT_LIST, "ExemptNetwork" },
+    { "TORIFY_FAKE_RANGE", K_FAKE4, "FakeAddrRange" },
+    { "TORIFY_FAKE_RANGE6", K_FAKE6, "FakeAddrRange6" },
+    { "TORSOCKS_LOG_LEVEL", K_LOG_LEVEL, "LogLevel" },
+    { "TORIFY_LOG_LEVEL", K_LOG_LEVEL, "LogLevel" },
+    { "TORSOCKS_LOG_FILE_PATH", K_LOG_FILE, "LogFile" },
+    { "TORIFY_LOG_FILE", K_LOG_FILE, "LogFile" },
+};
+
+torify_err torify_config_apply_env(struct torify_config *c, torify_getenv_fn get, char *err, size_t err_len)
+{
+    if (!get)
+        return TORIFY_OK;
+    for (size_t i = 0; i < sizeof env_keys / sizeof env_keys[0]; i++) {
+        const char *v = get(env_keys[i].var);
+        if (!v)
+            continue;
+        char where[80];
+        snprintf(where, sizeof where, "environment %s", env_keys[i].var);
+        /* An empty exempt list clears the file's list; other empties are errors. */
+        if (*v == '\0' && env_keys[i].id != K_EXEMPT_LIST)
+            return fail(err, err_len, "%s: empty value", where);
+        torify_err e = set_key(c, env_keys[i].id, env_keys[i].key, v, where, err, err_len);
+        if (e)
+            return e;
+    }
+    const char *launched = get("TORIFY_LAUNCHED");
+    c->launched = launched && strcmp(launched, "1") == 0;
+    return TORIFY_OK;
+}
+
+torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, bool secure,
+                              char *err, size_t err_len)
+{
+    torify_config_defaults(c);
+    if (err && err_len)
+        err[0] = '\0';
+    const char *named = NULL;
+    if (!secure && get) {
+        named = get("TORIFY_CONF_FILE");
+        if (!named || !*named)
+            named = get("TORSOCKS_CONF_FILE");
+        if (named && !*named)
+            named = NULL;
+    }
+    torify_err e;
+    if (named) {
+        /* A file the user named must exist: silently using defaults could
+         * send traffic somewhere the user did not intend. */
+        e = torify_config_load_file(c, named, false, err, err_len);
+    } else {
+        e = torify_config_load_file(c, "/etc/torify.conf", true, err, err_len);
+        if (e == TORIFY_OK && c->source[0] == '\0')
+            e = torify_config_load_file(c, TORIFY_PREFIX "/etc/torify.conf", true, err, err_len);
+    }
+    if (e)
+        return e;
+    if (!secure) {
+        e = torify_config_apply_env(c, get, err, err_len);
+        if (e)
+            return e;
+    }
+    return torify_config_finish(c, err, err_len);
+}

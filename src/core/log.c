@@ -1,0 +1,125 @@
+/* core/log.c — see log.h. */
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static _Atomic int log_level = TORIFY_LOG_QUIET;
+static _Atomic int log_fd = 2;
+
+static const char *const level_names[] = { "quiet", "error", "notice", "info", "debug" };
+
+int torify_log_level_parse(const char *word, enum torify_log_level *out)
+{
+    for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+        if (strcasecmp(word, level_names[i]) == 0) {
+            *out = (enum torify_log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *torify_log_level_name(enum torify_log_level level)
+{
+    if ((unsigned)level < sizeof level_names / sizeof level_names[0])
+        return level_names[level];
+    return "unknown";
+}
+
+void torify_log_setup(enum torify_log_level level, int fd)
+{
+    atomic_store(&log_fd, fd < 0 ? 2 : fd);
+    atomic_store(&log_level, (int)level);
+}
+
+enum torify_log_level torify_log_level_get(void)
+{
+    return (enum torify_log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+int torify_log_enabled(enum torify_log_level level)
+{
+    return level != TORIFY_LOG_QUIET && (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+size_t torify_log_format(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    static const char prefix[] = "torify: ";
+    if (len == 0)
+        return 0;
+    if (len < 2) {
+        buf[0] = '\0';
+        return 0;
+    }
+    size_t used = 0;
+    size_t room = len - 1; /* keep one byte for the newline before the NUL */
+    int n = snprintf(buf, room, "%s", prefix);
+    used = n < 0 ? 0 : ((size_t)n >= room ? room - 1 : (size_t)n);
+    n = vsnprintf(buf + used, room - used, fmt, ap);
+    if (n < 0) {
+        buf[used] = '\0';
+    } else if ((size_t)n >= room - used) {
+        /* Cut: the line still ends clearly, not mid-word without notice. */
+        used = room - 1;
+        if (used >= 3)
+            memcpy(buf + used - 3, "...", 3);
+    } else {
+        used += (size_t)n;
+    }
+    /* One event, one line: embedded newlines from names would forge lines. */
+    for (size_t i = 0; i < used; i++)
+        if (buf[i] == '\n' || buf[i] == '\r')
+            buf[i] = ' ';
+    buf[used++] = '\n';
+    buf[used] = '\0';
+    return used;
+}
+
+static void log_write(const char *buf, size_t len)
+{
+    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+    int saved = errno; /* logging must never change what the caller sees */
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        buf += w;
+        len -= (size_t)w;
+    }
+    errno = saved;
+}
+
+void torify_log(enum torify_log_level level, const char *fmt, ...)
+{
+    if (!torify_log_enabled(level))
+        return;
+    char line[TORIFY_LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = torify_log_format(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_write(line, n);
+}
+
+int torify_refuse(torify_err why, const char *what_fmt, ...)
+{
+    int e = torify_err_errno(why);
+    if (!torify_log_enabled(TORIFY_LOG_NOTICE))
+        return e;
+    char what[TORIFY_LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, what_fmt);
+    int n = vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        what[0] = '\0';
+    torify_log(TORIFY_LOG_NOTICE, "refused %s (%s)", what, torify_strerror(why));
+    return e;
+}

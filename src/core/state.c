@@ -1,0 +1,151 @@
+/* core/state.c — see state.h.  All of libtorify's process-wide state. */
+#include "core/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- configuration ----------------------------------------------------- */
+
+static struct torify_state_config config_state;
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+static void config_init(void)
+{
+    struct torify_state_config *s = &config_state;
+    /* AT_SECURE (set-uid, capabilities): the environment is the caller's,
+     * not the program owner's, so only the system file counts. */
+    bool secure = getauxval(AT_SECURE) != 0;
+    s->config_err = torify_config_load(&s->cfg, env_get, secure, s->config_msg, sizeof s->config_msg);
+    if (!secure) {
+        const char *l = getenv("TORIFY_LAUNCHED");
+        s->cfg.launched = l && strcmp(l, "1") == 0;
+    }
+    enum torify_log_level level = s->cfg.log_level_set ? s->cfg.log_level
+                                  : s->cfg.launched   ? TORIFY_LOG_NOTICE
+                                                      : TORIFY_LOG_QUIET;
+    int fd = -1;
+    if (s->cfg.log_file[0]) {
+        fd = open(s->cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        /* An unopenable log file falls back to stderr rather than silence. */
+    }
+    if (s->config_err != TORIFY_OK && level < TORIFY_LOG_ERROR)
+        level = TORIFY_LOG_ERROR; /* failing closed must not be a mystery */
+    torify_log_setup(level, fd);
+    if (s->config_err != TORIFY_OK)
+        torify_log(TORIFY_LOG_ERROR, "configuration error: %s (refusing all connections)", s->config_msg);
+}
+
+const struct torify_state_config *torify_state_config(void)
+{
+    /* glibc's pthread_once is fork-aware: a child forked during the first
+     * call runs it again instead of waiting forever. */
+    pthread_once(&config_once, config_init);
+    return &config_state;
+}
+
+/* ---- fake map ---------------------------------------------------------- */
+
+static struct torify_fakemap *fakemap;
+static torify_err fakemap_err;
+static pthread_once_t fakemap_once = PTHREAD_ONCE_INIT;
+
+static void fakemap_init(void)
+{
+    const struct torify_state_config *s = torify_state_config();
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    o.range4 = s->cfg.fake4;
+    o.range6 = s->cfg.fake6;
+    struct torify_fakemap *m = NULL;
+    fakemap_err = torify_fakemap_create(&m, &o);
+    __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
+    if (fakemap_err)
+        torify_log(TORIFY_LOG_ERROR, "cannot create the fake address map: %s", torify_strerror(fakemap_err));
+}
+
+struct torify_fakemap *torify_state_fakemap(torify_err *err)
+{
+    pthread_once(&fakemap_once, fakemap_init);
+    if (!fakemap && err)
+        *err = fakemap_err;
+    return fakemap;
+}
+
+/* ---- fd table ---------------------------------------------------------- */
+
+_Atomic uint64_t torify_fd_bits[TORIFY_FD_MAX / 64];
+static _Atomic(struct torify_fd_rec *) fd_chunks[TORIFY_FD_CHUNKS];
+
+static struct torify_fd_rec *chunk_for(int fd, bool create)
+{
+    unsigned c = (unsigned)fd / TORIFY_FD_CHUNK;
+    struct torify_fd_rec *chunk = atomic_load_explicit(&fd_chunks[c], memory_order_acquire);
+    if (chunk || !create)
+        return chunk;
+    /* mmap, not malloc: this may run inside a program's own malloc-free
+     * paths, and chunks are never freed (bounded: one per 256 fds in use). */
+    size_t len = TORIFY_FD_CHUNK * sizeof(struct torify_fd_rec);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    struct torify_fd_rec *expected = NULL;
+    if (!atomic_compare_exchange_strong(&fd_chunks[c], &expected, (struct torify_fd_rec *)p)) {
+        munmap(p, len); /* another thread won the race */
+        return expected;
+    }
+    return p;
+}
+
+bool torify_fd_set(int fd, const struct torify_fd_rec *rec)
+{
+    if (fd < 0 || (unsigned)fd >= TORIFY_FD_MAX)
+        return false;
+    torify_fd_clear(fd);
+    struct torify_fd_rec *chunk = chunk_for(fd, true);
+    if (!chunk)
+        return false;
+    chunk[(unsigned)fd % TORIFY_FD_CHUNK] = *rec;
+    atomic_fetch_or_explicit(&torify_fd_bits[(unsigned)fd / 64], 1ull << ((unsigned)fd % 64), memory_order_release);
+    return true;
+}
+
+bool torify_fd_get(int fd, struct torify_fd_rec *out)
+{
+    if (!torify_fd_tracked(fd))
+        return false;
+    struct torify_fd_rec *chunk = chunk_for(fd, false);
+    if (!chunk)
+        return false;
+    *out = chunk[(unsigned)fd % TORIFY_FD_CHUNK];
+    return true;
+}
+
+void torify_fd_clear(int fd)
+{
+    if (fd < 0 || (unsigned)fd >= TORIFY_FD_MAX)
+        return;
+    uint64_t bit = 1ull << ((unsigned)fd % 64);
+    uint64_t old = atomic_fetch_and_explicit(&torify_fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
+    if (!(old & bit))
+        return;
+    struct torify_fd_rec *chunk = chunk_for(fd, false);
+    if (!chunk)
+        return;
+    struct torify_fd_rec *r = &chunk[(unsigned)fd % TORIFY_FD_CHUNK];
+    struct torify_fakemap *m = __atomic_load_n(&fakemap, __ATOMIC_ACQUIRE);
+    if (r->fake_slot != TORIFY_FAKEMAP_NO_SLOT && m)
+        torify_fakemap_release(m, r->fake_slot);
+    r->state = TORIFY_FD_NONE;
+    r->fake_slot = TORIFY_FAKEMAP_NO_SLOT;
+}
