@@ -96,26 +96,27 @@ enum torify_socks_want {
     TORIFY_SOCKS_FAILED     = 4, /* see torify_socks_error() */
 };
 
-/* The codec state.  Fixed size, no pointers to caller memory after init: the
- * fields are private, use the functions below. */
+/* The codec state.  Fixed size, no pointers to caller memory after init
+ * (target and credentials are encoded into out[] by torify_socks_init): the
+ * fields are private, use the functions below.  A zeroed struct is FAILED
+ * with TORIFY_E_INVAL_STATE until initialised. */
 struct torify_socks {
     uint8_t state;
     uint8_t proto;
     uint8_t cmd;
     uint8_t flags;
+    uint8_t method;      /* the one SOCKS5 method offered */
     uint16_t err;
-    uint16_t out_len;
-    uint16_t out_pos;
-    uint16_t in_len;
-    uint16_t in_need;
-    uint8_t ulen;
-    uint8_t plen;
-    struct torify_target target;
+    uint16_t out_len;    /* bytes encoded in out[] */
+    uint16_t out_pos;    /* bytes already sent */
+    uint16_t out_end;    /* end of the part that may be sent now */
+    uint16_t greet_end;  /* SOCKS5: end of the greeting in out[] */
+    uint16_t auth_end;   /* SOCKS5: end of the RFC 1929 request (== greet_end without auth) */
+    uint16_t in_len;     /* bytes of the current reply received */
+    uint16_t in_need;    /* bytes the current reply needs in total (so far known) */
     struct torify_target result;
-    char user[256];
-    char pass[256];
-    uint8_t out[1024];
-    uint8_t in[272];
+    uint8_t out[1024];   /* greeting 3 + auth 513 + request 262, or SOCKS4a 520 */
+    uint8_t in[272];     /* longest reply: SOCKS5 with a 255-byte name, 262 */
 };
 
 /* Prepare a handshake.  user/pass may be NULL (no authentication); with

@@ -1,0 +1,156 @@
+/*
+ * The blocking handshake over a connected fd: the codec driven by
+ * send/recv/poll.
+ *
+ * libtorify.so runs this inside its interposed connect(), so it must call
+ * only send (with MSG_NOSIGNAL: a proxy that went away must not kill the
+ * program with SIGPIPE), recv and poll — never connect/sendto/socket, which
+ * the shim itself interposes.  Every send/recv uses MSG_DONTWAIT, so a
+ * blocking fd behaves like a non-blocking one here and poll() enforces one
+ * overall deadline; the fd's own O_NONBLOCK flag is never touched.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+int64_t tsocks_now_ms(void)
+{
+    struct timespec ts;
+    /* CLOCK_MONOTONIC cannot fail on Linux; if it did, 0 makes every
+     * deadline look far away rather than already past. */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tsocks_timeout_ms(const struct torify_socks_opts *opts)
+{
+    if (opts == NULL || opts->timeout_ms <= 0)
+        return DEFAULT_TIMEOUT_MS;
+    return opts->timeout_ms;
+}
+
+int tsocks_wait(int fd, short events, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - tsocks_now_ms();
+        struct pollfd p = { .fd = fd, .events = events, .revents = 0 };
+        int r;
+
+        if (left <= 0)
+            return 0;
+        r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r > 0)
+            return 1; /* readable, writable, or an error the next call reports */
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Errors of send/recv that mean "the proxy is gone". */
+static int peer_gone(int e)
+{
+    return e == EPIPE || e == ECONNRESET;
+}
+
+static torify_err run(struct torify_socks *s, int fd, int64_t deadline_ms)
+{
+    uint8_t buf[sizeof s->in];
+
+    for (;;) {
+        enum torify_socks_want w = torify_socks_want(s);
+        const uint8_t *out;
+        size_t len;
+        ssize_t r;
+        int ready;
+
+        if (w == TORIFY_SOCKS_DONE)
+            return TORIFY_OK;
+        if (w == TORIFY_SOCKS_FAILED)
+            return torify_socks_error(s);
+
+        if (w == TORIFY_SOCKS_WANT_WRITE) {
+            len = torify_socks_output(s, &out);
+            r = send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r > 0) {
+                torify_err e = torify_socks_sent(s, (size_t)r);
+                if (e != TORIFY_OK)
+                    return e;
+                continue;
+            }
+            if (r == 0)
+                continue; /* nothing went out; try again */
+        } else {
+            len = torify_socks_need(s);
+            if (len > sizeof buf)
+                len = sizeof buf; /* cannot happen: in[] bounds every reply */
+            r = recv(fd, buf, len, MSG_DONTWAIT);
+            if (r > 0) {
+                size_t used = 0;
+                torify_err e = torify_socks_feed(s, buf, (size_t)r, &used);
+                if (e != TORIFY_OK)
+                    return e;
+                continue;
+            }
+            if (r == 0)
+                return torify_socks_eof(s);
+        }
+
+        /* r < 0 */
+        if (errno == EINTR)
+            continue;
+        if (peer_gone(errno))
+            return torify_socks_eof(s);
+        if (errno == ECONNREFUSED)
+            return TORIFY_E_PROXY_UNREACHABLE; /* a non-blocking connect to the proxy failed */
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return TORIFY_E_IO;
+        ready = tsocks_wait(fd, w == TORIFY_SOCKS_WANT_WRITE ? POLLOUT : POLLIN, deadline_ms);
+        if (ready == 0)
+            return TORIFY_E_TIMEOUT;
+        if (ready < 0)
+            return TORIFY_E_IO;
+    }
+}
+
+torify_err tsocks_handshake(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
+                            const struct torify_socks_opts *opts, struct torify_target *result,
+                            int64_t deadline_ms)
+{
+    struct torify_socks s;
+    enum torify_socks_proto proto = TORIFY_SOCKS5;
+    torify_err e;
+
+    if (opts != NULL && opts->proto != 0)
+        proto = opts->proto;
+    if (fd < 0) {
+        e = TORIFY_E_INVAL_ARGUMENT;
+    } else {
+        e = torify_socks_init(&s, proto, cmd, target, opts ? opts->user : NULL, opts ? opts->pass : NULL,
+                              opts ? opts->flags : 0);
+        if (e == TORIFY_OK)
+            e = run(&s, fd, deadline_ms);
+    }
+    if (e == TORIFY_OK) {
+        if (result != NULL)
+            *result = *torify_socks_result(&s);
+        return TORIFY_OK;
+    }
+    /* For TORIFY_E_IO the system's errno is the better explanation. */
+    if (e != TORIFY_E_IO)
+        errno = torify_err_errno(e);
+    return e;
+}
+
+torify_err torify_socks_handshake_fd(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
+                                     const struct torify_socks_opts *opts, struct torify_target *result)
+{
+    return tsocks_handshake(fd, cmd, target, opts, result, tsocks_now_ms() + tsocks_timeout_ms(opts));
+}
