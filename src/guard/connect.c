@@ -1,0 +1,224 @@
+/*
+ * guard/connect.c — one connect() of the guarded program, done by the
+ * supervisor.
+ *
+ * The kernel re-reads user memory if a notified syscall is continued
+ * (SECCOMP_USER_NOTIF_FLAG_CONTINUE), so a second thread of the program
+ * could swap an allowed sockaddr (AF_UNIX) for a forbidden one after our
+ * check.  The guard therefore never continues a connect: it reads the
+ * sockaddr once, decides on that copy, and performs the connect itself —
+ *   direct:  on the program's own socket (a duplicate got with
+ *            pidfd_getfd), to the copied address;
+ *   torify:  on a new socket of its own to Tor, SOCKS CONNECT to the copied
+ *            destination, then swapped in at the program's fd number
+ *            (SECCOMP_IOCTL_NOTIF_ADDFD + SETFD).
+ * The notification is checked to be still pending (NOTIF_ID_VALID) after
+ * every read of the program's state and before acting, so a pid reused by
+ * another process is never acted upon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "guard/internal.h"
+#include "guard/log.h"
+
+/* AF_UNIX paths are resolved by the kernel against the caller's cwd: a
+ * relative path is rewritten to go through the program's cwd link. */
+static int unix_abs(pid_t tgid, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)ss;
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (*len <= (socklen_t)off || un->sun_path[0] == '\0' || un->sun_path[0] == '/')
+        return 0; /* unnamed, abstract or absolute: as is */
+    size_t plen = strnlen(un->sun_path, (size_t)*len - off);
+    char rel[sizeof un->sun_path + 1];
+    memcpy(rel, un->sun_path, plen);
+    rel[plen] = '\0';
+    int n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/%d/cwd/%s", (int)tgid, rel);
+    if (n < 0 || (size_t)n >= sizeof un->sun_path)
+        return -ENAMETOOLONG;
+    *len = (socklen_t)(off + (size_t)n + 1);
+    return 0;
+}
+
+static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    struct torify_target t;
+    if ((ss->ss_family == AF_INET || ss->ss_family == AF_INET6) &&
+        torify_target_sockaddr(&t, (const struct sockaddr *)ss, sizeof *ss) == TORIFY_OK) {
+        torify_target_format(&t, buf, len);
+        return;
+    }
+    if (ss->ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
+        snprintf(buf, len, "unix:%s%.*s", un->sun_path[0] ? "" : "@", (int)sizeof un->sun_path - 1,
+                 un->sun_path + (un->sun_path[0] ? 0 : 1));
+        return;
+    }
+    snprintf(buf, len, "family %d", (int)ss->ss_family);
+}
+
+/* connect() the program's own socket (a duplicate of it) to the copy. */
+static int do_direct(int pidfd, pid_t tgid, int fd, struct sockaddr_storage *ss, socklen_t len)
+{
+    int r = ss->ss_family == AF_UNIX ? unix_abs(tgid, ss, &len) : 0;
+    if (r < 0)
+        return r;
+    int dup = guard_pidfd_getfd(pidfd, fd);
+    if (dup < 0)
+        return dup == -ESRCH ? -EBADF : dup;
+    r = connect(dup, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
+    close(dup);
+    return r;
+}
+
+/* What the program's socket is: it must be an unconnected IP stream
+ * socket, as connect() itself would demand.  Reports O_NONBLOCK. */
+static int check_program_socket(int pidfd, int fd, bool *nonblock)
+{
+    int dup = guard_pidfd_getfd(pidfd, fd);
+    if (dup < 0)
+        return dup == -ESRCH ? -EBADF : dup;
+    int r = 0, domain = 0, type = 0;
+    socklen_t ol = sizeof domain;
+    struct stat st;
+    struct sockaddr_storage peer;
+    socklen_t pl = sizeof peer;
+    if (fstat(dup, &st) != 0 || !S_ISSOCK(st.st_mode))
+        r = -ENOTSOCK;
+    else if (getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol) != 0)
+        r = -errno;
+    else if (domain != AF_INET && domain != AF_INET6)
+        r = -EAFNOSUPPORT;
+    else if ((ol = sizeof type, getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &ol)) != 0)
+        r = -errno;
+    else if (type != SOCK_STREAM)
+        r = -EPERM; /* a datagram socket from outside the guard: Tor carries no UDP */
+    else if (getpeername(dup, (struct sockaddr *)&peer, &pl) == 0)
+        r = -EISCONN;
+    if (r == 0) {
+        int fl = fcntl(dup, F_GETFL);
+        if (fl < 0)
+            r = -errno;
+        else
+            *nonblock = (fl & O_NONBLOCK) != 0;
+    }
+    close(dup);
+    return r;
+}
+
+/* A new socket to Tor with the SOCKS CONNECT done; fd or -errno. */
+static int dial_tor(const struct guard_sup *s, const struct torify_target *target)
+{
+    const struct torify_config *c = &s->cfg;
+    int sock = socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return -errno;
+    if (connect(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len) != 0) {
+        close(sock);
+        return -ECONNREFUSED; /* Tor is not there: fail closed */
+    }
+    struct torify_socks_opts o = {
+        .proto = c->proto ? c->proto : TORIFY_SOCKS5,
+        .user = c->has_user ? c->user : NULL,
+        .pass = c->has_pass ? c->pass : NULL,
+        .timeout_ms = 0,
+    };
+    errno = 0;
+    torify_err e = torify_socks_handshake_fd(sock, TORIFY_SOCKS_CONNECT, target, &o, NULL);
+    if (e != TORIFY_OK) {
+        int en = errno ? errno : ECONNREFUSED;
+        close(sock);
+        return -en;
+    }
+    return sock;
+}
+
+static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tgid, int fd,
+                     const struct torify_target *target)
+{
+    bool nonblock = false;
+    int r = check_program_socket(pidfd, fd, &nonblock);
+    if (r < 0)
+        return r;
+    int cloexec = guard_fd_cloexec(tgid, fd);
+    if (cloexec < 0)
+        return -EBADF;
+    int sock = dial_tor(s, target);
+    if (sock < 0)
+        return sock;
+    /* The handshake is done blocking (the program's thread waits in
+     * connect); the socket gets the program's O_NONBLOCK for what follows. */
+    if (nonblock && fcntl(sock, F_SETFL, O_NONBLOCK) != 0) {
+        r = -errno;
+        close(sock);
+        return r;
+    }
+    r = guard_addfd_setfd(s, id, sock, fd, cloexec == 1);
+    close(sock);
+    return r;
+}
+
+void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
+{
+    const pid_t tid = (pid_t)n->pid;
+    const int fd = (int)n->data.args[0];            /* the kernel truncates to int */
+    const int ulen = (int)n->data.args[2];
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+
+    if (ulen < 0 || (size_t)ulen > sizeof ss) {
+        guard_reply(s, n->id, -1, EINVAL);
+        return;
+    }
+    socklen_t len = (socklen_t)ulen;
+    int r = len ? guard_read_mem(tid, n->data.args[1], &ss, len) : 0;
+    pid_t tgid = guard_tgid_of(tid);
+    int pidfd = tgid > 0 ? guard_pidfd_open(tgid) : -ESRCH;
+    /* From here on the copy is all we use; the pid is known to be the
+     * notifying thread's only while the notification is pending. */
+    if (!guard_notif_valid(s, n->id))
+        goto out;
+    if (r < 0 || pidfd < 0) {
+        guard_reply(s, n->id, -1, r < 0 ? EFAULT : ESRCH);
+        goto out;
+    }
+
+    char what[300];
+    describe(&ss, what, sizeof what);
+    struct torify_target target;
+    int err_no = 0;
+    torify_err why = TORIFY_OK;
+    switch (guard_decide(&s->cfg, &ss, len, &target, &err_no, &why)) {
+    case GUARD_DIRECT:
+        r = do_direct(pidfd, tgid, fd, &ss, len);
+        atomic_fetch_add(&s->n_direct, 1);
+        guard_log(s, TORIFY_LOG_DEBUG, "guard: pid %d connect to %s done directly (%s)", (int)tid, what,
+                  r ? strerror(-r) : "ok");
+        break;
+    case GUARD_TORIFY:
+        r = do_torify(s, n->id, pidfd, tgid, fd, &target);
+        if (r == -ENOENT && !guard_notif_valid(s, n->id))
+            goto out; /* interrupted meanwhile: the program will retry */
+        atomic_fetch_add(&s->n_torified, 1);
+        guard_log(s, TORIFY_LOG_INFO, "guard: pid %d connect to %s torified (%s)", (int)tid, what,
+                  r ? strerror(-r) : "ok");
+        break;
+    case GUARD_REFUSE:
+    default:
+        r = -(err_no ? err_no : EPERM);
+        atomic_fetch_add(&s->n_refused, 1);
+        guard_log(s, TORIFY_LOG_NOTICE, "refused connect to %s (%s)", what, torify_strerror(why));
+        break;
+    }
+    guard_reply(s, n->id, r < 0 ? -1 : 0, r < 0 ? -r : 0);
+out:
+    if (pidfd >= 0)
+        close(pidfd);
+}

@@ -1,0 +1,35 @@
+/*
+ * guard/guard.h — the kernel-enforced guard of `torify program args`.
+ *
+ * LD_PRELOAD only sees calls that go through the dynamic linker.  The guard
+ * covers the rest (static binaries, raw syscall(), io_uring, children that
+ * drop LD_PRELOAD): the program runs under a seccomp filter that refuses
+ * what Tor cannot carry and hands every connect() to a supervisor, the
+ * launcher process itself, which performs the connect on the program's
+ * behalf (torified through Tor's SOCKS port) and installs the result in the
+ * program's fd table.  See docs/GUARD.md.
+ *
+ * Needs Linux >= 5.9 (SECCOMP_FILTER_FLAG_NEW_LISTENER and
+ * SECCOMP_IOCTL_NOTIF_ADDFD), x86_64.
+ */
+#ifndef TORIFY_GUARD_H
+#define TORIFY_GUARD_H
+
+#include <stddef.h>
+#include "core/config.h"
+
+/* Is the guard possible on this kernel?  Returns 0, or -1 with a one-line
+ * reason (no trailing newline) in why.  Forks a short-lived probe child:
+ * a seccomp filter cannot be removed once installed. */
+int torify_guard_check(char *why, size_t why_len);
+
+/* Run argv[0] (searched in PATH like execvp) with envp under the guard,
+ * supervise it and every descendant, and wait for it.  Signals sent to the
+ * launcher (SIGTERM, SIGINT, SIGHUP, ...) are forwarded to the program.
+ * Returns the status to exit with: the program's exit code, 128+N when it
+ * died of signal N, 127/126 when it could not be executed.  Returns -1 with
+ * a message in err when the guard could not be set up (nothing was run). */
+int torify_guard_run(const struct torify_config *cfg, char *const argv[], char *const envp[],
+                     char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * guard/internal.h — pieces of the guard shared between its files.
+ * Nothing here is used outside src/guard/ and its unit tests.
+ */
+#ifndef TORIFY_GUARD_INTERNAL_H
+#define TORIFY_GUARD_INTERNAL_H
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <torify/socks.h>
+#include "core/config.h"
+
+/* ---- filter.c: the BPF program ---------------------------------------- */
+
+#define GUARD_FILTER_MAX 96
+
+/* Write the filter into prog[0..cap); returns the instruction count, 0 if
+ * cap is too small. */
+size_t guard_filter_build(struct sock_filter *prog, size_t cap);
+
+/* In the process to be guarded: set no_new_privs and install the filter.
+ * Returns the listener fd (close-on-exec) or -errno. */
+int guard_filter_install(void);
+
+/* ---- decide.c: what to do with one connect() ---------------------------- */
+
+enum guard_action {
+    GUARD_DIRECT = 1,   /* perform the connect as asked, on the program's own socket */
+    GUARD_TORIFY,       /* new socket to Tor, SOCKS CONNECT to target, swap it in */
+    GUARD_REFUSE,       /* answer with an errno */
+};
+
+/* Pure: decide from the config and the sockaddr copy (len bytes, at most
+ * sizeof(struct sockaddr_storage)).  For GUARD_TORIFY fills *target; for
+ * GUARD_REFUSE sets *err_no (and *why). */
+enum guard_action guard_decide(const struct torify_config *cfg, const struct sockaddr_storage *sa,
+                               socklen_t len, struct torify_target *target, int *err_no,
+                               torify_err *why);
+
+/* ---- proc.c: the target process --------------------------------------- */
+
+/* Copy len bytes at addr in process pid into buf, in one read.  0 or -errno. */
+int guard_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* Thread group id of thread tid, or -errno. */
+pid_t guard_tgid_of(pid_t tid);
+/* Is fd close-on-exec in process tgid (from /proc/TGID/fdinfo/FD)?  1, 0 or -errno. */
+int guard_fd_cloexec(pid_t tgid, int fd);
+/* pidfd_open / pidfd_getfd (raw syscalls: glibc 2.36 wrappers are not everywhere). */
+int guard_pidfd_open(pid_t pid);
+int guard_pidfd_getfd(int pidfd, int fd);
+
+/* ---- supervisor.c ----------------------------------------------------- */
+
+struct guard_sup {
+    int listener;
+    struct torify_config cfg;      /* own copy: the launcher's may go away */
+    size_t notif_size;             /* kernel's sizeof(struct seccomp_notif) */
+    size_t resp_size;              /* kernel's sizeof(struct seccomp_notif_resp) */
+    atomic_int busy;               /* handler threads running */
+    atomic_ulong n_torified, n_direct, n_refused;
+};
+
+/* Start the notification loop in a detached thread.  0 or -errno. */
+int guard_supervisor_start(struct guard_sup *s);
+
+/* Answer notification id with val / -err (err 0: success).  0 or -errno
+ * (ENOENT: the syscall is gone, e.g. the thread was interrupted). */
+int guard_reply(const struct guard_sup *s, uint64_t id, int64_t val, int err);
+/* Is notification id still pending?  The program's thread may have been
+ * killed and its pid reused: every decision is taken after this check. */
+bool guard_notif_valid(const struct guard_sup *s, uint64_t id);
+
+/* ---- connect.c: one notified connect() -------------------------------- */
+
+void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n);
+
+/* ---- addfd.c ---------------------------------------------------------- */
+
+/* Put our socket srcfd at the program's fd number dstfd (replacing what is
+ * there), close-on-exec if cloexec.  0 or -errno. */
+int guard_addfd_setfd(const struct guard_sup *s, uint64_t id, int srcfd, int dstfd, bool cloexec);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * guard/run.c — start the program under the guard and supervise it.
+ *
+ *   launcher (supervisor)                child
+ *   ---------------------                -----
+ *   socketpair, block signals, fork  ->  no_new_privs + seccomp filter
+ *                                        (SECCOMP_FILTER_FLAG_NEW_LISTENER)
+ *   receive the listener fd          <-  send it (SCM_RIGHTS), close it
+ *   start the notification thread        restore signal mask, exec program
+ *   sigwaitinfo: forward signals,
+ *   reap children, return the status
+ *
+ * The filter is inherited over fork/clone and kept across execve, so every
+ * descendant is guarded, whatever it does with its environment.  The
+ * launcher becomes a child subreaper: descendants orphaned while it runs
+ * stay its descendants, so it may still read their memory (Yama ptrace
+ * scope 1 allows ancestors only) and reaps them.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "guard/guard.h"
+#include "guard/internal.h"
+
+static int send_fd(int sock, int fd)
+{
+    char byte = 'L';
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t n;
+    do
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
+static void child_main(int sock, const sigset_t *old, char *const argv[], char *const envp[])
+{
+    int listener = guard_filter_install();
+    if (listener < 0) {
+        dprintf(STDERR_FILENO, "torify: guard: cannot install the seccomp filter: %s\n", strerror(-listener));
+        _exit(126);
+    }
+    if (send_fd(sock, listener) != 0) {
+        dprintf(STDERR_FILENO, "torify: guard: cannot hand over the listener: %s\n", strerror(errno));
+        _exit(126);
+    }
+    /* The listener must live in the supervisor only: if the program held
+     * it, it could answer its own connects. */
+    close(listener);
+    close(sock);
+    if (sigprocmask(SIG_SETMASK, old, NULL) != 0)
+        _exit(126);
+    execvpe(argv[0], argv, envp);
+    int e = errno;
+    dprintf(STDERR_FILENO, "torify: cannot run %s: %s\n", argv[0], strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+
+static int supervise(pid_t child, const sigset_t *set)
+{
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(set, &si);
+        if (sig < 0) {
+            if (errno == EINTR)
+                continue;
+            return 126;
+        }
+        if (sig != SIGCHLD) {
+            /* Terminal-generated signals (SI_KERNEL) went to the whole
+             * foreground process group, the program included: forwarding
+             * them would deliver them twice. */
+            if (si.si_code != SI_KERNEL)
+                kill(child, sig);
+            continue;
+        }
+        for (;;) {
+            int st;
+            pid_t w = waitpid(-1, &st, WNOHANG);
+            if (w <= 0)
+                break;
+            if (w != child)
+                continue; /* an orphaned descendant: reaped */
+            if (WIFEXITED(st))
+                return WEXITSTATUS(st);
+            if (WIFSIGNALED(st))
+                return 128 + WTERMSIG(st);
+        }
+    }
+}
+
+int torify_guard_run(const struct torify_config *cfg, char *const argv[], char *const envp[],
+                     char *err, size_t err_len)
+{
+    if (!argv || !argv[0]) {
+        snprintf(err, err_len, "no program to run");
+        return -1;
+    }
+    /* Lives as long as the process: handler threads may still use it. */
+    static struct guard_sup sup;
+    memset(&sup, 0, sizeof sup);
+    sup.cfg = *cfg;
+
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+        sigaddset(&set, forwarded[i]);
+    /* SIG_IGN for SIGCHLD (inherited) would make children vanish unreaped. */
+    signal(SIGCHLD, SIG_DFL);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        snprintf(err, err_len, "guard: PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+        return -1;
+    }
+
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
+        snprintf(err, err_len, "guard: socketpair: %s", strerror(errno));
+        return -1;
+    }
+    if (pthread_sigmask(SIG_BLOCK, &set, &old) != 0) {
+        snprintf(err, err_len, "guard: cannot block signals");
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        snprintf(err, err_len, "guard: fork: %s", strerror(errno));
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
+    if (child == 0) {
+        close(sp[0]);
+        child_main(sp[1], &old, argv, envp);
+    }
+    close(sp[1]);
+    int listener = recv_fd(sp[0]);
+    close(sp[0]);
+    if (listener < 0) {
+        /* The child could not install the filter (it said why) and exits
+         * without running the program. */
+        int st;
+        kill(child, SIGKILL);
+        while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+            ;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        snprintf(err, err_len, "guard: the program was not started: no seccomp listener");
+        return -1;
+    }
+    sup.listener = listener;
+    int e = guard_supervisor_start(&sup);
+    if (e < 0) {
+        int st;
+        kill(child, SIGKILL);
+        while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+            ;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        snprintf(err, err_len, "guard: cannot start the supervisor: %s", strerror(-e));
+        return -1;
+    }
+    int status = supervise(child, &set);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return status;
+}
