@@ -1,0 +1,103 @@
+/*
+ * launcher/launcher.h — the parts of build/torify and how they talk.
+ *
+ * main.c reads the command line (options.c), turns it into the environment
+ * libtorify.so reads (env.c), validates the configuration with the core's
+ * loader, finds the program (program.c) and the library (preload.c), and
+ * execs.  check.c is `torify --check`, shell.c prints `on`/`off`/`show`.
+ */
+#ifndef TORIFY_LAUNCHER_H
+#define TORIFY_LAUNCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "core/config.h"
+
+/* Exit statuses of the launcher itself (the program's own status passes
+ * through exec unchanged).  Distinct so scripts can tell causes apart;
+ * documented in torify(1). */
+enum {
+    EXIT_CHECK_UNREACHABLE = 1,  /* --check: nothing answers at Tor's address */
+    EXIT_CHECK_NOT_SOCKS = 2,    /* --check: something answers, not SOCKS */
+    EXIT_CHECK_NOT_TOR = 3,      /* --check: SOCKS, but not Tor's extensions */
+    EXIT_USAGE = 64,             /* bad command line */
+    EXIT_NO_LIBRARY = 69,        /* libtorify.so not found or not loadable */
+    EXIT_OS = 71,                /* setenv/exec failed for another reason */
+    EXIT_UNGUARDABLE = 77,       /* program would ignore LD_PRELOAD (static, set-uid) */
+    EXIT_CONFIG = 78,            /* torify.conf or environment broken */
+    EXIT_CANNOT_EXEC = 126,      /* program found but not executable */
+    EXIT_NOT_FOUND = 127,        /* program not found */
+};
+
+enum launcher_action {
+    ACTION_RUN = 0,   /* torify [options] program args... */
+    ACTION_SHELL,     /* --shell: a torified interactive shell */
+    ACTION_ON,        /* print shell code that torifies the current shell */
+    ACTION_OFF,       /* print shell code that undoes `on` */
+    ACTION_SHOW,      /* describe the effective set-up */
+    ACTION_CHECK,     /* --check: is Tor there and really Tor? */
+    ACTION_HELP,
+    ACTION_VERSION,
+};
+
+struct launcher_opts {
+    enum launcher_action action;
+    const char *address;   /* -a: IP address, or an absolute unix socket path */
+    const char *port;      /* -P */
+    const char *user;      /* -u */
+    const char *pass;      /* -p */
+    const char *config;    /* -c */
+    const char *log_level; /* -d / -q: "debug" / "quiet", last one wins */
+    bool isolate;          /* -i */
+    bool no_guard;         /* --no-guard (no kernel guard exists yet: no effect) */
+    char **argv;           /* program and its arguments (ACTION_RUN) */
+    int argc;
+};
+
+/* options.c: parse argv.  Returns 0, or EXIT_USAGE after printing one line. */
+int options_parse(int argc, char **argv, struct launcher_opts *o);
+void options_usage(FILE *out);
+
+/* env.c: put the options into the environment the shim reads (TORIFY_*,
+ * TORIFY_LAUNCHED=1, TORIFY_CONF_FILE).  Returns 0 or an exit status. */
+int env_apply(const struct launcher_opts *o);
+/* Names of every variable env_apply may set (NULL-terminated), for `off`. */
+extern const char *const env_launcher_vars[];
+/* LD_PRELOAD with lib first and any other copy of a libtorify.so removed
+ * (lib NULL: just removed).  Writes into buf; returns false if it does not fit. */
+bool env_preload_value(const char *current, const char *lib, char *buf, size_t len);
+
+/* Load the configuration the child will see, through the core's loader.
+ * Prints "torify: <file:line: message>" and returns EXIT_CONFIG on error. */
+int config_load_for_child(struct torify_config *cfg);
+
+/* preload.c: find libtorify.so (TORIFY_LIB, next to the executable, then
+ * <exe dir>/../lib/torify/).  Returns 0 with the absolute path in buf, or
+ * EXIT_NO_LIBRARY after printing why.  how (may be NULL) says where it was found. */
+int preload_find(char *buf, size_t len, const char **how);
+/* Is path something the dynamic loader will really load into the child?
+ * Returns 0 or EXIT_NO_LIBRARY after printing why. */
+int preload_check(const char *path);
+
+/* program.c: find argv0 like execvp would (PATH) into buf.  Returns 0,
+ * EXIT_NOT_FOUND or EXIT_CANNOT_EXEC after printing why. */
+int program_find(const char *argv0, char *buf, size_t len);
+/* Would the program ignore LD_PRELOAD (statically linked, set-uid/gid,
+ * file capabilities)?  Returns 0 or EXIT_UNGUARDABLE after printing why. */
+int program_check_preloadable(const char *path);
+
+/* check.c: `torify --check`.  Returns 0 only when Tor answered like Tor. */
+int check_tor(const struct torify_config *cfg);
+/* Is something listening at Tor's address?  1 yes, 0 no, -1 unknown (not a
+ * local address).  Looks at /proc/net only: no packet is sent. */
+int check_tor_listening(const struct torify_config *cfg);
+
+/* shell.c: `on`, `off`, `show`. */
+int shell_on(const char *lib);
+int shell_off(void);
+int shell_show(const struct torify_config *cfg, const char *lib, const char *lib_how);
+/* The Tor address as text: "127.0.0.1:9050", "[::1]:9050" or "unix:/path". */
+const char *tor_address_text(const struct torify_config *cfg, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * launcher/main.c — `torify [options] program args...`
+ *
+ * Order matters: everything that can be checked is checked before exec,
+ * because after exec a mistake no longer shows as an error but as traffic
+ * that bypasses Tor (an unloaded library, a static program) or as every
+ * connection failing for a reason nobody printed (a broken config).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "launcher/launcher.h"
+
+static int effective_level(const struct torify_config *cfg)
+{
+    /* The shim's rule: notice when launched, unless LogLevel says otherwise. */
+    return cfg->log_level_set ? (int)cfg->log_level : (int)TORIFY_LOG_NOTICE;
+}
+
+static void warn_if_tor_absent(const struct torify_config *cfg)
+{
+    if (effective_level(cfg) < TORIFY_LOG_ERROR)
+        return;
+    if (check_tor_listening(cfg) == 0) {
+        char where[300];
+        fprintf(stderr, "torify: warning: nothing listens at %s (Tor's SocksPort): "
+                        "connections will be refused; torify --check tells more\n",
+                tor_address_text(cfg, where, sizeof where));
+    }
+}
+
+static int run_program(const struct launcher_opts *o, const struct torify_config *cfg)
+{
+    char *shell_argv[2] = { NULL, NULL };
+    char *const *argv = o->argv;
+    if (o->action == ACTION_SHELL) {
+        const char *sh = getenv("SHELL");
+        shell_argv[0] = (char *)(sh && sh[0] == '/' ? sh : "/bin/sh");
+        argv = shell_argv;
+    }
+    char path[PATH_MAX];
+    int rc = program_find(argv[0], path, sizeof path);
+    if (rc)
+        return rc;
+    rc = program_check_preloadable(path);
+    if (rc)
+        return rc;
+    char lib[PATH_MAX];
+    rc = preload_find(lib, sizeof lib, NULL);
+    if (!rc)
+        rc = preload_check(lib);
+    if (rc)
+        return rc;
+    char value[8192];
+    if (!env_preload_value(getenv("LD_PRELOAD"), lib, value, sizeof value)) {
+        fprintf(stderr, "torify: LD_PRELOAD would be too long\n");
+        return EXIT_OS;
+    }
+    if (setenv("LD_PRELOAD", value, 1) != 0) {
+        fprintf(stderr, "torify: cannot set LD_PRELOAD: %s\n", strerror(errno));
+        return EXIT_OS;
+    }
+    warn_if_tor_absent(cfg);
+    fflush(NULL);
+    execv(path, argv);
+    if (errno == ENOEXEC) {
+        /* Like execvp: a file without #! is a shell script. */
+        int n = 0;
+        while (argv[n])
+            n++;
+        char **sh = calloc((size_t)n + 2, sizeof *sh);
+        if (sh) {
+            sh[0] = (char *)"/bin/sh";
+            sh[1] = path;
+            for (int i = 1; i < n; i++)
+                sh[i + 1] = argv[i];
+            execv("/bin/sh", sh);
+            free(sh);
+        }
+    }
+    int e = errno;
+    fprintf(stderr, "torify: cannot run %s: %s\n", path, strerror(e));
+    return e == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+}
+
+int main(int argc, char **argv)
+{
+    struct launcher_opts o;
+    int rc = options_parse(argc, argv, &o);
+    if (rc)
+        return rc;
+    if (o.action == ACTION_HELP) {
+        options_usage(stdout);
+        return 0;
+    }
+    if (o.action == ACTION_VERSION) {
+        printf("torify %s\n", TORIFY_VERSION);
+        return 0;
+    }
+    rc = env_apply(&o);
+    if (rc)
+        return rc;
+    static struct torify_config cfg;
+    rc = config_load_for_child(&cfg);
+    if (rc)
+        return rc;
+
+    switch (o.action) {
+    case ACTION_CHECK:
+        return check_tor(&cfg);
+    case ACTION_OFF:
+        return shell_off();
+    case ACTION_ON: {
+        char lib[PATH_MAX];
+        rc = preload_find(lib, sizeof lib, NULL);
+        if (!rc)
+            rc = preload_check(lib);
+        return rc ? rc : shell_on(lib);
+    }
+    case ACTION_SHOW: {
+        char lib[PATH_MAX];
+        const char *how = NULL;
+        bool have = preload_find(lib, sizeof lib, &how) == 0;
+        return shell_show(&cfg, have ? lib : NULL, how);
+    }
+    default:
+        return run_program(&o, &cfg);
+    }
+}

@@ -1,0 +1,177 @@
+/*
+ * launcher/options.c — torify's command line, compatible with torsocks'.
+ *
+ * Parsing stops at the first word that is not an option, so the program's
+ * own options are never touched.  `on`, `off` and `show` are commands only
+ * in that first position; `torify -- show` runs a program called show.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "launcher/launcher.h"
+
+enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD };
+
+static const struct option long_opts[] = {
+    { "address", required_argument, NULL, 'a' },
+    { "port", required_argument, NULL, 'P' },
+    { "user", required_argument, NULL, 'u' },
+    { "pass", required_argument, NULL, 'p' },
+    { "isolate", no_argument, NULL, 'i' },
+    { "debug", no_argument, NULL, 'd' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "config", required_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' },
+    { "shell", no_argument, NULL, OPT_SHELL },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { "check", no_argument, NULL, OPT_CHECK },
+    { "no-guard", no_argument, NULL, OPT_NO_GUARD },
+    { NULL, 0, NULL, 0 },
+};
+
+void options_usage(FILE *out)
+{
+    fputs("usage: torify [options] program [args...]\n"
+          "       torify [options] --shell | --check | show | on | off\n"
+          "\n"
+          "Runs program with libtorify.so preloaded: its TCP connections go through Tor's\n"
+          "SOCKS port, host names are resolved by Tor, everything else (UDP, DNS, raw\n"
+          "sockets) is refused.\n"
+          "\n"
+          "  -a, --address ADDR  Tor's SOCKS address (numeric IP, or /path of a unix socket)\n"
+          "  -P, --port PORT     Tor's SOCKS port\n"
+          "  -u, --user NAME     SOCKS5 username (Tor isolates streams by credentials)\n"
+          "  -p, --pass PASS     SOCKS5 password\n"
+          "  -i, --isolate       a fresh circuit per process (unique credentials)\n"
+          "  -d, --debug         debug messages from the library\n"
+          "  -q, --quiet         no messages from the library\n"
+          "  -c, --config FILE   use FILE instead of the default torify.conf\n"
+          "      --shell         start a torified shell ($SHELL)\n"
+          "      --check         is Tor reachable and does it speak Tor's SOCKS?\n"
+          "      --no-guard      accepted for the future kernel guard; no effect today\n"
+          "  -h, --help          this text\n"
+          "      --version       print the version\n"
+          "\n"
+          "  show                what torify would use (library, config, Tor address)\n"
+          "  on | off            print shell code: eval \"$(torify on)\" torifies this shell\n"
+          "\n"
+          "See torify(1).\n", out);
+}
+
+/* One line: "torify: <what><arg> (torify --help)". */
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "torify: %s%s (torify --help)\n", what, arg ? arg : "");
+    return EXIT_USAGE;
+}
+
+static int unknown_option(const char *word)
+{
+    /* For a short option inside a bundle (-xq) name the letter itself. */
+    if (optopt > 0 && optopt < 256) {
+        char one[3] = { '-', (char)optopt, '\0' };
+        return usage_error("unknown option ", one);
+    }
+    return usage_error("unknown option ", word);
+}
+
+/* A port must be a plain decimal 1..65535 here: a typo must not silently
+ * become the default port. */
+static bool valid_port(const char *s)
+{
+    if (!*s || strlen(s) > 5)
+        return false;
+    long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+int options_parse(int argc, char **argv, struct launcher_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->action = ACTION_RUN;
+    bool want_shell = false, want_check = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    /* '+': stop at the first non-option (the program's name). */
+    while ((c = getopt_long(argc, argv, "+:a:P:u:p:idqc:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            if (!*optarg)
+                return usage_error("-a needs an address", NULL);
+            o->address = optarg;
+            break;
+        case 'P':
+            if (!valid_port(optarg))
+                return usage_error("-P: not a port number 1-65535: ", optarg);
+            o->port = optarg;
+            break;
+        case 'u':
+            if (!*optarg || strlen(optarg) > 255)
+                return usage_error("-u: the username must be 1-255 bytes", NULL);
+            o->user = optarg;
+            break;
+        case 'p':
+            if (!*optarg || strlen(optarg) > 255)
+                return usage_error("-p: the password must be 1-255 bytes", NULL);
+            o->pass = optarg;
+            break;
+        case 'i': o->isolate = true; break;
+        case 'd': o->log_level = "debug"; break;
+        case 'q': o->log_level = "quiet"; break;
+        case 'c':
+            if (!*optarg)
+                return usage_error("-c needs a file name", NULL);
+            o->config = optarg;
+            break;
+        case 'h': o->action = ACTION_HELP; return 0;
+        case OPT_VERSION: o->action = ACTION_VERSION; return 0;
+        case OPT_SHELL: want_shell = true; break;
+        case OPT_CHECK: want_check = true; break;
+        case OPT_NO_GUARD: o->no_guard = true; break;
+        case ':':
+            return usage_error("option needs a value: ", argv[optind - 1]);
+        default:
+            return unknown_option(argv[optind - 1]);
+        }
+    }
+    /* torsocks refuses -i with -u/-p: isolation means torify picks the
+     * credentials, so user-given ones would be silently dropped. */
+    if (o->isolate && (o->user || o->pass))
+        return usage_error("-i cannot be combined with -u/-p", NULL);
+    bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+    char **rest = argv + optind;
+    int nrest = argc - optind;
+    if (want_shell + want_check > 1)
+        return usage_error("--shell and --check exclude each other", NULL);
+    if (want_check || want_shell) {
+        if (nrest > 0)
+            return usage_error("unexpected argument after --shell/--check: ", rest[0]);
+        o->action = want_check ? ACTION_CHECK : ACTION_SHELL;
+        return 0;
+    }
+    if (nrest == 0)
+        return usage_error("no program given", NULL);
+    if (!dashdash) {
+        static const struct { const char *word; enum launcher_action action; } cmds[] = {
+            { "on", ACTION_ON }, { "off", ACTION_OFF }, { "show", ACTION_SHOW },
+        };
+        for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+            if (strcmp(rest[0], cmds[i].word) == 0) {
+                if (nrest > 1)
+                    return usage_error("unexpected argument after the command: ", rest[1]);
+                o->action = cmds[i].action;
+                return 0;
+            }
+        }
+    }
+    o->argv = rest;
+    o->argc = nrest;
+    return 0;
+}

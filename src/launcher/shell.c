@@ -1,0 +1,141 @@
+/*
+ * launcher/shell.c — `torify on`, `torify off` and `torify show`.
+ *
+ * A program cannot change its parent shell's environment, so `on` and `off`
+ * print POSIX shell code for the shell to run:
+ *     eval "$(torify on)"     eval "$(torify off)"
+ * Values are single-quoted, so no byte of a path or password is ever
+ * interpreted by the shell.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "launcher/launcher.h"
+
+/* 'value' with every ' written as '\'' */
+static void put_quoted(const char *v)
+{
+    putchar('\'');
+    for (const char *p = v; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*p);
+    }
+    putchar('\'');
+}
+
+static void put_export(const char *name, const char *value)
+{
+    printf("export %s=", name);
+    put_quoted(value);
+    fputs(";\n", stdout);
+}
+
+static void hint_eval(const char *word)
+{
+    /* Printed to a terminal, the code does nothing: say how to use it. */
+    if (isatty(STDOUT_FILENO))
+        fprintf(stderr, "torify: this prints shell code; run:  eval \"$(torify %s)\"\n", word);
+}
+
+int shell_on(const char *lib)
+{
+    char value[8192];
+    if (!env_preload_value(getenv("LD_PRELOAD"), lib, value, sizeof value)) {
+        fprintf(stderr, "torify: LD_PRELOAD would be too long\n");
+        return EXIT_OS;
+    }
+    /* Everything env_apply put into our environment goes to the shell, so
+     * `torify -P 9150 on` works like `torify -P 9150 program`. */
+    for (const char *const *v = env_launcher_vars; *v; v++) {
+        const char *val = getenv(*v);
+        if (val)
+            put_export(*v, val);
+    }
+    put_export("LD_PRELOAD", value);
+    fflush(stdout);
+    hint_eval("on");
+    return ferror(stdout) ? EXIT_OS : 0;
+}
+
+int shell_off(void)
+{
+    char value[8192];
+    if (!env_preload_value(getenv("LD_PRELOAD"), NULL, value, sizeof value)) {
+        fprintf(stderr, "torify: LD_PRELOAD too long\n");
+        return EXIT_OS;
+    }
+    if (value[0])
+        put_export("LD_PRELOAD", value);
+    else
+        fputs("unset LD_PRELOAD;\n", stdout);
+    fputs("unset", stdout);
+    for (const char *const *v = env_launcher_vars; *v; v++)
+        printf(" %s", *v);
+    fputs(";\n", stdout);
+    fflush(stdout);
+    hint_eval("off");
+    return ferror(stdout) ? EXIT_OS : 0;
+}
+
+static const char *yes_no(bool b)
+{
+    return b ? "yes" : "no";
+}
+
+static void put_cidr(const struct torify_cidr *c)
+{
+    char buf[64];
+    if (!inet_ntop(c->family, c->addr, buf, sizeof buf))
+        snprintf(buf, sizeof buf, "?");
+    printf("%s/%u", buf, c->prefix);
+}
+
+int shell_show(const struct torify_config *cfg, const char *lib, const char *lib_how)
+{
+    char where[300];
+    printf("torify %s\n", TORIFY_VERSION);
+    if (lib)
+        printf("library: %s (%s)\n", lib, lib_how ? lib_how : "found");
+    else
+        printf("library: not found\n");
+    const char *pre = getenv("LD_PRELOAD");
+    bool active = false;
+    if (pre && lib) {
+        char without[8192];
+        /* Active when removing torify's library changes LD_PRELOAD. */
+        active = env_preload_value(pre, NULL, without, sizeof without) && strcmp(without, pre) != 0;
+    }
+    printf("this shell torified: %s (LD_PRELOAD=%s)\n", yes_no(active), pre ? pre : "");
+    printf("config file: %s\n", cfg->source[0] ? cfg->source : "none (built-in defaults)");
+    printf("tor: %s\n", tor_address_text(cfg, where, sizeof where));
+    int listening = check_tor_listening(cfg);
+    printf("tor listening: %s\n", listening < 0 ? "unknown (not a local address)" : yes_no(listening == 1));
+    printf("protocol: %s\n", cfg->proto == TORIFY_SOCKS4A ? "socks4a" : "socks5");
+    printf("username: %s\n", cfg->has_user ? cfg->user : "(none)");
+    printf("password: %s\n", cfg->has_pass ? "(set)" : "(none)");
+    printf("isolate per process: %s\n", yes_no(cfg->isolate_pid));
+    printf("allow inbound: %s\n", yes_no(cfg->allow_inbound));
+    printf("allow outbound localhost: %s\n", yes_no(cfg->allow_localhost));
+    printf("exempt networks:");
+    if (cfg->n_exempt == 0)
+        printf(" none");
+    for (size_t i = 0; i < cfg->n_exempt; i++) {
+        putchar(' ');
+        put_cidr(&cfg->exempt[i]);
+    }
+    printf("\nfake IPv4 range: ");
+    put_cidr(&cfg->fake4);
+    printf("\nfake IPv6 range: ");
+    put_cidr(&cfg->fake6);
+    enum torify_log_level lvl = cfg->log_level;
+    if (!cfg->log_level_set && cfg->launched)
+        lvl = TORIFY_LOG_NOTICE;
+    printf("\nlog level: %s\n", torify_log_level_name(lvl));
+    printf("log file: %s\n", cfg->log_file[0] ? cfg->log_file : "stderr");
+    fflush(stdout);
+    return ferror(stdout) ? EXIT_OS : 0;
+}
