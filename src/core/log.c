@@ -120,6 +120,10 @@ int torify_refuse(torify_err why, const char *what_fmt, ...)
     va_end(ap);
     if (n < 0)
         what[0] = '\0';
-    torify_log(TORIFY_LOG_NOTICE, "refused %s (%s)", what, torify_strerror(why));
+    /* The messages of refusals start with "refused: "; once is enough. */
+    const char *why_text = torify_strerror(why);
+    if (strncmp(why_text, "refused: ", 9) == 0)
+        why_text += 9;
+    torify_log(TORIFY_LOG_NOTICE, "refused %s (%s)", what, why_text);
     return e;
 }

@@ -1,0 +1,224 @@
+/* shim/hostent.c — gethostbyname*, gethostbyaddr* without local DNS.
+ *
+ * Names become fake addresses (IPv4 for AF_INET, IPv6 for AF_INET6),
+ * literals and localhost are answered here, reverse lookups of fake
+ * addresses give the name, of real ones ask Tor (RESOLVE_PTR).  The _r
+ * forms fill the caller's buffer; the plain forms use thread-local storage,
+ * so threads never share one static result.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdalign.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/fakemap.h"
+#include "core/log.h"
+#include "core/policy.h"
+#include "core/state.h"
+#include "shim/tor.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Lay out name, empty alias list, one address and the address list in buf. */
+static int fill_hostent(struct hostent *ret, char *buf, size_t buflen, const char *name, int af,
+                        const uint8_t *addr, size_t alen)
+{
+    size_t nlen = strlen(name) + 1;
+    uintptr_t p = (uintptr_t)buf;
+    uintptr_t end = p + buflen;
+    uintptr_t a = (p + alignof(char *) - 1) & ~(uintptr_t)(alignof(char *) - 1);
+    /* aliases[1], addr_list[2], then address bytes, then the name */
+    size_t need = (a - p) + 3 * sizeof(char *) + alen + nlen;
+    if (need > buflen || a > end)
+        return ERANGE;
+    char **aliases = (char **)a;
+    char **addrs = aliases + 1;
+    char *abytes = (char *)(addrs + 2);
+    char *nm = abytes + alen;
+    memcpy(abytes, addr, alen);
+    memcpy(nm, name, nlen);
+    aliases[0] = NULL;
+    addrs[0] = abytes;
+    addrs[1] = NULL;
+    ret->h_name = nm;
+    ret->h_aliases = aliases;
+    ret->h_addrtype = af;
+    ret->h_length = (int)alen;
+    ret->h_addr_list = addrs;
+    return 0;
+}
+
+static int by_name(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                   struct hostent **result, int *h_errnop)
+{
+    *result = NULL;
+    if (af != AF_INET && af != AF_INET6) {
+        *h_errnop = NO_RECOVERY;
+        return EAFNOSUPPORT;
+    }
+    uint8_t addr[16];
+    size_t alen = af == AF_INET ? 4 : 16;
+    switch (torify_policy_name_kind(name)) {
+    case TORIFY_NAME_NUMERIC: {
+        struct in_addr a4;
+        if (af == AF_INET && inet_aton(name, &a4)) {
+            memcpy(addr, &a4, 4);
+        } else if (af == AF_INET6 && inet_pton(AF_INET6, name, addr) == 1) {
+            /* ok */
+        } else {
+            *h_errnop = HOST_NOT_FOUND; /* a literal of the other family */
+            return 0;
+        }
+        break;
+    }
+    case TORIFY_NAME_LOCALHOST:
+        if (af == AF_INET) {
+            static const uint8_t lo4[4] = { 127, 0, 0, 1 };
+            memcpy(addr, lo4, 4);
+        } else {
+            static const uint8_t lo6[16] = { [15] = 1 };
+            memcpy(addr, lo6, 16);
+        }
+        break;
+    case TORIFY_NAME_HOST:
+    case TORIFY_NAME_ONION: {
+        const struct torify_state_config *st = torify_state_config();
+        if (st->config_err != TORIFY_OK) {
+            torify_refuse(TORIFY_E_REFUSE_CONFIG, "lookup of %s", name);
+            *h_errnop = NO_RECOVERY;
+            return 0;
+        }
+        struct torify_fakemap *m = torify_state_fakemap(NULL);
+        uint32_t slot;
+        torify_err e = m ? torify_fakemap_assign(m, name, strlen(name), &slot) : TORIFY_E_IO;
+        if (e != TORIFY_OK) {
+            *h_errnop = e == TORIFY_E_IO ? TRY_AGAIN : HOST_NOT_FOUND;
+            return 0;
+        }
+        if (af == AF_INET)
+            torify_fakemap_addr4(m, slot, addr);
+        else
+            torify_fakemap_addr6(m, slot, addr);
+        break;
+    }
+    case TORIFY_NAME_INVALID:
+    default:
+        *h_errnop = HOST_NOT_FOUND;
+        return 0;
+    }
+    int r = fill_hostent(ret, buf, buflen, name, af, addr, alen);
+    if (r != 0) {
+        *h_errnop = NETDB_INTERNAL;
+        return r;
+    }
+    *h_errnop = 0;
+    *result = ret;
+    return 0;
+}
+
+static int by_addr(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf, size_t buflen,
+                   struct hostent **result, int *h_errnop)
+{
+    *result = NULL;
+    struct torify_ip ip;
+    memset(&ip, 0, sizeof ip);
+    if (!addr || (type == AF_INET && len == 4)) {
+        ip.family = AF_INET;
+    } else if (type == AF_INET6 && len == 16) {
+        ip.family = AF_INET6;
+    } else {
+        *h_errnop = NO_RECOVERY;
+        return EINVAL;
+    }
+    if (!addr) {
+        *h_errnop = NO_RECOVERY;
+        return EINVAL;
+    }
+    memcpy(ip.addr, addr, len);
+    const struct torify_state_config *st = torify_state_config();
+    const struct torify_config *c = &st->cfg;
+    char name[NI_MAXHOST];
+    name[0] = '\0';
+    if (torify_cidr_contains(ip.family == AF_INET ? &c->fake4 : &c->fake6, ip.family, ip.addr)) {
+        struct torify_fakemap *m = torify_state_fakemap(NULL);
+        if (!m || torify_fakemap_lookup_addr(m, ip.family, ip.addr, name, sizeof name, NULL) != TORIFY_OK)
+            name[0] = '\0';
+    } else if (torify_ip_is_loopback(&ip)) {
+        memcpy(name, "localhost", sizeof "localhost");
+    } else if (st->config_err == TORIFY_OK) {
+        if (torify_tor_resolve_ptr(c, &ip, name, sizeof name) != TORIFY_OK)
+            name[0] = '\0';
+    }
+    if (!name[0]) {
+        *h_errnop = HOST_NOT_FOUND;
+        return 0;
+    }
+    int r = fill_hostent(ret, buf, buflen, name, ip.family, addr, len);
+    if (r != 0) {
+        *h_errnop = NETDB_INTERNAL;
+        return r;
+    }
+    *h_errnop = 0;
+    *result = ret;
+    return 0;
+}
+
+/* Per-thread result of the non-reentrant forms. */
+static __thread struct {
+    struct hostent he;
+    alignas(char *) char buf[NI_MAXHOST + 64];
+} tls_result;
+
+EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                            struct hostent **result, int *h_errnop)
+{
+    return by_name(name, af, ret, buf, buflen, result, h_errnop);
+}
+
+EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                           struct hostent **result, int *h_errnop)
+{
+    return by_name(name, AF_INET, ret, buf, buflen, result, h_errnop);
+}
+
+EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+    struct hostent *res;
+    int herr = 0;
+    int r = by_name(name, af, &tls_result.he, tls_result.buf, sizeof tls_result.buf, &res, &herr);
+    if (r != 0) {
+        errno = r;
+        h_errno = NETDB_INTERNAL;
+        return NULL;
+    }
+    h_errno = herr;
+    return res;
+}
+
+EXPORT struct hostent *gethostbyname(const char *name)
+{
+    return gethostbyname2(name, AF_INET);
+}
+
+EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
+                           size_t buflen, struct hostent **result, int *h_errnop)
+{
+    return by_addr(addr, len, type, ret, buf, buflen, result, h_errnop);
+}
+
+EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
+{
+    struct hostent *res;
+    int herr = 0;
+    int r = by_addr(addr, len, type, &tls_result.he, tls_result.buf, sizeof tls_result.buf, &res, &herr);
+    if (r != 0) {
+        errno = r;
+        h_errno = NETDB_INTERNAL;
+        return NULL;
+    }
+    h_errno = herr;
+    return res;
+}

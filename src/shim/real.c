@@ -1,0 +1,59 @@
+/* shim/real.c — see real.h. */
+#include "shim/real.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+
+#include "core/log.h"
+
+void *torify_real_table[TORIFY_REAL__COUNT];
+
+static const char *const real_names[TORIFY_REAL__COUNT] = {
+    [TORIFY_REAL_SOCKET] = "socket",
+    [TORIFY_REAL_CONNECT] = "connect",
+    [TORIFY_REAL_CLOSE] = "close",
+    [TORIFY_REAL_GETADDRINFO] = "getaddrinfo",
+    [TORIFY_REAL_FREEADDRINFO] = "freeaddrinfo",
+    [TORIFY_REAL_GETNAMEINFO] = "getnameinfo",
+    [TORIFY_REAL_SENDTO] = "sendto",
+    [TORIFY_REAL_SENDMSG] = "sendmsg",
+    [TORIFY_REAL_SENDMMSG] = "sendmmsg",
+    [TORIFY_REAL_LISTEN] = "listen",
+    [TORIFY_REAL_ACCEPT] = "accept",
+    [TORIFY_REAL_ACCEPT4] = "accept4",
+    [TORIFY_REAL_GETPEERNAME] = "getpeername",
+    [TORIFY_REAL_SYSCALL] = "syscall",
+};
+
+void *torify_real_resolve(enum torify_real_id id)
+{
+    if ((unsigned)id >= TORIFY_REAL__COUNT)
+        return NULL;
+    void *p = dlsym(RTLD_NEXT, real_names[id]);
+    if (!p) {
+        torify_log(TORIFY_LOG_ERROR, "cannot find the real %s()", real_names[id]);
+        errno = ENOSYS;
+        return NULL;
+    }
+    /* Every racer stores the same value: no lock needed. */
+    __atomic_store_n(&torify_real_table[id], p, __ATOMIC_RELEASE);
+    return p;
+}
+
+int torify_real_socket(int domain, int type, int protocol)
+{
+    torify_socket_fn f = REAL(SOCKET, torify_socket_fn);
+    return f ? f(domain, type, protocol) : -1;
+}
+
+int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    torify_connect_fn f = REAL(CONNECT, torify_connect_fn);
+    return f ? f(fd, sa, len) : -1;
+}
+
+int torify_real_close(int fd)
+{
+    torify_close_fn f = REAL(CLOSE, torify_close_fn);
+    return f ? f(fd) : -1;
+}

@@ -1,0 +1,66 @@
+/*
+ * shim/real.h — the next definitions (libc's) of the functions we interpose.
+ *
+ * Each is looked up with dlsym(RTLD_NEXT) on first use and kept in an atomic
+ * pointer: racing first calls resolve the same value, so no lock is needed,
+ * and every later call costs one load.  Nothing is resolved at load time.
+ */
+#ifndef TORIFY_SHIM_REAL_H
+#define TORIFY_SHIM_REAL_H
+
+#include <netdb.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+enum torify_real_id {
+    TORIFY_REAL_SOCKET,
+    TORIFY_REAL_CONNECT,
+    TORIFY_REAL_CLOSE,
+    TORIFY_REAL_GETADDRINFO,
+    TORIFY_REAL_FREEADDRINFO,
+    TORIFY_REAL_GETNAMEINFO,
+    TORIFY_REAL_SENDTO,
+    TORIFY_REAL_SENDMSG,
+    TORIFY_REAL_SENDMMSG,
+    TORIFY_REAL_LISTEN,
+    TORIFY_REAL_ACCEPT,
+    TORIFY_REAL_ACCEPT4,
+    TORIFY_REAL_GETPEERNAME,
+    TORIFY_REAL_SYSCALL,
+    TORIFY_REAL__COUNT
+};
+
+extern void *torify_real_table[TORIFY_REAL__COUNT];
+
+/* Resolve one entry; NULL (errno ENOSYS) if libc has no such function. */
+void *torify_real_resolve(enum torify_real_id id);
+
+static inline void *torify_real(enum torify_real_id id)
+{
+    void *p = __atomic_load_n(&torify_real_table[id], __ATOMIC_ACQUIRE);
+    return __builtin_expect(p != NULL, 1) ? p : torify_real_resolve(id);
+}
+
+typedef int (*torify_socket_fn)(int, int, int);
+typedef int (*torify_connect_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*torify_close_fn)(int);
+typedef int (*torify_getaddrinfo_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+typedef void (*torify_freeaddrinfo_fn)(struct addrinfo *);
+typedef int (*torify_getnameinfo_fn)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int);
+typedef ssize_t (*torify_sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef ssize_t (*torify_sendmsg_fn)(int, const struct msghdr *, int);
+typedef int (*torify_sendmmsg_fn)(int, struct mmsghdr *, unsigned int, int);
+typedef int (*torify_listen_fn)(int, int);
+typedef int (*torify_accept_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*torify_accept4_fn)(int, struct sockaddr *, socklen_t *, int);
+typedef int (*torify_getpeername_fn)(int, struct sockaddr *, socklen_t *);
+typedef long (*torify_syscall_fn)(long, ...);
+
+#define REAL(id, type) ((type)torify_real(TORIFY_REAL_##id))
+
+/* Real socket/connect/close for torify's own sockets (to Tor). -1/errno. */
+int torify_real_socket(int domain, int type, int protocol);
+int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len);
+int torify_real_close(int fd);
+
+#endif

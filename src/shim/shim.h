@@ -1,0 +1,22 @@
+/*
+ * shim/shim.h — what the shim's files share (not exported).
+ */
+#ifndef TORIFY_SHIM_SHIM_H
+#define TORIFY_SHIM_SHIM_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/* Called when torify starts keeping state for some fd: from then on close()
+ * checks the fd table (until then close() is a plain jump to libc's). */
+void torify_close_track_on(void);
+
+/* SO_TYPE / SO_DOMAIN of fd, -1 if not a socket. */
+int torify_sock_type(int fd);
+int torify_sock_domain(int fd);
+
+/* "AF_INET", "SOCK_DGRAM"... for refusal messages. */
+const char *torify_family_name(int family);
+const char *torify_socktype_name(int type);
+
+#endif

@@ -1,0 +1,73 @@
+/* shim/socket.c — socket(): only what Tor can carry, plus local families. */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "core/policy.h"
+#include "core/state.h"
+#include "shim/fast.h"
+#include "shim/real.h"
+#include "shim/shim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+const char *torify_family_name(int family)
+{
+    switch (family) {
+    case AF_UNIX: return "AF_UNIX";
+    case AF_INET: return "AF_INET";
+    case AF_INET6: return "AF_INET6";
+    case AF_NETLINK: return "AF_NETLINK";
+    case AF_PACKET: return "AF_PACKET";
+    default: return "other family";
+    }
+}
+
+const char *torify_socktype_name(int type)
+{
+    switch (type & 0xf) {
+    case SOCK_STREAM: return "SOCK_STREAM";
+    case SOCK_DGRAM: return "SOCK_DGRAM";
+    case SOCK_RAW: return "SOCK_RAW";
+    case SOCK_SEQPACKET: return "SOCK_SEQPACKET";
+    default: return "other type";
+    }
+}
+
+int torify_sock_type(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) == 0 ? v : -1;
+}
+
+int torify_sock_domain(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) == 0 ? v : -1;
+}
+
+static __attribute__((noinline)) int socket_checked(int domain, int type, int protocol)
+{
+    torify_err e = torify_policy_socket(domain, type, protocol);
+    if (e != TORIFY_OK) {
+        (void)torify_state_config(); /* sets up logging */
+        errno = torify_refuse(e, "socket(%s/%d, %s, %d)", torify_family_name(domain), domain,
+                              torify_socktype_name(type), protocol);
+        return -1;
+    }
+    torify_socket_fn f = REAL(SOCKET, torify_socket_fn);
+    return f ? f(domain, type, protocol) : -1;
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+    /* Hot path: local sockets pass at the cost of the system call itself. */
+#if TORIFY_HAVE_FAST_SYSCALL
+    if (__builtin_expect(domain == AF_UNIX, 1))
+        return torify_fast_ret(torify_fast_syscall3(SYS_socket, domain, type, protocol));
+#endif
+    return socket_checked(domain, type, protocol);
+}

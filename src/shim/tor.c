@@ -1,0 +1,166 @@
+/* shim/tor.c — see tor.h. */
+#include "shim/tor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim/real.h"
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+    if (torify_real_connect(fd, sa, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR && errno != EALREADY)
+        return -1;
+    /* In flight (non-blocking fd, or a signal cut a blocking connect short):
+     * the kernel goes on connecting; wait for the outcome. */
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            return -1;
+        if (soerr != 0) {
+            errno = soerr;
+            return -1;
+        }
+        return 0;
+    }
+}
+
+int torify_tor_open(const struct torify_config *c)
+{
+    if (!c->tor_addr_len) {
+        errno = ECONNREFUSED;
+        return -1;
+    }
+    int fd = torify_real_socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (torify_tor_connect_wait(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len, TORIFY_TOR_CONNECT_MS) != 0) {
+        int e = errno;
+        torify_real_close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* The process start time (clock ticks since boot, /proc/self/stat field 22),
+ * cached per pid so a forked child computes its own. */
+static unsigned long long start_time_of_self(long pid)
+{
+    static long cached_pid;
+    static unsigned long long cached;
+    if (__atomic_load_n(&cached_pid, __ATOMIC_ACQUIRE) == pid)
+        return __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    unsigned long long st = 0;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[1024];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        torify_real_close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            /* The command name may hold spaces and ')': fields start after the last ')'. */
+            char *p = strrchr(buf, ')');
+            for (int field = 2; p && field < 22; field++)
+                p = strchr(p + 1, ' ');
+            if (p)
+                st = strtoull(p + 1, NULL, 10);
+        }
+    }
+    __atomic_store_n(&cached, st, __ATOMIC_RELAXED);
+    __atomic_store_n(&cached_pid, pid, __ATOMIC_RELEASE);
+    return st;
+}
+
+void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o, int timeout_ms,
+                     char *user, char *pass)
+{
+    memset(o, 0, sizeof *o);
+    o->proto = c->proto;
+    o->timeout_ms = timeout_ms;
+    long pid = (long)getpid();
+    unsigned long long st = c->isolate_pid && !c->has_user && !c->has_pass ? start_time_of_self(pid) : 0;
+    if (torify_policy_credentials(c, pid, st, user, 256, pass, 256)) {
+        o->user = user;
+        /* SOCKS4a has only a user id field. */
+        o->pass = c->proto == TORIFY_SOCKS5 ? pass : NULL;
+    }
+}
+
+torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct torify_ip *ip,
+                                  char *name, size_t name_len)
+{
+    if (c->proto != TORIFY_SOCKS5)
+        return TORIFY_E_INVAL_TARGET; /* RESOLVE_PTR is a SOCKS5 extension */
+    struct torify_target t;
+    torify_err e = ip->family == AF_INET ? torify_target_ipv4(&t, ip->addr, 0) : torify_target_ipv6(&t, ip->addr, 0);
+    if (e)
+        return e;
+    int fd = torify_tor_open(c);
+    if (fd < 0)
+        return TORIFY_E_PROXY_UNREACHABLE;
+    struct torify_socks_opts o;
+    char user[256], pass[256];
+    torify_tor_opts(c, &o, TORIFY_TOR_PTR_MS, user, pass);
+    struct torify_target result;
+    e = torify_socks_handshake_fd(fd, TORIFY_SOCKS_RESOLVE_PTR, &t, &o, &result);
+    int saved = errno;
+    torify_real_close(fd);
+    errno = saved;
+    if (e)
+        return e;
+    if (result.kind != TORIFY_TARGET_HOST || result.host_len == 0)
+        return TORIFY_E_PROTO_RESOLVE_TYPE;
+    if ((size_t)result.host_len >= name_len)
+        return TORIFY_E_INVAL_HOST_TOO_LONG;
+    memcpy(name, result.host, result.host_len);
+    name[result.host_len] = '\0';
+    return TORIFY_OK;
+}
+
+const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len)
+{
+    struct torify_ip ip;
+    if (torify_ip_from_sockaddr(sa, len, &ip) != 0) {
+        snprintf(buf, buf_len, "(family %d)", sa ? sa->sa_family : -1);
+        return buf;
+    }
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(ip.family, ip.addr, a, sizeof a))
+        snprintf(a, sizeof a, "?");
+    if (ip.family == AF_INET6)
+        snprintf(buf, buf_len, "[%s]:%u", a, ip.port);
+    else
+        snprintf(buf, buf_len, "%s:%u", a, ip.port);
+    return buf;
+}

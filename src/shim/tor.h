@@ -1,0 +1,40 @@
+/*
+ * shim/tor.h — torify's own connections to Tor: made with the real
+ * socket/connect (never through our wrappers), blocking, with a timeout.
+ */
+#ifndef TORIFY_SHIM_TOR_H
+#define TORIFY_SHIM_TOR_H
+
+#include <stddef.h>
+#include <torify/socks.h>
+#include "core/config.h"
+#include "core/policy.h"
+
+/* Tor needs time to build circuits: its own SocksTimeout is 2 minutes. */
+#define TORIFY_TOR_HANDSHAKE_MS 120000
+/* Tor runs locally: reaching its port is quick or fails at once. */
+#define TORIFY_TOR_CONNECT_MS 10000
+/* Reverse lookups are an extra; do not hang a program long for one. */
+#define TORIFY_TOR_PTR_MS 15000
+
+/* Real connect on fd, waiting for completion even if fd is non-blocking or
+ * a signal interrupts; 0 or -1 with errno. */
+int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms);
+
+/* A new CLOEXEC stream socket connected to Tor; -1 with errno. */
+int torify_tor_open(const struct torify_config *c);
+
+/* SOCKS options for this process: protocol, credentials (explicit, or
+ * derived from pid and start time with IsolatePID).  user/pass are the
+ * caller's buffers of 256 bytes. */
+void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o, int timeout_ms,
+                     char *user, char *pass);
+
+/* Tor RESOLVE_PTR for ip (SOCKS5 only).  name gets a NUL-terminated name. */
+torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct torify_ip *ip,
+                                  char *name, size_t name_len);
+
+/* "host:port" / "1.2.3.4:port" / "[v6]:port" of a sockaddr, for messages. */
+const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len);
+
+#endif
