@@ -18,12 +18,16 @@
  *     torify_socks_resolve_ptr.
  *
  * Protocols and commands:
- *   SOCKS4  — CONNECT to an IPv4 address only.
- *   SOCKS4a — CONNECT to a hostname (address 0.0.0.x, x != 0) or IPv4;
- *             RESOLVE (Tor extension).
+ *   SOCKS4  — CONNECT to an IPv4 address only (0.0.0.x, x != 0, is refused:
+ *             a server would read it as the SOCKS4a marker).
+ *   SOCKS4a — CONNECT to a hostname (sent as 0.0.0.1 + name) or IPv4;
+ *             RESOLVE (Tor extension) of a hostname.
  *   SOCKS5  — CONNECT / RESOLVE / RESOLVE_PTR with hostname, IPv4 or IPv6,
  *             optional RFC 1929 username/password (Tor uses them to isolate
  *             streams onto distinct circuits).
+ *   RESOLVE and RESOLVE_PTR always send port 0 (Tor ignores it).
+ *   Exactly one SOCKS5 method is offered: 0x00 without credentials, 0x02
+ *   with them, so a server can never silently drop stream isolation.
  *
  * Thread-safety: a codec object belongs to one thread at a time; the
  * functions keep no global state.
@@ -120,8 +124,11 @@ struct torify_socks {
 };
 
 /* Prepare a handshake.  user/pass may be NULL (no authentication); with
- * SOCKS4/4a, user is sent as the USERID field and pass must be NULL.
- * Returns TORIFY_OK, or a TORIFY_E_INVAL_* value (then the codec is FAILED). */
+ * SOCKS5 both or neither must be given, each 1..255 bytes (RFC 1929).  With
+ * SOCKS4/4a, user (0..255 bytes) is sent as the USERID field and pass must
+ * be NULL.  flags: TORIFY_SOCKS_PIPELINE or 0 (no effect on SOCKS4/4a).
+ * Returns TORIFY_OK, or a TORIFY_E_INVAL_* value (then the codec is FAILED).
+ * Nothing of target/user/pass is referenced after init. */
 TORIFY_API torify_err torify_socks_init(struct torify_socks *s, enum torify_socks_proto proto,
                                         enum torify_socks_cmd cmd, const struct torify_target *target,
                                         const char *user, const char *pass, unsigned flags);
@@ -130,15 +137,22 @@ TORIFY_API enum torify_socks_want torify_socks_want(const struct torify_socks *s
 
 /* Bytes to send now (valid until the next call on s); returns their count, 0 if none. */
 TORIFY_API size_t torify_socks_output(const struct torify_socks *s, const uint8_t **buf);
-/* The caller sent n of those bytes (n may be less than offered: partial writes). */
+/* The caller sent n of those bytes (n may be less than offered: partial writes).
+ * n larger than offered: TORIFY_E_INVAL_ARGUMENT; n > 0 while not writing:
+ * TORIFY_E_INVAL_STATE.  Such misuse leaves the codec as it was. */
 TORIFY_API torify_err torify_socks_sent(struct torify_socks *s, size_t n);
 
 /* The most bytes the caller may read now; reading exactly this many never
  * consumes bytes that follow the SOCKS reply. 0 when not reading. */
 TORIFY_API size_t torify_socks_need(const struct torify_socks *s);
 /* Consume received bytes.  *used (may be NULL) tells how many were taken;
- * bytes past the reply are never taken.  Returns TORIFY_OK while the handshake
- * goes on or is done, else the error (the codec is then FAILED). */
+ * bytes past the reply are never taken, and neither are bytes that arrive
+ * while the codec still has to write (non-pipelined SOCKS5): feed those
+ * again after writing.  Returns TORIFY_OK while the handshake goes on or is
+ * done, else the error (the codec is then FAILED).  Misuse (bytes fed while
+ * writing or after DONE: TORIFY_E_INVAL_STATE; buf NULL with n > 0:
+ * TORIFY_E_INVAL_ARGUMENT) takes nothing and leaves the codec as it was.
+ * Once FAILED, every call returns the first error. */
 TORIFY_API torify_err torify_socks_feed(struct torify_socks *s, const uint8_t *buf, size_t n, size_t *used);
 /* The server closed the connection: FAILED with TORIFY_E_PROTO_TRUNCATED
  * unless already done. */
@@ -146,7 +160,8 @@ TORIFY_API torify_err torify_socks_eof(struct torify_socks *s);
 
 TORIFY_API torify_err torify_socks_error(const struct torify_socks *s);
 /* After DONE: CONNECT -> bound address/port as the server reported it;
- * RESOLVE -> the resolved address (IPV4 or IPV6); RESOLVE_PTR -> kind HOST. */
+ * RESOLVE -> the resolved address (IPV4 or IPV6); RESOLVE_PTR -> kind HOST.
+ * NULL before DONE or after failure. */
 TORIFY_API const struct torify_target *torify_socks_result(const struct torify_socks *s);
 
 /* ---- blocking helpers ------------------------------------------------- */
@@ -159,14 +174,29 @@ struct torify_socks_opts {
     int timeout_ms;                /* whole operation; <= 0 means 30000 */
 };
 
-/* Run a handshake on fd, already connected to the proxy.  Uses only
- * send(MSG_NOSIGNAL)/recv/poll, so it is safe inside an interposed connect().
- * Works on blocking and non-blocking fds.  result (may be NULL) receives
- * torify_socks_result().  On failure errno is set to torify_err_errno(). */
+/* Run a handshake on fd, already connected to the proxy (a non-blocking
+ * connect still in progress is fine: it waits for it).  Uses only
+ * send(MSG_NOSIGNAL|MSG_DONTWAIT), recv(MSG_DONTWAIT) and poll, so it is safe
+ * inside an interposed connect() and never raises SIGPIPE.  Works on
+ * blocking and non-blocking fds alike and leaves the fd's flags untouched;
+ * one overall deadline (opts->timeout_ms) bounds the whole exchange, EINTR
+ * is retried.  result (may be NULL) receives torify_socks_result().  On
+ * failure errno is set to torify_err_errno(), except for TORIFY_E_IO, where
+ * the system's errno is kept.  A proxy that closes or resets mid-handshake
+ * gives TORIFY_E_PROTO_TRUNCATED, a refused non-blocking connect
+ * TORIFY_E_PROXY_UNREACHABLE. */
 TORIFY_API torify_err torify_socks_handshake_fd(int fd, enum torify_socks_cmd cmd,
                                                 const struct torify_target *target,
                                                 const struct torify_socks_opts *opts,
                                                 struct torify_target *result);
+
+/* The three helpers below open their own connection with socket() and
+ * connect() called by name: inside libtorify.so those are interposed, so
+ * the shim never uses them (only torify_socks_handshake_fd and the codec).
+ * They are for programs that link libtorify-socks.a.  One deadline
+ * (opts->timeout_ms) covers the connect to the proxy and the handshake;
+ * a proxy that cannot be reached gives TORIFY_E_PROXY_UNREACHABLE
+ * (errno ECONNREFUSED), one that does not answer in time TORIFY_E_TIMEOUT. */
 
 /* Connect to the proxy (any family, AF_UNIX too) and CONNECT to target.
  * Returns a connected blocking fd (CLOEXEC) ready for application data, or -1
@@ -180,15 +210,19 @@ TORIFY_API torify_err torify_socks_resolve(const struct sockaddr *proxy, socklen
                                            const char *hostname, const struct torify_socks_opts *opts,
                                            struct torify_target *out);
 
-/* Tor RESOLVE_PTR: address -> hostname (NUL-terminated into name). */
+/* Tor RESOLVE_PTR: address -> hostname (NUL-terminated into name).  SOCKS5
+ * only.  A name that does not fit name_len (with its NUL) is not cut:
+ * TORIFY_E_INVAL_ARGUMENT and name is left untouched. */
 TORIFY_API torify_err torify_socks_resolve_ptr(const struct sockaddr *proxy, socklen_t proxy_len,
                                                const struct torify_target *addr,
                                                const struct torify_socks_opts *opts,
                                                char *name, size_t name_len);
 
-/* Parse "HOST:PORT", "[V6]:PORT", "IPv4" (port defaults to 9050) or
- * "unix:/path" into a sockaddr, without resolving names (numeric only, plus
- * "localhost").  Returns TORIFY_OK or TORIFY_E_INVAL_ARGUMENT. */
+/* Parse "IPv4:PORT", "[IPv6]:PORT", "IPv4", "[IPv6]" or a bare IPv6 (port
+ * defaults to 9050), "localhost[:PORT]" (127.0.0.1), "unix:/path" or
+ * "unix:@abstract" into a sockaddr, without resolving names: looking the
+ * proxy up would itself leak.  PORT is decimal 1..65535.  Returns TORIFY_OK
+ * or TORIFY_E_INVAL_ARGUMENT. */
 TORIFY_API torify_err torify_sockaddr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
 
 #ifdef __cplusplus
