@@ -1,0 +1,407 @@
+/* core/config: torify.conf keys, torsocks aliases, environment, AT_SECURE,
+ * and errors that name file:line. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+
+/* An injectable environment: NULL-terminated NAME, VALUE pairs. */
+static const char *const *fake_env;
+static const char *env_lookup(const char *name)
+{
+    for (size_t i = 0; fake_env && fake_env[i]; i += 2)
+        if (strcmp(fake_env[i], name) == 0)
+            return fake_env[i + 1];
+    return NULL;
+}
+
+static torify_err parse(struct torify_config *c, const char *text, char *err, size_t len)
+{
+    torify_config_defaults(c);
+    return torify_config_parse(c, text, strlen(text), "t.conf", err, len);
+}
+
+static void assert_cidr(const struct torify_cidr *n, const char *text)
+{
+    struct torify_cidr want;
+    assert_int_equal(torify_cidr_parse(text, &want), 0);
+    assert_int_equal(n->family, want.family);
+    assert_int_equal(n->prefix, want.prefix);
+    assert_memory_equal(n->addr, want.addr, 16);
+}
+
+static void test_defaults_are_the_documented_ones(void **state)
+{
+    struct torify_config c;
+    torify_config_defaults(&c);
+    assert_string_equal(c.tor_address, "127.0.0.1");
+    assert_int_equal(c.tor_port, 9050);
+    assert_int_equal(c.proto, TORIFY_SOCKS5);
+    assert_false(c.has_user);
+    assert_false(c.has_pass);
+    assert_false(c.isolate_pid);
+    assert_false(c.allow_inbound);
+    assert_false(c.allow_localhost);
+    assert_int_equal(c.n_exempt, 0);
+    assert_cidr(&c.fake4, "127.192.0.0/10");
+    assert_cidr(&c.fake6, "100::/64");
+    assert_int_equal(c.log_level, TORIFY_LOG_QUIET);
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&c.tor_addr;
+    assert_int_equal(in->sin_family, AF_INET);
+    assert_int_equal(ntohs(in->sin_port), 9050);
+    assert_int_equal(ntohl(in->sin_addr.s_addr), 0x7f000001);
+}
+
+static void test_every_key_is_parsed(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    const char *text =
+        "# full file\n"
+        "TorAddress 127.0.0.2\n"
+        "TorPort 9150\n"
+        "Protocol socks4a\n"
+        "SOCKS5Username alice\n"
+        "SOCKS5Password s3cret\n"
+        "IsolatePID 1\n"
+        "AllowInbound 1\n"
+        "AllowOutboundLocalhost 1\n"
+        "ExemptNetwork 192.168.0.0/16\n"
+        "ExemptNetwork fd00::/8\n"
+        "FakeAddrRange 10.200.0.0/16\n"
+        "FakeAddrRange6 fd12:3456::/64\n"
+        "LogLevel debug\n"
+        "LogFile /tmp/torify.log\n";
+    assert_int_equal(parse(&c, text, err, sizeof err), TORIFY_OK);
+    assert_int_equal(torify_config_finish(&c, err, sizeof err), TORIFY_OK);
+    assert_string_equal(c.tor_address, "127.0.0.2");
+    assert_int_equal(c.tor_port, 9150);
+    assert_int_equal(c.proto, TORIFY_SOCKS4A);
+    assert_true(c.has_user);
+    assert_string_equal(c.user, "alice");
+    assert_true(c.has_pass);
+    assert_string_equal(c.pass, "s3cret");
+    assert_true(c.isolate_pid);
+    assert_true(c.allow_inbound);
+    assert_true(c.allow_localhost);
+    assert_int_equal(c.n_exempt, 2);
+    assert_cidr(&c.exempt[0], "192.168.0.0/16");
+    assert_cidr(&c.exempt[1], "fd00::/8");
+    assert_cidr(&c.fake4, "10.200.0.0/16");
+    assert_cidr(&c.fake6, "fd12:3456::/64");
+    assert_int_equal(c.log_level, TORIFY_LOG_DEBUG);
+    assert_true(c.log_level_set);
+    assert_string_equal(c.log_file, "/tmp/torify.log");
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&c.tor_addr;
+    assert_int_equal(ntohs(in->sin_port), 9150);
+    assert_int_equal(ntohl(in->sin_addr.s_addr), 0x7f000002);
+}
+
+static void test_unix_socket_key_makes_tor_address_a_unix_path(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, "TorUnixSocket /run/tor/socks\n", err, sizeof err), TORIFY_OK);
+    assert_int_equal(torify_config_finish(&c, err, sizeof err), TORIFY_OK);
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&c.tor_addr;
+    assert_int_equal(un->sun_family, AF_UNIX);
+    assert_string_equal(un->sun_path, "/run/tor/socks");
+}
+
+static void test_ipv6_tor_address_is_accepted(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, "TorAddress ::1\nTorPort 9999\n", err, sizeof err), TORIFY_OK);
+    assert_int_equal(torify_config_finish(&c, err, sizeof err), TORIFY_OK);
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&c.tor_addr;
+    assert_int_equal(in6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(in6->sin6_port), 9999);
+    assert_true(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
+}
+
+static void test_keys_are_case_insensitive_with_comments_and_equals(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    const char *text = "\n   # indented comment\n"
+                       "torport 9151   # trailing comment\n"
+                       "ALLOWINBOUND = yes\n"
+                       "\tprotocol\tSOCKS5\r\n";
+    assert_int_equal(parse(&c, text, err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.tor_port, 9151);
+    assert_true(c.allow_inbound);
+    assert_int_equal(c.proto, TORIFY_SOCKS5);
+}
+
+static void test_a_torsocks_conf_is_accepted_as_is(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    const char *text = "TorAddress 127.0.0.1\n"
+                       "TorPort 9050\n"
+                       "OnionAddrRange 127.42.42.0/24\n"
+                       "SOCKS5Username bob\n"
+                       "SOCKS5Password pw\n"
+                       "AllowInbound 0\n"
+                       "AllowOutboundLocalhost 2\n"
+                       "IsolatePID 1\n";
+    assert_int_equal(parse(&c, text, err, sizeof err), TORIFY_OK);
+    assert_cidr(&c.fake4, "127.42.42.0/24");
+    assert_true(c.allow_localhost); /* torsocks' 2 (also UDP) means 1 here: no UDP ever */
+    assert_true(c.isolate_pid);
+    assert_string_equal(c.user, "bob");
+}
+
+struct bad_case {
+    const char *text;
+    const char *want; /* expected prefix of the message */
+    const char *mention;
+};
+
+static void test_bad_values_give_errors_naming_file_and_line(void **state)
+{
+    static const struct bad_case cases[] = {
+        { "TorPort 9050\nNoSuchKey 1\n", "t.conf:2: ", "NoSuchKey" },
+        { "TorPort 0\n", "t.conf:1: ", "TorPort" },
+        { "TorPort 65536\n", "t.conf:1: ", "TorPort" },
+        { "TorPort 90x\n", "t.conf:1: ", "90x" },
+        { "\n\nTorAddress tor.example.com\n", "t.conf:3: ", "TorAddress" },
+        { "Protocol socks4\n", "t.conf:1: ", "Protocol" },
+        { "IsolatePID maybe\n", "t.conf:1: ", "IsolatePID" },
+        { "AllowInbound 2\n", "t.conf:1: ", "AllowInbound" },
+        { "ExemptNetwork 10.0.0.0/33\n", "t.conf:1: ", "ExemptNetwork" },
+        { "ExemptNetwork lan\n", "t.conf:1: ", "lan" },
+        { "FakeAddrRange 100::/64\n", "t.conf:1: ", "FakeAddrRange" },
+        { "FakeAddrRange6 10.0.0.0/8\n", "t.conf:1: ", "FakeAddrRange6" },
+        { "FakeAddrRange 10.0.0.0/31\n", "t.conf:1: ", "FakeAddrRange" },
+        { "LogLevel loud\n", "t.conf:1: ", "LogLevel" },
+        { "TorUnixSocket relative/path\n", "t.conf:1: ", "TorUnixSocket" },
+        { "TorPort\n", "t.conf:1: ", "TorPort" },
+        { "# ok\nSOCKS5Username \n", "t.conf:2: ", "SOCKS5Username" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct torify_config c;
+        char err[256] = "";
+        torify_err e = parse(&c, cases[i].text, err, sizeof err);
+        if (e != TORIFY_E_REFUSE_CONFIG || strncmp(err, cases[i].want, strlen(cases[i].want)) != 0 ||
+            !strstr(err, cases[i].mention))
+            fail_msg("case %zu (%s): got %d '%s'", i, cases[i].text, e, err);
+    }
+}
+
+static void test_overlong_username_is_refused(void **state)
+{
+    char text[400];
+    memset(text, 'u', sizeof text);
+    memcpy(text, "SOCKS5Username ", 15);
+    text[sizeof text - 2] = '\n';
+    text[sizeof text - 1] = '\0';
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, text, err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "t.conf:1:"));
+}
+
+static void test_environment_overrides_file_and_torify_names_win(void **state)
+{
+    static const char *const env[] = {
+        "TORSOCKS_TOR_PORT", "1111", "TORIFY_TOR_PORT", "2222",
+        "TORSOCKS_TOR_ADDRESS", "127.0.0.9",
+        "TORSOCKS_USERNAME", "tu", "TORIFY_PASSWORD", "tp",
+        "TORSOCKS_ISOLATE_PID", "1",
+        "TORSOCKS_ALLOW_INBOUND", "1",
+        "TORIFY_ALLOW_LOCALHOST", "1",
+        "TORIFY_PROTOCOL", "socks4a",
+        "TORIFY_EXEMPT", "10.0.0.0/8, 172.16.0.0/12",
+        "TORIFY_FAKE_RANGE", "127.100.0.0/16",
+        "TORIFY_FAKE_RANGE6", "fd00:1::/64",
+        "TORSOCKS_LOG_LEVEL", "5",
+        "TORIFY_LOG_FILE", "/tmp/x.log",
+        "TORIFY_LAUNCHED", "1",
+        NULL,
+    };
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, "TorPort 3333\nExemptNetwork 192.168.1.0/24\n", err, sizeof err), TORIFY_OK);
+    fake_env = env;
+    assert_int_equal(torify_config_apply_env(&c, env_lookup, err, sizeof err), TORIFY_OK);
+    fake_env = NULL;
+    assert_int_equal(c.tor_port, 2222);
+    assert_string_equal(c.tor_address, "127.0.0.9");
+    assert_string_equal(c.user, "tu");
+    assert_string_equal(c.pass, "tp");
+    assert_true(c.isolate_pid);
+    assert_true(c.allow_inbound);
+    assert_true(c.allow_localhost);
+    assert_int_equal(c.proto, TORIFY_SOCKS4A);
+    assert_int_equal(c.n_exempt, 2); /* the environment's list replaces the file's */
+    assert_cidr(&c.exempt[0], "10.0.0.0/8");
+    assert_cidr(&c.exempt[1], "172.16.0.0/12");
+    assert_cidr(&c.fake4, "127.100.0.0/16");
+    assert_cidr(&c.fake6, "fd00:1::/64");
+    assert_int_equal(c.log_level, TORIFY_LOG_DEBUG);
+    assert_string_equal(c.log_file, "/tmp/x.log");
+    assert_true(c.launched);
+}
+
+static void test_bad_environment_value_names_the_variable(void **state)
+{
+    static const char *const env[] = { "TORIFY_TOR_PORT", "http", NULL };
+    struct torify_config c;
+    char err[256] = "";
+    torify_config_defaults(&c);
+    fake_env = env;
+    assert_int_equal(torify_config_apply_env(&c, env_lookup, err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    fake_env = NULL;
+    assert_non_null(strstr(err, "environment TORIFY_TOR_PORT"));
+}
+
+static char tmp_path[64];
+
+static void write_tmp(const char *text)
+{
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/torify-test-conf-XXXXXX");
+    int fd = mkstemp(tmp_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_named_config_file_is_read_and_errors_name_its_path(void **state)
+{
+    write_tmp("TorPort 9444\nTorPort nope\n");
+    static const char *env[3];
+    env[0] = "TORIFY_CONF_FILE";
+    env[1] = tmp_path;
+    env[2] = NULL;
+    fake_env = env;
+    struct torify_config c;
+    char err[256] = "";
+    torify_err e = torify_config_load(&c, env_lookup, false, err, sizeof err);
+    fake_env = NULL;
+    char want[128];
+    snprintf(want, sizeof want, "%s:2: ", tmp_path);
+    unlink(tmp_path);
+    assert_int_equal(e, TORIFY_E_REFUSE_CONFIG);
+    assert_true(strncmp(err, want, strlen(want)) == 0);
+}
+
+static void test_named_config_file_that_is_missing_is_an_error(void **state)
+{
+    static const char *const env[] = { "TORSOCKS_CONF_FILE", "/nonexistent/torify.conf", NULL };
+    fake_env = env;
+    struct torify_config c;
+    char err[256] = "";
+    torify_err e = torify_config_load(&c, env_lookup, false, err, sizeof err);
+    fake_env = NULL;
+    assert_int_equal(e, TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "/nonexistent/torify.conf"));
+}
+
+static void test_environment_then_file_order_in_full_load(void **state)
+{
+    write_tmp("TorPort 9444\nAllowInbound 1\n");
+    static const char *env[5];
+    env[0] = "TORIFY_CONF_FILE";
+    env[1] = tmp_path;
+    env[2] = "TORIFY_TOR_PORT";
+    env[3] = "9555";
+    env[4] = NULL;
+    fake_env = env;
+    struct torify_config c;
+    char err[256] = "";
+    torify_err e = torify_config_load(&c, env_lookup, false, err, sizeof err);
+    fake_env = NULL;
+    unlink(tmp_path);
+    assert_int_equal(e, TORIFY_OK);
+    assert_int_equal(c.tor_port, 9555);  /* env over file */
+    assert_true(c.allow_inbound);        /* file over default */
+    assert_string_equal(c.source, tmp_path);
+}
+
+static void test_at_secure_ignores_the_environment(void **state)
+{
+    write_tmp("TorPort 9444\n");
+    static const char *env[7];
+    env[0] = "TORIFY_CONF_FILE";
+    env[1] = tmp_path;
+    env[2] = "TORIFY_TOR_PORT";
+    env[3] = "9555";
+    env[4] = "TORIFY_ALLOW_LOCALHOST";
+    env[5] = "1";
+    env[6] = NULL;
+    struct torify_config plain, secure;
+    char err[256] = "";
+    /* What the system files alone give (no environment at all)... */
+    assert_int_equal(torify_config_load(&plain, NULL, false, err, sizeof err), TORIFY_OK);
+    fake_env = env;
+    torify_err e = torify_config_load(&secure, env_lookup, true, err, sizeof err);
+    fake_env = NULL;
+    unlink(tmp_path);
+    /* ...is exactly what a set-uid program gets, whatever the environment says. */
+    assert_int_equal(e, TORIFY_OK);
+    assert_int_equal(secure.tor_port, plain.tor_port);
+    assert_int_not_equal(secure.tor_port, 9555);
+    assert_int_not_equal(secure.tor_port, 9444);
+    assert_int_equal(secure.allow_localhost, plain.allow_localhost);
+    assert_false(secure.launched);
+}
+
+static void test_cidr_parsing_clears_host_bits_and_matches(void **state)
+{
+    struct torify_cidr n;
+    assert_int_equal(torify_cidr_parse("10.1.2.3/8", &n), 0);
+    uint8_t a[16] = { 10, 200, 0, 1 };
+    assert_int_equal(n.addr[1], 0);
+    assert_true(torify_cidr_contains(&n, AF_INET, a));
+    a[0] = 11;
+    assert_false(torify_cidr_contains(&n, AF_INET, a));
+    assert_int_equal(torify_cidr_parse("127.192.0.0/10", &n), 0);
+    uint8_t in[4] = { 127, 255, 255, 255 }, out[4] = { 127, 128, 0, 1 };
+    assert_true(torify_cidr_contains(&n, AF_INET, in));
+    assert_false(torify_cidr_contains(&n, AF_INET, out));
+    assert_false(torify_cidr_contains(&n, AF_INET6, in)); /* other family never matches */
+    assert_int_equal(torify_cidr_parse("100::/64", &n), 0);
+    uint8_t v6[16];
+    inet_pton(AF_INET6, "100::ffff:1", v6);
+    assert_true(torify_cidr_contains(&n, AF_INET6, v6));
+    inet_pton(AF_INET6, "100:0:0:1::1", v6);
+    assert_false(torify_cidr_contains(&n, AF_INET6, v6));
+    assert_int_equal(torify_cidr_parse("192.0.2.7", &n), 0);
+    assert_int_equal(n.prefix, 32);
+    assert_int_equal(torify_cidr_parse("1.2.3.4/", &n), -1);
+    assert_int_equal(torify_cidr_parse("1.2.3.4/-1", &n), -1);
+    assert_int_equal(torify_cidr_parse("::/129", &n), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_the_documented_ones),
+        cmocka_unit_test(test_every_key_is_parsed),
+        cmocka_unit_test(test_unix_socket_key_makes_tor_address_a_unix_path),
+        cmocka_unit_test(test_ipv6_tor_address_is_accepted),
+        cmocka_unit_test(test_keys_are_case_insensitive_with_comments_and_equals),
+        cmocka_unit_test(test_a_torsocks_conf_is_accepted_as_is),
+        cmocka_unit_test(test_bad_values_give_errors_naming_file_and_line),
+        cmocka_unit_test(test_overlong_username_is_refused),
+        cmocka_unit_test(test_environment_overrides_file_and_torify_names_win),
+        cmocka_unit_test(test_bad_environment_value_names_the_variable),
+        cmocka_unit_test(test_named_config_file_is_read_and_errors_name_its_path),
+        cmocka_unit_test(test_named_config_file_that_is_missing_is_an_error),
+        cmocka_unit_test(test_environment_then_file_order_in_full_load),
+        cmocka_unit_test(test_at_secure_ignores_the_environment),
+        cmocka_unit_test(test_cidr_parsing_clears_host_bits_and_matches),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
