@@ -86,7 +86,7 @@ static torify_err run(struct torify_socks *s, int fd, int64_t deadline_ms)
                 continue;
             }
             if (r == 0)
-                continue; /* nothing went out; try again */
+                errno = EAGAIN; /* nothing went out: wait for room, not spin */
         } else {
             len = torify_socks_need(s);
             if (len > sizeof buf)

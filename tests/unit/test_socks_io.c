@@ -535,6 +535,100 @@ static void test_resolve_ptr_returns_the_name_and_refuses_short_buffers(void **s
     assert_int_equal(name[0], 'Z');
 }
 
+static void closed_port(struct sockaddr_in *a)
+{
+    socklen_t len = sizeof *a;
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)a, sizeof *a), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)a, &len), 0);
+    close(s);
+}
+
+static void test_handshake_fd_waits_for_a_nonblocking_connect_in_progress(void **state)
+{
+    const struct step steps[] = { { 'r', NULL, sizeof GREET, 0 }, { 'w', METHOD_OK, 2, 0 },
+                                  { 'r', NULL, REQ_LEN, 0 },       { 'w', REPLY_OK_APP, REPLY_LEN, 0 },
+                                  { 'h', NULL, 0, 0 },             { 0 } };
+    struct peer p;
+    struct sockaddr_in a;
+    struct torify_target t = example();
+    peer_tcp(&p, steps, &a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+    assert_true(r == 0 || errno == EINPROGRESS);
+    /* No wait for the connect here: the shim may hand over such a socket. */
+    assert_int_equal(torify_socks_handshake_fd(fd, TORIFY_SOCKS_CONNECT, &t, NULL, NULL), TORIFY_OK);
+    close(fd);
+    peer_join(&p);
+    assert_false(p.failed);
+}
+
+static void test_handshake_fd_on_refused_nonblocking_connect_is_proxy_unreachable(void **state)
+{
+    struct sockaddr_in a;
+    struct torify_target t = example();
+    closed_port(&a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+    if (r == 0 || errno != EINPROGRESS) {
+        close(fd);
+        skip(); /* the kernel refused synchronously: nothing left to test */
+    }
+    errno = 0;
+    assert_int_equal(torify_socks_handshake_fd(fd, TORIFY_SOCKS_CONNECT, &t, NULL, NULL),
+                     TORIFY_E_PROXY_UNREACHABLE);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(fd);
+}
+
+static void test_dial_to_missing_unix_socket_is_proxy_unreachable(void **state)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct torify_target t = example();
+    torify_err e = TORIFY_OK;
+    assert_int_equal(torify_sockaddr_parse("unix:/nonexistent/torify/socks", &ss, &len), TORIFY_OK);
+    assert_int_equal(torify_socks_dial((struct sockaddr *)&ss, len, &t, NULL, &e), -1);
+    assert_int_equal(e, TORIFY_E_PROXY_UNREACHABLE);
+    assert_int_equal(errno, ECONNREFUSED);
+}
+
+static void test_helpers_reject_missing_arguments(void **state)
+{
+    struct torify_target t = example(), out;
+    struct sockaddr_in a;
+    torify_err e = TORIFY_OK;
+    char name[8];
+    closed_port(&a);
+    assert_int_equal(torify_socks_dial(NULL, sizeof a, &t, NULL, &e), -1);
+    assert_int_equal(e, TORIFY_E_INVAL_ARGUMENT);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(torify_socks_resolve((struct sockaddr *)&a, sizeof a, NULL, NULL, &out), TORIFY_E_INVAL_ARGUMENT);
+    assert_int_equal(torify_socks_resolve_ptr((struct sockaddr *)&a, sizeof a, &t, NULL, NULL, 8),
+                     TORIFY_E_INVAL_ARGUMENT);
+    assert_int_equal(torify_socks_resolve_ptr((struct sockaddr *)&a, sizeof a, &t, NULL, name, 0),
+                     TORIFY_E_INVAL_ARGUMENT);
+}
+
+static void test_resolve_helpers_report_unreachable_proxy(void **state)
+{
+    struct sockaddr_in a;
+    struct torify_target out, addr = v4_target(192, 0, 2, 1, 0);
+    char name[64];
+    closed_port(&a);
+    assert_int_equal(torify_socks_resolve((struct sockaddr *)&a, sizeof a, "example.com", NULL, &out),
+                     TORIFY_E_PROXY_UNREACHABLE);
+    assert_int_equal(torify_socks_resolve_ptr((struct sockaddr *)&a, sizeof a, &addr, NULL, name, sizeof name),
+                     TORIFY_E_PROXY_UNREACHABLE);
+    assert_int_equal(errno, ECONNREFUSED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +650,11 @@ int main(void)
         cmocka_unit_test(test_resolve_returns_the_address),
         cmocka_unit_test(test_resolve_rejects_bad_names_without_connecting),
         cmocka_unit_test(test_resolve_ptr_returns_the_name_and_refuses_short_buffers),
+        cmocka_unit_test(test_handshake_fd_waits_for_a_nonblocking_connect_in_progress),
+        cmocka_unit_test(test_handshake_fd_on_refused_nonblocking_connect_is_proxy_unreachable),
+        cmocka_unit_test(test_dial_to_missing_unix_socket_is_proxy_unreachable),
+        cmocka_unit_test(test_helpers_reject_missing_arguments),
+        cmocka_unit_test(test_resolve_helpers_report_unreachable_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
