@@ -21,8 +21,8 @@
 
 struct slot {
     _Atomic uint32_t holds;      /* live connections using this name */
+    uint32_t prev, next;         /* LRU list: head is the most recently used */
     uint8_t in_use;
-    uint8_t ref;                 /* clock bit: used since the hand last passed */
     uint8_t len;
     uint64_t hash;
     char name[TORIFY_FAKEMAP_NAME_MAX + 1];
@@ -35,7 +35,7 @@ struct torify_fakemap {
     uint32_t index_mask;
     uint32_t fresh;              /* slots [0, fresh) have been handed out at least once */
     uint32_t count;              /* slots in use */
-    uint32_t hand;               /* clock hand for recycling */
+    uint32_t lru_head, lru_tail; /* TORIFY_FAKEMAP_NO_SLOT when empty */
     struct torify_cidr range4, range6;
     torify_fakemap_hash_fn hash;
     size_t slots_off, index_off;
@@ -137,6 +137,7 @@ torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torif
     m->hash = o.hash;
     m->slots_off = slots_off;
     m->index_off = index_off;
+    m->lru_head = m->lru_tail = TORIFY_FAKEMAP_NO_SLOT;
 
     pthread_mutexattr_t a;
     if (pthread_mutexattr_init(&a) != 0)
@@ -232,14 +233,55 @@ static void index_remove(struct torify_fakemap *m, uint32_t s)
     }
 }
 
+/* ---- LRU list (under the lock) ---- */
+
+static void lru_unlink(struct torify_fakemap *m, uint32_t s)
+{
+    struct slot *sl = slots_of(m);
+    if (sl[s].prev != TORIFY_FAKEMAP_NO_SLOT)
+        sl[sl[s].prev].next = sl[s].next;
+    else
+        m->lru_head = sl[s].next;
+    if (sl[s].next != TORIFY_FAKEMAP_NO_SLOT)
+        sl[sl[s].next].prev = sl[s].prev;
+    else
+        m->lru_tail = sl[s].prev;
+    sl[s].prev = sl[s].next = TORIFY_FAKEMAP_NO_SLOT;
+}
+
+static void lru_push_front(struct torify_fakemap *m, uint32_t s)
+{
+    struct slot *sl = slots_of(m);
+    sl[s].prev = TORIFY_FAKEMAP_NO_SLOT;
+    sl[s].next = m->lru_head;
+    if (m->lru_head != TORIFY_FAKEMAP_NO_SLOT)
+        sl[m->lru_head].prev = s;
+    m->lru_head = s;
+    if (m->lru_tail == TORIFY_FAKEMAP_NO_SLOT)
+        m->lru_tail = s;
+}
+
+static void lru_touch(struct torify_fakemap *m, uint32_t s)
+{
+    if (m->lru_head == s)
+        return;
+    lru_unlink(m, s);
+    lru_push_front(m, s);
+}
+
 static void rebuild_index(struct torify_fakemap *m)
 {
     memset(index_of(m), 0, ((size_t)m->index_mask + 1) * sizeof(uint32_t));
     struct slot *sl = slots_of(m);
     uint32_t n = 0;
-    for (uint32_t s = 0; s < m->fresh && s < m->capacity; s++) {
+    /* The recency order may be torn too: rebuild it in slot order. */
+    m->lru_head = m->lru_tail = TORIFY_FAKEMAP_NO_SLOT;
+    if (m->fresh > m->capacity)
+        m->fresh = m->capacity;
+    for (uint32_t s = 0; s < m->fresh; s++) {
         if (sl[s].in_use) {
             index_insert(m, s);
+            lru_push_front(m, s);
             n++;
         }
     }
@@ -258,22 +300,16 @@ static uint32_t index_find(struct torify_fakemap *m, uint64_t h, const char *nam
     return TORIFY_FAKEMAP_NO_SLOT;
 }
 
-/* Clock: pass over the slots, clearing reference bits, and take the first
- * slot neither recently used nor held by a connection.  Two full turns
- * bound the work; if every slot is held, give up. */
+/* Least recently used slot that no live connection holds, searched from
+ * the tail of the LRU list; bounded by the capacity.  NO_SLOT if every
+ * slot is held. */
 static uint32_t pick_victim(struct torify_fakemap *m)
 {
     struct slot *sl = slots_of(m);
-    for (uint64_t step = 0; step < 2ull * m->capacity; step++) {
-        uint32_t s = m->hand;
-        m->hand = (m->hand + 1) % m->capacity;
-        if (atomic_load(&sl[s].holds) > 0)
-            continue;
-        if (sl[s].ref) {
-            sl[s].ref = 0;
-            continue;
-        }
-        return s;
+    uint32_t guard = 0;
+    for (uint32_t s = m->lru_tail; s != TORIFY_FAKEMAP_NO_SLOT && guard <= m->capacity; s = sl[s].prev, guard++) {
+        if (atomic_load(&sl[s].holds) == 0)
+            return s;
     }
     return TORIFY_FAKEMAP_NO_SLOT;
 }
@@ -291,7 +327,7 @@ torify_err torify_fakemap_assign(struct torify_fakemap *m, const char *name, siz
     struct slot *sl = slots_of(m);
     uint32_t s = index_find(m, h, norm, nlen);
     if (s != TORIFY_FAKEMAP_NO_SLOT) {
-        sl[s].ref = 1;
+        lru_touch(m, s);
         unlock_map(m);
         *slot = s;
         return TORIFY_OK;
@@ -306,16 +342,17 @@ torify_err torify_fakemap_assign(struct torify_fakemap *m, const char *name, siz
             return TORIFY_E_IO;
         }
         index_remove(m, s);
+        lru_unlink(m, s);
         sl[s].in_use = 0;
         m->count--;
     }
     memcpy(sl[s].name, norm, nlen + 1);
     sl[s].len = (uint8_t)nlen;
     sl[s].hash = h;
-    sl[s].ref = 1;
     atomic_store(&sl[s].holds, 0);
     sl[s].in_use = 1;
     index_insert(m, s);
+    lru_push_front(m, s);
     m->count++;
     unlock_map(m);
     *slot = s;
@@ -390,7 +427,7 @@ torify_err torify_fakemap_lookup_addr(struct torify_fakemap *m, int family, cons
         unlock_map(m);
         return TORIFY_E_REFUSE_UNKNOWN_FAKE;
     }
-    sl[s].ref = 1;
+    lru_touch(m, s);
     if (name && name_len) {
         size_t n = sl[s].len < name_len - 1 ? sl[s].len : name_len - 1;
         memcpy(name, sl[s].name, n);

@@ -9,7 +9,7 @@
  * process-shared robust mutex, so threads and forked children (which inherit
  * the mapping) all agree on every name's address.  Memory is bounded by the
  * capacity fixed at creation; when the table is full the least recently used
- * slot (clock algorithm) that no live connection holds is recycled.
+ * slot that no live connection holds is recycled (an LRU list, O(1)).
  */
 #ifndef TORIFY_CORE_FAKEMAP_H
 #define TORIFY_CORE_FAKEMAP_H

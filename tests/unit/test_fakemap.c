@@ -1,0 +1,418 @@
+/* core/fakemap: capacity, both-way lookup, recycling, collisions, threads, fork. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/fakemap.h"
+
+static struct torify_fakemap *make(uint32_t cap, const char *r4, const char *r6, torify_fakemap_hash_fn h)
+{
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    o.capacity = cap;
+    if (r4)
+        assert_int_equal(torify_cidr_parse(r4, &o.range4), 0);
+    if (r6)
+        assert_int_equal(torify_cidr_parse(r6, &o.range6), 0);
+    o.hash = h;
+    struct torify_fakemap *m = NULL;
+    assert_int_equal(torify_fakemap_create(&m, &o), TORIFY_OK);
+    assert_non_null(m);
+    return m;
+}
+
+static uint32_t assign(struct torify_fakemap *m, const char *name)
+{
+    uint32_t s = TORIFY_FAKEMAP_NO_SLOT;
+    torify_err e = torify_fakemap_assign(m, name, strlen(name), &s);
+    if (e != TORIFY_OK)
+        fail_msg("assign %s: %s", name, torify_strerror(e));
+    return s;
+}
+
+static void name_of4(struct torify_fakemap *m, uint32_t slot, char *out, size_t len)
+{
+    uint8_t a[4];
+    torify_fakemap_addr4(m, slot, a);
+    assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, a, out, len, NULL), TORIFY_OK);
+}
+
+static void test_default_map_holds_65536_distinct_names_both_ways(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    assert_true(torify_fakemap_capacity(m) >= 65536);
+    char name[64], back[256];
+    uint32_t n = 65536;
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "host%u.example", i);
+        uint32_t s = assign(m, name);
+        assert_true(s < torify_fakemap_capacity(m));
+    }
+    assert_int_equal(torify_fakemap_count(m), n);
+    /* Every name kept its own address: address -> name gives it back,
+     * for IPv4 and IPv6, and name -> address is stable. */
+    struct torify_cidr r4, r6;
+    torify_cidr_parse("127.192.0.0/10", &r4);
+    torify_cidr_parse("100::/64", &r6);
+    for (uint32_t i = 0; i < n; i += 97) {
+        snprintf(name, sizeof name, "host%u.example", i);
+        uint32_t s = assign(m, name);
+        uint8_t a4[4], a6[16];
+        torify_fakemap_addr4(m, s, a4);
+        torify_fakemap_addr6(m, s, a6);
+        assert_true(torify_cidr_contains(&r4, AF_INET, a4));
+        assert_true(torify_cidr_contains(&r6, AF_INET6, a6));
+        assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, a4, back, sizeof back, NULL), TORIFY_OK);
+        assert_string_equal(back, name);
+        assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET6, a6, back, sizeof back, NULL), TORIFY_OK);
+        assert_string_equal(back, name);
+    }
+    assert_int_equal(torify_fakemap_count(m), n);
+    torify_fakemap_destroy(m);
+}
+
+static void test_same_name_same_address_ignoring_case_and_trailing_dot(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    uint32_t a = assign(m, "Example.COM");
+    assert_int_equal(assign(m, "example.com"), a);
+    assert_int_equal(assign(m, "example.com."), a);
+    assert_int_not_equal(assign(m, "example.org"), a);
+    uint8_t a4[4];
+    torify_fakemap_addr4(m, a, a4);
+    assert_int_equal(a4[0], 127);
+    assert_int_equal(a4[1] & 0xc0, 0xc0);
+    assert_int_equal(torify_fakemap_count(m), 2);
+    torify_fakemap_destroy(m);
+}
+
+static void test_onion_names_get_addresses_like_any_name(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    const char *onion = "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion";
+    uint32_t s = assign(m, onion);
+    char back[256];
+    name_of4(m, s, back, sizeof back);
+    assert_string_equal(back, onion);
+    torify_fakemap_destroy(m);
+}
+
+static void test_addresses_outside_or_unassigned_are_told_apart(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    (void)assign(m, "one.test");
+    char back[256];
+    uint8_t real[4] = { 93, 184, 216, 34 };
+    assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, real, back, sizeof back, NULL), TORIFY_E_INVAL_TARGET);
+    assert_false(torify_fakemap_in_range(m, AF_INET, real));
+    uint8_t stale[4] = { 127, 192, 200, 1 }; /* in range, never handed out */
+    assert_true(torify_fakemap_in_range(m, AF_INET, stale));
+    assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, stale, back, sizeof back, NULL),
+                     TORIFY_E_REFUSE_UNKNOWN_FAKE);
+    uint8_t net[4] = { 127, 192, 0, 0 }; /* the network address itself is never a slot */
+    assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, net, back, sizeof back, NULL),
+                     TORIFY_E_REFUSE_UNKNOWN_FAKE);
+    torify_fakemap_destroy(m);
+}
+
+static void test_bad_names_are_refused(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    uint32_t s;
+    assert_int_equal(torify_fakemap_assign(m, "", 0, &s), TORIFY_E_INVAL_HOST_EMPTY);
+    assert_int_equal(torify_fakemap_assign(m, "a\0b", 3, &s), TORIFY_E_INVAL_HOST_NUL);
+    char big[300];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(torify_fakemap_assign(m, big, 256, &s), TORIFY_E_INVAL_HOST_TOO_LONG);
+    assert_int_equal(torify_fakemap_assign(m, big, 255, &s), TORIFY_OK);
+    assert_int_equal(torify_fakemap_count(m), 1);
+    torify_fakemap_destroy(m);
+}
+
+static void test_capacity_is_cut_to_what_a_small_range_holds(void **state)
+{
+    struct torify_fakemap *m = make(0, "10.9.8.0/26", NULL, NULL);
+    assert_int_equal(torify_fakemap_capacity(m), 62);
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    torify_cidr_parse("10.0.0.0/31", &o.range4);
+    struct torify_fakemap *bad = NULL;
+    assert_int_equal(torify_fakemap_create(&bad, &o), TORIFY_E_INVAL_ARGUMENT);
+    torify_fakemap_destroy(m);
+}
+
+static void test_full_map_recycles_least_recently_used_and_stays_bounded(void **state)
+{
+    struct torify_fakemap *m = make(8, NULL, NULL, NULL);
+    char name[32], back[256];
+    uint32_t slot[8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "n%d.test", i);
+        slot[i] = assign(m, name);
+    }
+    /* Touch n0 again: now n1 is the least recently used and goes first. */
+    (void)assign(m, "n0.test");
+    (void)assign(m, "x0.test");
+    uint32_t count = torify_fakemap_count(m);
+    assert_int_equal(count, 8);
+    /* The recycled slot now holds x0; exactly one old name is gone. */
+    int gone = 0;
+    for (int i = 0; i < 8; i++) {
+        name_of4(m, slot[i], back, sizeof back);
+        snprintf(name, sizeof name, "n%d.test", i);
+        if (strcmp(back, name) != 0) {
+            assert_string_equal(back, "x0.test");
+            gone++;
+        }
+    }
+    assert_int_equal(gone, 1);
+    name_of4(m, slot[1], back, sizeof back);
+    assert_string_equal(back, "x0.test");
+    /* Many more names: memory stays bounded at capacity. */
+    for (int i = 1; i < 1000; i++) {
+        snprintf(name, sizeof name, "x%d.test", i);
+        assert_true(assign(m, name) < 8);
+    }
+    assert_int_equal(torify_fakemap_count(m), 8);
+    /* The most recent name is still there and maps both ways. */
+    uint32_t s = assign(m, "x999.test");
+    name_of4(m, s, back, sizeof back);
+    assert_string_equal(back, "x999.test");
+    torify_fakemap_destroy(m);
+}
+
+static void test_recently_used_names_survive_recycling(void **state)
+{
+    struct torify_fakemap *m = make(4, NULL, NULL, NULL);
+    uint32_t keep = assign(m, "keep.test");
+    (void)assign(m, "b.test");
+    (void)assign(m, "c.test");
+    (void)assign(m, "d.test");
+    /* Each new name recycles one slot; keep.test is looked up (address ->
+     * name, as a connect does) in between, so it is never the oldest. */
+    char name[32], back[256];
+    for (int i = 0; i < 50; i++) {
+        uint8_t a[4];
+        torify_fakemap_addr4(m, keep, a);
+        assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, a, back, sizeof back, NULL), TORIFY_OK);
+        assert_string_equal(back, "keep.test");
+        snprintf(name, sizeof name, "churn%d.test", i);
+        (void)assign(m, name);
+    }
+    assert_int_equal(assign(m, "keep.test"), keep);
+    torify_fakemap_destroy(m);
+}
+
+static void test_held_slots_are_never_recycled_and_full_hold_fails_cleanly(void **state)
+{
+    struct torify_fakemap *m = make(4, NULL, NULL, NULL);
+    uint32_t s[4];
+    const char *names[4] = { "a.test", "b.test", "c.test", "d.test" };
+    for (int i = 0; i < 4; i++) {
+        s[i] = assign(m, names[i]);
+        torify_fakemap_hold(m, s[i]);
+    }
+    uint32_t x;
+    errno = 0;
+    assert_int_equal(torify_fakemap_assign(m, "e.test", 6, &x), TORIFY_E_IO);
+    assert_int_equal(errno, ENOSPC);
+    char back[256];
+    for (int i = 0; i < 4; i++) {
+        name_of4(m, s[i], back, sizeof back);
+        assert_string_equal(back, names[i]);
+    }
+    /* Releasing one (the connection closed) frees exactly that slot. */
+    torify_fakemap_release(m, s[2]);
+    uint32_t e = assign(m, "e.test");
+    assert_int_equal(e, s[2]);
+    for (int i = 0; i < 4; i++) {
+        if (i == 2)
+            continue;
+        name_of4(m, s[i], back, sizeof back);
+        assert_string_equal(back, names[i]);
+    }
+    /* Over-release never wraps the hold count. */
+    torify_fakemap_release(m, s[0]);
+    torify_fakemap_release(m, s[0]);
+    torify_fakemap_destroy(m);
+}
+
+static uint64_t constant_hash(const char *name, size_t len)
+{
+    (void)name;
+    (void)len;
+    return 42;
+}
+
+static void test_hash_collisions_keep_every_name_distinct_through_recycling(void **state)
+{
+    struct torify_fakemap *m = make(64, NULL, NULL, constant_hash);
+    char name[32], back[256];
+    uint32_t slots[64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "c%d.test", i);
+        slots[i] = assign(m, name);
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(slots[i], slots[j]);
+    }
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "c%d.test", i);
+        assert_int_equal(assign(m, name), slots[i]);
+    }
+    /* Recycle half of them (removal from a single probe chain), then every
+     * remaining name must still be found at its own slot. */
+    for (int i = 0; i < 32; i++) {
+        snprintf(name, sizeof name, "new%d.test", i);
+        (void)assign(m, name);
+    }
+    assert_int_equal(torify_fakemap_count(m), 64);
+    int found_old = 0;
+    for (uint32_t s = 0; s < 64; s++) {
+        uint8_t a[4];
+        torify_fakemap_addr4(m, s, a);
+        assert_int_equal(torify_fakemap_lookup_addr(m, AF_INET, a, back, sizeof back, NULL), TORIFY_OK);
+        /* name -> slot agrees with slot -> name for every entry */
+        assert_int_equal(assign(m, back), s);
+        if (strncmp(back, "c", 1) == 0)
+            found_old++;
+    }
+    assert_int_equal(found_old, 32);
+    torify_fakemap_destroy(m);
+}
+
+struct thread_arg {
+    struct torify_fakemap *m;
+    int id;
+    uint32_t slots[2000];
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    char name[32];
+    for (int i = 0; i < 2000; i++) {
+        /* All threads ask for the same names, in different orders. */
+        int k = a->id % 2 ? 1999 - i : i;
+        snprintf(name, sizeof name, "t%d.test", k);
+        uint32_t s;
+        if (torify_fakemap_assign(a->m, name, strlen(name), &s) != TORIFY_OK)
+            s = TORIFY_FAKEMAP_NO_SLOT;
+        a->slots[k] = s;
+    }
+    return NULL;
+}
+
+static void test_threads_agree_on_every_name(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    static struct thread_arg args[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        args[t].m = m;
+        args[t].id = t;
+        assert_int_equal(pthread_create(&th[t], NULL, thread_main, &args[t]), 0);
+    }
+    for (int t = 0; t < 4; t++)
+        pthread_join(th[t], NULL);
+    for (int k = 0; k < 2000; k++) {
+        assert_int_not_equal(args[0].slots[k], TORIFY_FAKEMAP_NO_SLOT);
+        for (int t = 1; t < 4; t++)
+            assert_int_equal(args[t].slots[k], args[0].slots[k]);
+    }
+    assert_int_equal(torify_fakemap_count(m), 2000);
+    torify_fakemap_destroy(m);
+}
+
+static void test_forked_children_share_the_map_with_the_parent(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    uint32_t parent_slot = assign(m, "parent.test");
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Child: sees the parent's name at the same slot, adds its own. */
+        uint32_t s1, s2;
+        int ok = torify_fakemap_assign(m, "parent.test", 11, &s1) == TORIFY_OK && s1 == parent_slot &&
+                 torify_fakemap_assign(m, "child.test", 10, &s2) == TORIFY_OK;
+        uint32_t msg = ok ? s2 : TORIFY_FAKEMAP_NO_SLOT;
+        ssize_t w = write(pfd[1], &msg, sizeof msg);
+        _exit(w == sizeof msg ? 0 : 1);
+    }
+    close(pfd[1]);
+    uint32_t child_slot = TORIFY_FAKEMAP_NO_SLOT;
+    assert_int_equal(read(pfd[0], &child_slot, sizeof child_slot), (ssize_t)sizeof child_slot);
+    close(pfd[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_not_equal(child_slot, TORIFY_FAKEMAP_NO_SLOT);
+    /* The parent resolves the child's address to the child's name. */
+    char back[256];
+    name_of4(m, child_slot, back, sizeof back);
+    assert_string_equal(back, "child.test");
+    assert_int_equal(assign(m, "child.test"), child_slot);
+    torify_fakemap_destroy(m);
+}
+
+static void test_a_child_dying_mid_use_does_not_wedge_the_map(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    (void)assign(m, "before.test");
+    /* Children killed while hammering the map: some die holding the lock
+     * (the robust mutex hands it on), the map stays usable and consistent. */
+    for (int round = 0; round < 5; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            char name[32];
+            for (unsigned i = 0;; i++) {
+                snprintf(name, sizeof name, "kid%d-%u.test", round, i % 5000);
+                uint32_t s;
+                (void)torify_fakemap_assign(m, name, strlen(name), &s);
+            }
+        }
+        usleep(20000);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+    }
+    char back[256];
+    uint32_t s = assign(m, "before.test");
+    name_of4(m, s, back, sizeof back);
+    assert_string_equal(back, "before.test");
+    uint32_t n = assign(m, "after.test");
+    name_of4(m, n, back, sizeof back);
+    assert_string_equal(back, "after.test");
+    torify_fakemap_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_map_holds_65536_distinct_names_both_ways),
+        cmocka_unit_test(test_same_name_same_address_ignoring_case_and_trailing_dot),
+        cmocka_unit_test(test_onion_names_get_addresses_like_any_name),
+        cmocka_unit_test(test_addresses_outside_or_unassigned_are_told_apart),
+        cmocka_unit_test(test_bad_names_are_refused),
+        cmocka_unit_test(test_capacity_is_cut_to_what_a_small_range_holds),
+        cmocka_unit_test(test_full_map_recycles_least_recently_used_and_stays_bounded),
+        cmocka_unit_test(test_recently_used_names_survive_recycling),
+        cmocka_unit_test(test_held_slots_are_never_recycled_and_full_hold_fails_cleanly),
+        cmocka_unit_test(test_hash_collisions_keep_every_name_distinct_through_recycling),
+        cmocka_unit_test(test_threads_agree_on_every_name),
+        cmocka_unit_test(test_forked_children_share_the_map_with_the_parent),
+        cmocka_unit_test(test_a_child_dying_mid_use_does_not_wedge_the_map),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
