@@ -23,13 +23,14 @@
  * a seccomp filter cannot be removed once installed. */
 int torify_guard_check(char *why, size_t why_len);
 
-/* Run argv[0] (searched in PATH like execvp) with envp under the guard,
+/* Run the program at path (found by the caller; a file without #! runs
+ * through /bin/sh, as with execvp) with argv and envp under the guard,
  * supervise it and every descendant, and wait for it.  Signals sent to the
  * launcher (SIGTERM, SIGINT, SIGHUP, ...) are forwarded to the program.
  * Returns the status to exit with: the program's exit code, 128+N when it
  * died of signal N, 127/126 when it could not be executed.  Returns -1 with
  * a message in err when the guard could not be set up (nothing was run). */
-int torify_guard_run(const struct torify_config *cfg, char *const argv[], char *const envp[],
-                     char *err, size_t err_len);
+int torify_guard_run(const struct torify_config *cfg, const char *path, char *const argv[],
+                     char *const envp[], char *err, size_t err_len);
 
 #endif

@@ -74,7 +74,8 @@ static int recv_fd(int sock)
     return fd;
 }
 
-static void child_main(int sock, const sigset_t *old, char *const argv[], char *const envp[])
+static void child_main(int sock, const sigset_t *old, const char *path, char *const argv[],
+                       char *const envp[])
 {
     int listener = guard_filter_install();
     if (listener < 0) {
@@ -91,9 +92,24 @@ static void child_main(int sock, const sigset_t *old, char *const argv[], char *
     close(sock);
     if (sigprocmask(SIG_SETMASK, old, NULL) != 0)
         _exit(126);
-    execvpe(argv[0], argv, envp);
+    execve(path, argv, envp);
     int e = errno;
-    dprintf(STDERR_FILENO, "torify: cannot run %s: %s\n", argv[0], strerror(e));
+    if (e == ENOEXEC) {
+        /* Like execvp: a file without #! is a shell script. */
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        char **sh = calloc(n + 2, sizeof *sh);
+        if (sh) {
+            sh[0] = (char *)"/bin/sh";
+            sh[1] = (char *)path;
+            for (size_t i = 1; i < n; i++)
+                sh[i + 1] = argv[i];
+            execve("/bin/sh", sh, envp);
+            e = errno;
+        }
+    }
+    dprintf(STDERR_FILENO, "torify: cannot run %s: %s\n", path, strerror(e));
     _exit(e == ENOENT ? 127 : 126);
 }
 
@@ -132,10 +148,10 @@ static int supervise(pid_t child, const sigset_t *set)
     }
 }
 
-int torify_guard_run(const struct torify_config *cfg, char *const argv[], char *const envp[],
-                     char *err, size_t err_len)
+int torify_guard_run(const struct torify_config *cfg, const char *path, char *const argv[],
+                     char *const envp[], char *err, size_t err_len)
 {
-    if (!argv || !argv[0]) {
+    if (!path || !argv || !argv[0]) {
         snprintf(err, err_len, "no program to run");
         return -1;
     }
@@ -177,7 +193,7 @@ int torify_guard_run(const struct torify_config *cfg, char *const argv[], char *
     }
     if (child == 0) {
         close(sp[0]);
-        child_main(sp[1], &old, argv, envp);
+        child_main(sp[1], &old, path, argv, envp);
     }
     close(sp[1]);
     int listener = recv_fd(sp[0]);

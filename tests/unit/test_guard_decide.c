@@ -1,0 +1,194 @@
+/*
+ * test_guard_decide — the supervisor's policy for one connect(), as a pure
+ * function of the configuration and the sockaddr copy.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/un.h>
+#include <cmocka.h>
+#include "guard/internal.h"
+
+static struct torify_config cfg;
+
+static int setup(void **st)
+{
+    (void)st;
+    memset(&cfg, 0, sizeof cfg);
+    struct sockaddr_in *t = (struct sockaddr_in *)&cfg.tor_addr;
+    t->sin_family = AF_INET;
+    t->sin_port = htons(9050);
+    inet_pton(AF_INET, "127.0.0.1", &t->sin_addr);
+    cfg.tor_addr_len = sizeof *t;
+    cfg.fake4.family = AF_INET;
+    inet_pton(AF_INET, "127.192.0.0", cfg.fake4.addr);
+    cfg.fake4.prefix = 10;
+    cfg.fake6.family = AF_INET6;
+    inet_pton(AF_INET6, "100::", cfg.fake6.addr);
+    cfg.fake6.prefix = 64;
+    return 0;
+}
+
+static enum guard_action decide(const char *ip, uint16_t port, struct torify_target *t, int *e)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        len = sizeof *in;
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, ip, &in6->sin6_addr), 1);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        len = sizeof *in6;
+    }
+    torify_err why;
+    return guard_decide(&cfg, &ss, len, t, e, &why);
+}
+
+static void test_public_ipv4_is_torified_with_ip_and_port(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide("93.184.216.34", 443, &t, &e), GUARD_TORIFY);
+    assert_int_equal(t.kind, TORIFY_TARGET_IPV4);
+    assert_memory_equal(t.addr, "\x5d\xb8\xd8\x22", 4);
+    assert_int_equal(t.port, 443);
+}
+
+static void test_ipv6_is_torified_as_ipv6(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide("2001:db8::1", 80, &t, &e), GUARD_TORIFY);
+    assert_int_equal(t.kind, TORIFY_TARGET_IPV6);
+}
+
+static void test_tor_address_is_connected_directly_also_v4_mapped(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide("127.0.0.1", 9050, &t, &e), GUARD_DIRECT);
+    assert_int_equal(decide("::ffff:127.0.0.1", 9050, &t, &e), GUARD_DIRECT);
+    /* Same host, other port: not Tor, so torified (loopback not allowed). */
+    assert_int_equal(decide("127.0.0.1", 9051, &t, &e), GUARD_TORIFY);
+}
+
+static void test_v4_mapped_destination_is_torified_as_ipv4(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide("::ffff:10.1.2.3", 80, &t, &e), GUARD_TORIFY);
+    assert_int_equal(t.kind, TORIFY_TARGET_IPV4);
+    assert_memory_equal(t.addr, "\x0a\x01\x02\x03", 4);
+}
+
+static void test_fake_addresses_are_refused_econnrefused(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide("127.192.0.7", 80, &t, &e), GUARD_REFUSE);
+    assert_int_equal(e, ECONNREFUSED);
+    assert_int_equal(decide("100::9", 80, &t, &e), GUARD_REFUSE);
+    assert_int_equal(e, ECONNREFUSED);
+    /* Just outside the /10: an ordinary loopback address, torified. */
+    assert_int_equal(decide("127.128.0.1", 80, &t, &e), GUARD_TORIFY);
+}
+
+static void test_fake_range_wins_over_allowed_loopback(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    cfg.allow_localhost = true;
+    assert_int_equal(decide("127.0.0.1", 631, &t, &e), GUARD_DIRECT);
+    assert_int_equal(decide("::1", 631, &t, &e), GUARD_DIRECT);
+    assert_int_equal(decide("127.192.0.7", 80, &t, &e), GUARD_REFUSE);
+}
+
+static void test_exempt_network_is_direct(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    cfg.exempt[0].family = AF_INET;
+    inet_pton(AF_INET, "192.168.0.0", cfg.exempt[0].addr);
+    cfg.exempt[0].prefix = 16;
+    cfg.n_exempt = 1;
+    assert_int_equal(decide("192.168.7.7", 22, &t, &e), GUARD_DIRECT);
+    assert_int_equal(decide("192.169.7.7", 22, &t, &e), GUARD_TORIFY);
+}
+
+static void test_port_zero_is_refused(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide("10.0.0.1", 0, &t, &e), GUARD_REFUSE);
+    assert_int_equal(e, ECONNREFUSED);
+}
+
+static void test_local_families_are_direct_others_refused(void **st)
+{
+    (void)st;
+    struct sockaddr_storage ss;
+    struct torify_target t;
+    int e;
+    torify_err why;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_family = AF_UNIX;
+    assert_int_equal(guard_decide(&cfg, &ss, sizeof(struct sockaddr_un), &t, &e, &why), GUARD_DIRECT);
+    ss.ss_family = AF_UNSPEC;
+    assert_int_equal(guard_decide(&cfg, &ss, sizeof(sa_family_t), &t, &e, &why), GUARD_DIRECT);
+    ss.ss_family = 40; /* AF_VSOCK: to the hypervisor, around every network namespace */
+    assert_int_equal(guard_decide(&cfg, &ss, 16, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(e, EAFNOSUPPORT);
+}
+
+static void test_short_sockaddrs_are_einval(void **st)
+{
+    (void)st;
+    struct sockaddr_storage ss;
+    struct torify_target t;
+    int e;
+    torify_err why;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_family = AF_INET;
+    assert_int_equal(guard_decide(&cfg, &ss, 8, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(e, EINVAL);
+    ss.ss_family = AF_INET6;
+    assert_int_equal(guard_decide(&cfg, &ss, 20, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(e, EINVAL);
+    assert_int_equal(guard_decide(&cfg, &ss, 1, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(e, EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_public_ipv4_is_torified_with_ip_and_port, setup),
+        cmocka_unit_test_setup(test_ipv6_is_torified_as_ipv6, setup),
+        cmocka_unit_test_setup(test_tor_address_is_connected_directly_also_v4_mapped, setup),
+        cmocka_unit_test_setup(test_v4_mapped_destination_is_torified_as_ipv4, setup),
+        cmocka_unit_test_setup(test_fake_addresses_are_refused_econnrefused, setup),
+        cmocka_unit_test_setup(test_fake_range_wins_over_allowed_loopback, setup),
+        cmocka_unit_test_setup(test_exempt_network_is_direct, setup),
+        cmocka_unit_test_setup(test_port_zero_is_refused, setup),
+        cmocka_unit_test_setup(test_local_families_are_direct_others_refused, setup),
+        cmocka_unit_test_setup(test_short_sockaddrs_are_einval, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

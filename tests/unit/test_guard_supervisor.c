@@ -1,0 +1,428 @@
+/*
+ * test_guard_supervisor — the supervisor answering a guarded child's
+ * connect() calls, all on loopback: a stub SOCKS5 server in this process
+ * plays Tor and records what it was asked; the child runs under the real
+ * filter with the real supervisor.  The stub never dials anything, so the
+ * destinations asked for (10.x, 2001:db8::) are never contacted.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "guard/internal.h"
+
+/* ---- a stub SOCKS5 server: no auth, CONNECT, answers "hello" ---------- */
+
+struct stub {
+    int lfd;
+    uint16_t port;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    int n_requests;
+    uint8_t atyp;
+    uint8_t addr[16];
+    uint16_t dport;
+};
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static void *stub_main(void *arg)
+{
+    struct stub *s = arg;
+    for (;;) {
+        int c = accept(s->lfd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        uint8_t g[3], h[4], a[16], p[2];
+        size_t alen = 0;
+        if (read_full(c, g, 3) == 0 && write(c, "\x05\x00", 2) == 2 && read_full(c, h, 4) == 0) {
+            alen = h[3] == 1 ? 4 : h[3] == 4 ? 16 : 0;
+            if (alen && read_full(c, a, alen) == 0 && read_full(c, p, 2) == 0) {
+                pthread_mutex_lock(&s->mu);
+                s->n_requests++;
+                s->atyp = h[3];
+                memcpy(s->addr, a, alen);
+                s->dport = (uint16_t)(p[0] << 8 | p[1]);
+                pthread_mutex_unlock(&s->mu);
+                static const uint8_t ok[10] = {5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+                /* One connection at a time: answer and hang up. */
+                if (write(c, ok, sizeof ok) == sizeof ok) {
+                    ssize_t w = write(c, "hello", 5);
+                    (void)w;
+                }
+            }
+        }
+        close(c);
+    }
+}
+
+static struct stub *stub_start(void)
+{
+    struct stub *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof in;
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&in, sizeof in), 0);
+    assert_int_equal(listen(s->lfd, 16), 0);
+    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&in, &l), 0);
+    s->port = ntohs(in.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, stub_main, s), 0);
+    return s;
+}
+
+static void stub_stop(struct stub *s)
+{
+    shutdown(s->lfd, SHUT_RDWR);
+    close(s->lfd);
+    pthread_join(s->thread, NULL);
+    free(s);
+}
+
+/* ---- a guarded child -------------------------------------------------- */
+
+static struct torify_config cfg_for(uint16_t tor_port)
+{
+    struct torify_config c;
+    memset(&c, 0, sizeof c);
+    struct sockaddr_in *t = (struct sockaddr_in *)&c.tor_addr;
+    t->sin_family = AF_INET;
+    t->sin_port = htons(tor_port);
+    t->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c.tor_addr_len = sizeof *t;
+    c.proto = TORIFY_SOCKS5;
+    c.fake4.family = AF_INET;
+    c.fake4.addr[0] = 127, c.fake4.addr[1] = 192;
+    c.fake4.prefix = 10;
+    c.log_level_set = true;
+    c.log_level = TORIFY_LOG_QUIET;
+    return c;
+}
+
+/* Run fn in a child under the filter, supervised by this process.
+ * Returns fn's exit status (0 good, else an errno or a code). */
+static int supervised(int (*fn)(void *), void *arg, uint16_t tor_port)
+{
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (int sig = 1; sig < NSIG; sig++)
+            signal(sig, SIG_DFL);
+        close(sp[0]);
+        int l = guard_filter_install();
+        if (l < 0)
+            _exit(199);
+        /* Hand the listener over as the launcher does. */
+        char b = 'L';
+        struct iovec iov = {&b, 1};
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } u;
+        memset(&u, 0, sizeof u);
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &l, sizeof l);
+        if (sendmsg(sp[1], &m, 0) != 1)
+            _exit(198);
+        close(l);
+        close(sp[1]);
+        _exit(fn(arg));
+    }
+    close(sp[1]);
+    char b;
+    struct iovec iov = {&b, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    assert_int_equal(recvmsg(sp[0], &m, MSG_CMSG_CLOEXEC), 1);
+    int l;
+    memcpy(&l, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof l);
+    close(sp[0]);
+
+    /* Leaked on purpose: the detached loop thread may still read it. */
+    struct guard_sup *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->listener = l;
+    s->cfg = cfg_for(tor_port);
+    assert_int_equal(guard_supervisor_start(s), 0);
+    int st;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    assert_true(WIFEXITED(st));
+    assert_int_not_equal(WEXITSTATUS(st), 199);
+    return WEXITSTATUS(st);
+}
+
+static struct stub *cur;
+
+static int connect_to(int fd, const char *ip, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        len = sizeof *in;
+    } else {
+        inet_pton(AF_INET6, ip, &in6->sin6_addr);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        len = sizeof *in6;
+    }
+    return (int)syscall(SYS_connect, fd, &ss, len) == 0 ? 0 : errno;
+}
+
+/* Child: connect through raw syscall, then expect the stub's "hello". */
+static int child_torified_v4(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int e = connect_to(fd, "10.11.12.13", 8080);
+    if (e)
+        return e;
+    char buf[6] = {0};
+    return read_full(fd, buf, 5) == 0 && strcmp(buf, "hello") == 0 ? 0 : 100;
+}
+
+static void test_ip_connect_is_torified_with_the_requested_destination(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_torified_v4, NULL, cur->port), 0);
+    assert_int_equal(cur->n_requests, 1);
+    assert_int_equal(cur->atyp, 1);
+    assert_memory_equal(cur->addr, "\x0a\x0b\x0c\x0d", 4);
+    assert_int_equal(cur->dport, 8080);
+    stub_stop(cur);
+}
+
+static int child_torified_v6(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    int e = connect_to(fd, "2001:db8::7", 443);
+    if (e)
+        return e;
+    char buf[6] = {0};
+    return read_full(fd, buf, 5) == 0 && strcmp(buf, "hello") == 0 ? 0 : 100;
+}
+
+static void test_ipv6_connect_is_torified_as_an_ipv6_request(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_torified_v6, NULL, cur->port), 0);
+    assert_int_equal(cur->atyp, 4);
+    assert_memory_equal(cur->addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
+    assert_int_equal(cur->dport, 443);
+    stub_stop(cur);
+}
+
+/* The swapped-in socket keeps O_NONBLOCK and FD_CLOEXEC of the original. */
+static int child_flags_kept(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int plain = socket(AF_INET, SOCK_STREAM, 0);
+    int e = connect_to(fd, "10.0.0.1", 80);
+    if (e)
+        return e;
+    if (!(fcntl(fd, F_GETFL) & O_NONBLOCK) || !(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+        return 101;
+    if ((e = connect_to(plain, "10.0.0.2", 80)) != 0)
+        return e;
+    if ((fcntl(plain, F_GETFL) & O_NONBLOCK) || (fcntl(plain, F_GETFD) & FD_CLOEXEC))
+        return 102;
+    return 0;
+}
+
+static void test_swapped_socket_keeps_nonblock_and_cloexec(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_flags_kept, NULL, cur->port), 0);
+    assert_int_equal(cur->n_requests, 2);
+    stub_stop(cur);
+}
+
+static int child_fake(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    return connect_to(fd, "127.192.0.5", 80);
+}
+
+static void test_unknown_fake_address_is_refused_with_econnrefused(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_fake, NULL, cur->port), ECONNREFUSED);
+    assert_int_equal(cur->n_requests, 0);
+    stub_stop(cur);
+}
+
+static int child_tor_down(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    return connect_to(fd, "10.0.0.1", 80);
+}
+
+static void test_tor_unreachable_fails_closed(void **st)
+{
+    (void)st;
+    /* Port 1 on loopback: nothing listens, the connect must just fail. */
+    assert_int_equal(supervised(child_tor_down, NULL, 1), ECONNREFUSED);
+}
+
+static int child_bad_fds(void *arg)
+{
+    (void)arg;
+    int e = connect_to(9999, "10.0.0.1", 80);
+    if (e != EBADF)
+        return 110;
+    int p[2];
+    if (pipe(p) != 0)
+        return 111;
+    e = connect_to(p[0], "10.0.0.1", 80);
+    return e == ENOTSOCK ? 0 : 112;
+}
+
+static void test_bad_fd_and_non_socket_get_the_kernels_errors(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_bad_fds, NULL, cur->port), 0);
+    assert_int_equal(cur->n_requests, 0);
+    stub_stop(cur);
+}
+
+/* AF_UNIX: the supervisor connects the program's own socket; a relative
+ * path is resolved in the program's cwd, not the supervisor's. */
+static char unix_dir[64];
+
+static int child_unix(void *arg)
+{
+    (void)arg;
+    if (chdir(unix_dir) != 0)
+        return 120;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "sock");
+    if (connect(fd, (struct sockaddr *)&un, sizeof un) != 0)
+        return errno;
+    char buf[4] = {0};
+    return read_full(fd, buf, 3) == 0 && strcmp(buf, "uds") == 0 ? 0 : 121;
+}
+
+static void *unix_server(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = accept(lfd, NULL, NULL);
+    if (c >= 0) {
+        ssize_t w = write(c, "uds", 3);
+        (void)w;
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_unix_connect_with_relative_path_uses_the_programs_cwd(void **st)
+{
+    (void)st;
+    snprintf(unix_dir, sizeof unix_dir, "/tmp/guard-unit-XXXXXX");
+    assert_non_null(mkdtemp(unix_dir));
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "%s/sock", unix_dir);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&un, sizeof un), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, unix_server, &lfd), 0);
+    int r = supervised(child_unix, NULL, 1);
+    shutdown(lfd, SHUT_RDWR);
+    pthread_join(t, NULL);
+    close(lfd);
+    unlink(un.sun_path);
+    rmdir(unix_dir);
+    assert_int_equal(r, 0);
+}
+
+/* Many threads at once while the stub is slow to accept is covered by the
+ * integration test; here: several connects in a row reuse the same fds. */
+static int child_many(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int e = connect_to(fd, "10.0.0.9", (uint16_t)(1000 + i));
+        if (e)
+            return e;
+        char buf[6] = {0};
+        if (read_full(fd, buf, 5) != 0)
+            return 130;
+        close(fd);
+    }
+    return 0;
+}
+
+static void test_twenty_connects_in_a_row_all_torified(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_many, NULL, cur->port), 0);
+    assert_int_equal(cur->n_requests, 20);
+    assert_int_equal(cur->dport, 1019);
+    stub_stop(cur);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ip_connect_is_torified_with_the_requested_destination),
+        cmocka_unit_test(test_ipv6_connect_is_torified_as_an_ipv6_request),
+        cmocka_unit_test(test_swapped_socket_keeps_nonblock_and_cloexec),
+        cmocka_unit_test(test_unknown_fake_address_is_refused_with_econnrefused),
+        cmocka_unit_test(test_tor_unreachable_fails_closed),
+        cmocka_unit_test(test_bad_fd_and_non_socket_get_the_kernels_errors),
+        cmocka_unit_test(test_unix_connect_with_relative_path_uses_the_programs_cwd),
+        cmocka_unit_test(test_twenty_connects_in_a_row_all_torified),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
