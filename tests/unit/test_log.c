@@ -1,0 +1,152 @@
+/* core/log: one line per event, levels, refusal lines, quiet by default. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/log.h"
+
+static size_t fmt(char *buf, size_t len, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    size_t n = torify_log_format(buf, len, f, ap);
+    va_end(ap);
+    return n;
+}
+
+static int pipefd[2];
+
+static int setup_pipe(void **state)
+{
+    if (pipe2(pipefd, O_NONBLOCK) != 0)
+        return -1;
+    return 0;
+}
+
+static int teardown_pipe(void **state)
+{
+    torify_log_setup(TORIFY_LOG_QUIET, 2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return 0;
+}
+
+static const char *drain(void)
+{
+    static char buf[4096];
+    ssize_t n = read(pipefd[0], buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void test_lines_have_the_prefix_and_one_newline(void **state)
+{
+    char buf[128];
+    size_t n = fmt(buf, sizeof buf, "hello %d", 42);
+    assert_string_equal(buf, "torify: hello 42\n");
+    assert_int_equal(n, strlen(buf));
+}
+
+static void test_long_messages_are_cut_visibly_within_the_buffer(void **state)
+{
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char buf[64];
+    size_t n = fmt(buf, sizeof buf, "%s", big);
+    assert_int_equal(n, sizeof buf - 1);
+    assert_int_equal(strlen(buf), sizeof buf - 1);
+    assert_int_equal(buf[n - 1], '\n');
+    assert_memory_equal(buf + n - 4, "...", 3);
+    assert_memory_equal(buf, "torify: xxx", 11);
+}
+
+static void test_embedded_newlines_cannot_forge_extra_lines(void **state)
+{
+    char buf[128];
+    fmt(buf, sizeof buf, "name %s", "evil\ntorify: fake line");
+    assert_non_null(strchr(buf, '\n'));
+    assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
+}
+
+static void test_level_names_round_trip_and_unknown_is_rejected(void **state)
+{
+    const char *names[] = { "quiet", "error", "notice", "info", "debug" };
+    for (int i = 0; i < 5; i++) {
+        enum torify_log_level l;
+        assert_int_equal(torify_log_level_parse(names[i], &l), 0);
+        assert_int_equal(l, i);
+        assert_string_equal(torify_log_level_name(l), names[i]);
+    }
+    enum torify_log_level l;
+    assert_int_equal(torify_log_level_parse("NOTICE", &l), 0);
+    assert_int_equal(l, TORIFY_LOG_NOTICE);
+    assert_int_equal(torify_log_level_parse("verbose", &l), -1);
+}
+
+static void test_quiet_writes_nothing(void **state)
+{
+    torify_log_setup(TORIFY_LOG_QUIET, pipefd[1]);
+    torify_log(TORIFY_LOG_ERROR, "should not appear");
+    int e = torify_refuse(TORIFY_E_REFUSE_UDP, "sendto 8.8.8.8:53");
+    assert_int_equal(e, EPERM); /* the errno is still given */
+    assert_string_equal(drain(), "");
+}
+
+static void test_levels_filter_messages(void **state)
+{
+    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_log(TORIFY_LOG_DEBUG, "debug detail");
+    torify_log(TORIFY_LOG_INFO, "info detail");
+    torify_log(TORIFY_LOG_NOTICE, "notice %s", "shown");
+    torify_log(TORIFY_LOG_ERROR, "error shown");
+    assert_string_equal(drain(), "torify: notice shown\ntorify: error shown\n");
+    assert_true(torify_log_enabled(TORIFY_LOG_NOTICE));
+    assert_false(torify_log_enabled(TORIFY_LOG_INFO));
+    assert_false(torify_log_enabled(TORIFY_LOG_QUIET));
+}
+
+static void test_refusal_is_one_line_saying_what_and_why(void **state)
+{
+    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    int e = torify_refuse(TORIFY_E_REFUSE_UDP, "socket(%s)", "AF_INET, SOCK_DGRAM");
+    assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UDP));
+    const char *line = drain();
+    assert_true(strncmp(line, "torify: refused socket(AF_INET, SOCK_DGRAM) (", 45) == 0);
+    assert_non_null(strstr(line, "UDP"));
+    assert_null(strstr(line, "(refused:")); /* "refused" is said once */
+    assert_int_equal(line[strlen(line) - 1], '\n');
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+}
+
+static void test_logging_never_changes_errno(void **state)
+{
+    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    close(pipefd[0]); /* writes now fail with EPIPE */
+    pipefd[0] = open("/dev/null", O_RDONLY);
+    signal(SIGPIPE, SIG_IGN);
+    errno = ENOENT;
+    torify_log(TORIFY_LOG_ERROR, "into a broken pipe");
+    assert_int_equal(errno, ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lines_have_the_prefix_and_one_newline),
+        cmocka_unit_test(test_long_messages_are_cut_visibly_within_the_buffer),
+        cmocka_unit_test(test_embedded_newlines_cannot_forge_extra_lines),
+        cmocka_unit_test(test_level_names_round_trip_and_unknown_is_rejected),
+        cmocka_unit_test_setup_teardown(test_quiet_writes_nothing, setup_pipe, teardown_pipe),
+        cmocka_unit_test_setup_teardown(test_levels_filter_messages, setup_pipe, teardown_pipe),
+        cmocka_unit_test_setup_teardown(test_refusal_is_one_line_saying_what_and_why, setup_pipe, teardown_pipe),
+        cmocka_unit_test_setup_teardown(test_logging_never_changes_errno, setup_pipe, teardown_pipe),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
