@@ -9,6 +9,12 @@
  *   call_resolve gethostbyaddr IP
  *   call_resolve gethostbyaddr_r IP
  *   call_resolve getnameinfo IP [namereqd]
+ *   call_resolve reverse NAME     look NAME up (AF_INET), then map the address
+ *                                 back with getnameinfo and gethostbyaddr, and
+ *                                 look NAME up again: "same yes" if equal
+ *   call_resolve fork NAME NAME2  parent looks NAME up; a forked child maps
+ *                                 that address back and looks NAME2 up; the
+ *                                 parent then maps the child's address back
  *
  * Prints "ok <call> <address...>" / "name <hostname>" lines, or
  * "fail <call> gai=<EAI_*>" / "fail <call> h_errno=<n>".
@@ -16,6 +22,8 @@
 #include "call_common.h"
 
 #include <netdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int family_of(const char *s)
 {
@@ -160,6 +168,91 @@ static int do_getnameinfo(int argc, char **argv)
     return 0;
 }
 
+/* The first IPv4 address of name, into *out; 0 or 1 after printing why. */
+static int lookup4(const char *name, struct in_addr *out)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(name, "80", &hints, &res);
+    if (rc != 0) {
+        printf("fail getaddrinfo gai=%s\n", gai_name(rc));
+        return 1;
+    }
+    *out = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+    freeaddrinfo(res);
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, out, ip, sizeof ip);
+    report_ok("getaddrinfo", ip);
+    return 0;
+}
+
+/* Map addr back to a name both ways; prints "name-<call> NAME" lines. */
+static int reverse4(struct in_addr addr)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr = addr;
+    char host[NI_MAXHOST];
+    int rc = getnameinfo((struct sockaddr *)&sin, sizeof sin, host, sizeof host, NULL, 0, NI_NAMEREQD);
+    if (rc != 0)
+        printf("fail getnameinfo gai=%s\n", gai_name(rc));
+    else
+        printf("name-getnameinfo %s\n", host);
+    struct hostent *he = gethostbyaddr(&addr, sizeof addr, AF_INET);
+    if (!he)
+        printf("fail gethostbyaddr h_errno=%d\n", h_errno);
+    else
+        printf("name-gethostbyaddr %s\n", he->h_name);
+    fflush(stdout);
+    return rc != 0 || !he;
+}
+
+static int do_reverse(const char *name)
+{
+    struct in_addr a, b;
+    if (lookup4(name, &a))
+        return 1;
+    int rc = reverse4(a);
+    if (lookup4(name, &b))
+        return 1;
+    printf("same %s\n", a.s_addr == b.s_addr ? "yes" : "no");
+    return rc;
+}
+
+static int do_fork(const char *name, const char *name2)
+{
+    struct in_addr a;
+    if (lookup4(name, &a))
+        return 1;
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return report_fail("pipe", errno);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return report_fail("fork", errno);
+    if (pid == 0) {
+        int rc = reverse4(a);
+        struct in_addr c;
+        rc |= lookup4(name2, &c);
+        if (write(pfd[1], &c, sizeof c) != (ssize_t)sizeof c)
+            rc = 1;
+        fflush(stdout);
+        _exit(rc);
+    }
+    close(pfd[1]);
+    struct in_addr c;
+    ssize_t n = read(pfd[0], &c, sizeof c);
+    int status = 0;
+    if (waitpid(pid, &status, 0) < 0 || n != (ssize_t)sizeof c)
+        return report_fail("child", ECHILD);
+    int rc = reverse4(c);
+    return rc || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -184,6 +277,10 @@ int main(int argc, char **argv)
         rc = do_gethostbyaddr(argv[2], 1);
     else if (!strcmp(c, "getnameinfo"))
         rc = do_getnameinfo(argc, argv);
+    else if (!strcmp(c, "reverse"))
+        rc = do_reverse(argv[2]);
+    else if (!strcmp(c, "fork") && argc > 3)
+        rc = do_fork(argv[2], argv[3]);
     if (rc == 2)
         fprintf(stderr, "call_resolve: bad usage of %s\n", c);
     fflush(stdout);
