@@ -61,7 +61,12 @@ enum torify_socks_cmd {
                                        buffer (one round trip).  Only the one method
                                        we intend to use is offered, so a server can
                                        never pick a method that would make it read
-                                       our pipelined bytes wrongly. */
+                                       our pipelined bytes wrongly.  Needs a server
+                                       that reads its input as a stream: Tor does
+                                       (it may then skip the method-selection reply
+                                       before the RFC 1929 status, which the codec
+                                       accepts); microsocks does not (it drops the
+                                       extra bytes and the handshake times out). */
 
 enum torify_target_kind {
     TORIFY_TARGET_NONE = 0,

@@ -218,6 +218,19 @@ static torify_err step(struct torify_socks *s)
         return TORIFY_OK;
 
     case ST_S5_METHOD:
+        /* Tor (seen with 0.4.9.11) parses a pipelined greeting and RFC 1929
+         * request in one go and sends only the last reply: the 2-byte
+         * method selection never comes, the auth status (version 0x01)
+         * does.  Only 0x02 was offered, so the skipped selection can only
+         * have chosen it; accept the status in its place.  Unambiguous: a
+         * method selection starts with 0x05. */
+        if (pipelined(s) && s->method == METHOD_USERPASS && s->in[0] == 0x01) {
+            e = tsocks_dec_s5_auth(s->in);
+            if (e != TORIFY_OK)
+                return e;
+            after_auth(s);
+            return TORIFY_OK;
+        }
         e = tsocks_dec_s5_method(s->in, s->method);
         if (e != TORIFY_OK)
             return e;

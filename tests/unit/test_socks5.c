@@ -430,6 +430,36 @@ static void test_socks5_partial_writes_resume_where_they_stopped(void **state)
     }
 }
 
+/* Tor 0.4.9 answers greeting+auth+request sent together with only
+ * "01 00" + the reply: its method selection is overwritten before it is
+ * flushed.  Bytes as captured from tor 0.4.9.11 on 127.0.0.1. */
+static void test_socks5_pipelined_auth_accepts_tor_skipping_method_selection(void **state)
+{
+    static const uint8_t tor[] = { 0x01, 0x00, 0x05, 0x00, 0x00, 0x01, 0x0a, 0x01, 0x02, 0x03, 0x00, 0x00 };
+    struct torify_target t = host_target("10.1.2.3", 0);
+    for (size_t chunk = 1; chunk <= sizeof tor; chunk++) {
+        struct run r;
+        run_full(TORIFY_SOCKS5, TORIFY_SOCKS_RESOLVE, &t, "u", "p", TORIFY_SOCKS_PIPELINE, tor, sizeof tor, 9999,
+                 chunk, &r);
+        assert_int_equal(r.err, TORIFY_OK);
+        assert_int_equal(r.end, TORIFY_SOCKS_DONE);
+        assert_int_equal(r.consumed, sizeof tor);
+        assert_int_equal(r.result.addr[3], 3);
+    }
+    /* ...and a rejection in that position is still a rejection. */
+    static const uint8_t no[] = { 0x01, 0x01 };
+    struct run r;
+    run_full(TORIFY_SOCKS5, TORIFY_SOCKS_RESOLVE, &t, "u", "p", TORIFY_SOCKS_PIPELINE, no, sizeof no, 9999, 9999, &r);
+    assert_int_equal(r.err, TORIFY_E_AUTH_REJECTED);
+}
+
+static void test_socks5_skipped_method_selection_is_only_accepted_when_pipelined_with_auth(void **state)
+{
+    static const uint8_t srv[] = { 0x01, 0x00, 0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0 };
+    expect_fail(srv, sizeof srv, "u", "p", 0, TORIFY_E_PROTO_VERSION);
+    expect_fail(srv, sizeof srv, NULL, NULL, TORIFY_SOCKS_PIPELINE, TORIFY_E_PROTO_VERSION);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +492,8 @@ int main(void)
         cmocka_unit_test(test_socks5_without_pipelining_waits_for_method_before_request),
         cmocka_unit_test(test_socks5_bad_credentials_are_rejected_before_sending),
         cmocka_unit_test(test_socks5_partial_writes_resume_where_they_stopped),
+        cmocka_unit_test(test_socks5_pipelined_auth_accepts_tor_skipping_method_selection),
+        cmocka_unit_test(test_socks5_skipped_method_selection_is_only_accepted_when_pipelined_with_auth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
