@@ -629,6 +629,21 @@ static void test_resolve_helpers_report_unreachable_proxy(void **state)
     assert_int_equal(errno, ECONNREFUSED);
 }
 
+static void test_handshake_fd_on_non_socket_is_io_error_keeping_system_errno(void **state)
+{
+    int pv[2];
+    struct torify_target t = example();
+    assert_int_equal(pipe(pv), 0);
+    errno = 0;
+    assert_int_equal(torify_socks_handshake_fd(pv[1], TORIFY_SOCKS_CONNECT, &t, NULL, NULL), TORIFY_E_IO);
+    assert_int_equal(errno, ENOTSOCK); /* the real reason, not a mapped one */
+    close(pv[0]);
+    close(pv[1]);
+    errno = 0;
+    assert_int_equal(torify_socks_handshake_fd(pv[1], TORIFY_SOCKS_CONNECT, &t, NULL, NULL), TORIFY_E_IO);
+    assert_int_equal(errno, EBADF);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_dial_to_missing_unix_socket_is_proxy_unreachable),
         cmocka_unit_test(test_helpers_reject_missing_arguments),
         cmocka_unit_test(test_resolve_helpers_report_unreachable_proxy),
+        cmocka_unit_test(test_handshake_fd_on_non_socket_is_io_error_keeping_system_errno),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
