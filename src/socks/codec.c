@@ -74,7 +74,7 @@ static int pipelined(const struct torify_socks *s)
 static void after_auth(struct torify_socks *s)
 {
     if (pipelined(s))
-        to_read(s, ST_S5_HEAD, TSOCKS_S5_HEAD_LEN); /* request already sent */
+        to_read(s, ST_S5_HEAD, TORIFY_SX_S5_HEAD_LEN); /* request already sent */
     else
         to_send(s, ST_S5_SEND_REQ, s->out_len);
 }
@@ -101,7 +101,7 @@ torify_err torify_socks_init(struct torify_socks *s, enum torify_socks_proto pro
         /* SOCKS4 has no password field. */
         if (pass != NULL)
             return fail(s, TORIFY_E_INVAL_CREDENTIALS);
-        e = tsocks_enc_s4_request(s->out, sizeof s->out, &n, proto == TORIFY_SOCKS4A, (uint8_t)cmd,
+        e = torify_sx_enc_s4_request(s->out, sizeof s->out, &n, proto == TORIFY_SOCKS4A, (uint8_t)cmd,
                                   target, user);
         if (e != TORIFY_OK)
             return fail(s, e);
@@ -119,11 +119,11 @@ torify_err torify_socks_init(struct torify_socks *s, enum torify_socks_proto pro
         } else {
             s->method = METHOD_NONE;
         }
-        e = tsocks_enc_s5_greeting(s->out, sizeof s->out, &g, s->method);
+        e = torify_sx_enc_s5_greeting(s->out, sizeof s->out, &g, s->method);
         if (e == TORIFY_OK && s->method == METHOD_USERPASS)
-            e = tsocks_enc_s5_auth(s->out + g, sizeof s->out - g, &a, user, pass);
+            e = torify_sx_enc_s5_auth(s->out + g, sizeof s->out - g, &a, user, pass);
         if (e == TORIFY_OK)
-            e = tsocks_enc_s5_request(s->out + g + a, sizeof s->out - g - a, &r, (uint8_t)cmd, target);
+            e = torify_sx_enc_s5_request(s->out + g + a, sizeof s->out - g - a, &r, (uint8_t)cmd, target);
         if (e != TORIFY_OK)
             return fail(s, e);
         s->greet_end = (uint16_t)g;
@@ -180,17 +180,17 @@ torify_err torify_socks_sent(struct torify_socks *s, size_t n)
 
     switch (s->state) {
     case ST_S4_SEND:
-        to_read(s, ST_S4_REPLY, TSOCKS_S4_REPLY_LEN);
+        to_read(s, ST_S4_REPLY, TORIFY_SX_S4_REPLY_LEN);
         break;
     case ST_S5_SEND_GREET:
     case ST_S5_SEND_ALL:
-        to_read(s, ST_S5_METHOD, TSOCKS_S5_METHOD_LEN);
+        to_read(s, ST_S5_METHOD, TORIFY_SX_S5_METHOD_LEN);
         break;
     case ST_S5_SEND_AUTH:
-        to_read(s, ST_S5_AUTH, TSOCKS_S5_AUTH_LEN);
+        to_read(s, ST_S5_AUTH, TORIFY_SX_S5_AUTH_LEN);
         break;
     default: /* ST_S5_SEND_REQ */
-        to_read(s, ST_S5_HEAD, TSOCKS_S5_HEAD_LEN);
+        to_read(s, ST_S5_HEAD, TORIFY_SX_S5_HEAD_LEN);
         break;
     }
     return TORIFY_OK;
@@ -211,7 +211,7 @@ static torify_err step(struct torify_socks *s)
 
     switch (s->state) {
     case ST_S4_REPLY:
-        e = tsocks_dec_s4_reply(s->in, &s->result);
+        e = torify_sx_dec_s4_reply(s->in, &s->result);
         if (e != TORIFY_OK)
             return e;
         s->state = ST_DONE;
@@ -225,18 +225,18 @@ static torify_err step(struct torify_socks *s)
          * have chosen it; accept the status in its place.  Unambiguous: a
          * method selection starts with 0x05. */
         if (pipelined(s) && s->method == METHOD_USERPASS && s->in[0] == 0x01) {
-            e = tsocks_dec_s5_auth(s->in);
+            e = torify_sx_dec_s5_auth(s->in);
             if (e != TORIFY_OK)
                 return e;
             after_auth(s);
             return TORIFY_OK;
         }
-        e = tsocks_dec_s5_method(s->in, s->method);
+        e = torify_sx_dec_s5_method(s->in, s->method);
         if (e != TORIFY_OK)
             return e;
         if (s->method == METHOD_USERPASS) {
             if (pipelined(s))
-                to_read(s, ST_S5_AUTH, TSOCKS_S5_AUTH_LEN);
+                to_read(s, ST_S5_AUTH, TORIFY_SX_S5_AUTH_LEN);
             else
                 to_send(s, ST_S5_SEND_AUTH, s->auth_end);
         } else {
@@ -245,14 +245,14 @@ static torify_err step(struct torify_socks *s)
         return TORIFY_OK;
 
     case ST_S5_AUTH:
-        e = tsocks_dec_s5_auth(s->in);
+        e = torify_sx_dec_s5_auth(s->in);
         if (e != TORIFY_OK)
             return e;
         after_auth(s);
         return TORIFY_OK;
 
     case ST_S5_HEAD:
-        e = tsocks_dec_s5_head(s->in, s->cmd, &total);
+        e = torify_sx_dec_s5_head(s->in, s->cmd, &total);
         if (e != TORIFY_OK)
             return e;
         /* Keep the head in in[] and read exactly the rest after it. */
@@ -261,7 +261,7 @@ static torify_err step(struct torify_socks *s)
         return TORIFY_OK;
 
     case ST_S5_REST:
-        e = tsocks_dec_s5_reply(s->in, s->in_len, &s->result);
+        e = torify_sx_dec_s5_reply(s->in, s->in_len, &s->result);
         if (e != TORIFY_OK)
             return e;
         s->state = ST_DONE;

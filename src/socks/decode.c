@@ -12,7 +12,7 @@ static uint16_t get16(const uint8_t *p)
     return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
 }
 
-torify_err tsocks_s4_code(uint8_t cd)
+torify_err torify_sx_s4_code(uint8_t cd)
 {
     switch (cd) {
     case 0x5a: return TORIFY_OK;
@@ -23,7 +23,7 @@ torify_err tsocks_s4_code(uint8_t cd)
     }
 }
 
-torify_err tsocks_s5_code(uint8_t rep)
+torify_err torify_sx_s5_code(uint8_t rep)
 {
     /* RFC 1928 section 6, then torspec socks-extensions (ExtendedErrors). */
     static const torify_err rfc[] = {
@@ -43,14 +43,14 @@ torify_err tsocks_s5_code(uint8_t rep)
     return TORIFY_E_S5_UNKNOWN_REPLY;
 }
 
-torify_err tsocks_dec_s4_reply(const uint8_t in[TSOCKS_S4_REPLY_LEN], struct torify_target *res)
+torify_err torify_sx_dec_s4_reply(const uint8_t in[TORIFY_SX_S4_REPLY_LEN], struct torify_target *res)
 {
     torify_err e;
 
     /* VN of a reply is 0 (seed document section 1), not 4. */
     if (in[0] != 0x00)
         return TORIFY_E_PROTO_VERSION;
-    e = tsocks_s4_code(in[1]);
+    e = torify_sx_s4_code(in[1]);
     if (e != TORIFY_OK)
         return e;
     /* For CONNECT the fields are "not set" (often zero); for Tor's RESOLVE
@@ -58,7 +58,7 @@ torify_err tsocks_dec_s4_reply(const uint8_t in[TSOCKS_S4_REPLY_LEN], struct tor
     return torify_target_ipv4(res, in + 4, get16(in + 2));
 }
 
-torify_err tsocks_dec_s5_method(const uint8_t in[TSOCKS_S5_METHOD_LEN], uint8_t offered)
+torify_err torify_sx_dec_s5_method(const uint8_t in[TORIFY_SX_S5_METHOD_LEN], uint8_t offered)
 {
     if (in[0] != 0x05)
         return TORIFY_E_PROTO_VERSION;
@@ -69,7 +69,7 @@ torify_err tsocks_dec_s5_method(const uint8_t in[TSOCKS_S5_METHOD_LEN], uint8_t 
     return TORIFY_OK;
 }
 
-torify_err tsocks_dec_s5_auth(const uint8_t in[TSOCKS_S5_AUTH_LEN])
+torify_err torify_sx_dec_s5_auth(const uint8_t in[TORIFY_SX_S5_AUTH_LEN])
 {
     if (in[0] != 0x01) /* RFC 1929 subnegotiation version */
         return TORIFY_E_PROTO_VERSION;
@@ -78,7 +78,7 @@ torify_err tsocks_dec_s5_auth(const uint8_t in[TSOCKS_S5_AUTH_LEN])
     return TORIFY_OK;
 }
 
-torify_err tsocks_dec_s5_head(const uint8_t in[TSOCKS_S5_HEAD_LEN], uint8_t cmd, size_t *total)
+torify_err torify_sx_dec_s5_head(const uint8_t in[TORIFY_SX_S5_HEAD_LEN], uint8_t cmd, size_t *total)
 {
     torify_err e;
 
@@ -87,7 +87,7 @@ torify_err tsocks_dec_s5_head(const uint8_t in[TSOCKS_S5_HEAD_LEN], uint8_t cmd,
     /* A failure reply still carries an address, but the connection is dead
      * anyway; the reply code is what the caller needs, so report it before
      * judging the rest. */
-    e = tsocks_s5_code(in[1]);
+    e = torify_sx_s5_code(in[1]);
     if (e != TORIFY_OK)
         return e;
     if (in[2] != 0x00)
@@ -116,11 +116,11 @@ torify_err tsocks_dec_s5_head(const uint8_t in[TSOCKS_S5_HEAD_LEN], uint8_t cmd,
     }
 }
 
-torify_err tsocks_dec_s5_reply(const uint8_t *in, size_t len, struct torify_target *res)
+torify_err torify_sx_dec_s5_reply(const uint8_t *in, size_t len, struct torify_target *res)
 {
     size_t nlen;
 
-    if (in == NULL || res == NULL || len < TSOCKS_S5_HEAD_LEN)
+    if (in == NULL || res == NULL || len < TORIFY_SX_S5_HEAD_LEN)
         return TORIFY_E_PROTO_MALFORMED;
     switch (in[3]) {
     case 0x01:

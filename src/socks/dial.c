@@ -46,7 +46,7 @@ static int open_proxy(const struct sockaddr *proxy, socklen_t len, int64_t deadl
         close_keep_errno(fd);
         return -1;
     }
-    r = tsocks_wait(fd, POLLOUT, deadline_ms);
+    r = torify_sx_wait(fd, POLLOUT, deadline_ms);
     if (r <= 0) {
         *err = r == 0 ? TORIFY_E_TIMEOUT : TORIFY_E_IO;
         close_keep_errno(fd);
@@ -65,7 +65,7 @@ static int exchange(const struct sockaddr *proxy, socklen_t len, enum torify_soc
                     const struct torify_target *target, const struct torify_socks_opts *opts,
                     struct torify_target *result, torify_err *err)
 {
-    int64_t deadline = tsocks_now_ms() + tsocks_timeout_ms(opts);
+    int64_t deadline = torify_sx_now_ms() + torify_sx_timeout_ms(opts);
     int fd = open_proxy(proxy, len, deadline, err);
 
     if (fd < 0) {
@@ -73,7 +73,7 @@ static int exchange(const struct sockaddr *proxy, socklen_t len, enum torify_soc
             errno = torify_err_errno(*err);
         return -1;
     }
-    *err = tsocks_handshake(fd, cmd, target, opts, result, deadline);
+    *err = torify_sx_handshake(fd, cmd, target, opts, result, deadline);
     if (*err != TORIFY_OK) {
         close_keep_errno(fd);
         return -1;
@@ -114,7 +114,7 @@ torify_err torify_socks_resolve(const struct sockaddr *proxy, socklen_t proxy_le
         return TORIFY_E_INVAL_ARGUMENT;
     }
     /* strnlen bound: one past the limit is enough to know it is too long. */
-    e = torify_target_host(&t, hostname, strnlen(hostname, TSOCKS_FIELD_MAX + 1), 0);
+    e = torify_target_host(&t, hostname, strnlen(hostname, TORIFY_SX_FIELD_MAX + 1), 0);
     if (e != TORIFY_OK) {
         errno = torify_err_errno(e);
         return e;

@@ -20,7 +20,7 @@ static uint16_t wire_port(uint8_t cmd, const struct torify_target *t)
     return cmd == TORIFY_SOCKS_CONNECT ? t->port : 0;
 }
 
-torify_err tsocks_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int socks4a, uint8_t cmd,
+torify_err torify_sx_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int socks4a, uint8_t cmd,
                                  const struct torify_target *t, const char *user)
 {
     torify_err e;
@@ -31,7 +31,7 @@ torify_err tsocks_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int sock
         return TORIFY_E_INVAL_ARGUMENT;
     if (cmd != TORIFY_SOCKS_CONNECT && cmd != TORIFY_SOCKS_RESOLVE)
         return TORIFY_E_INVAL_ARGUMENT; /* RESOLVE_PTR and anything else: SOCKS5 only */
-    e = tsocks_check_target(t);
+    e = torify_sx_check_target(t);
     if (e != TORIFY_OK)
         return e;
     if (t->kind == TORIFY_TARGET_IPV6)
@@ -48,8 +48,8 @@ torify_err tsocks_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int sock
     if (cmd == TORIFY_SOCKS_CONNECT && t->port == 0)
         return TORIFY_E_INVAL_PORT;
     if (user != NULL) {
-        ulen = strnlen(user, TSOCKS_FIELD_MAX + 1);
-        if (ulen > TSOCKS_FIELD_MAX)
+        ulen = strnlen(user, TORIFY_SX_FIELD_MAX + 1);
+        if (ulen > TORIFY_SX_FIELD_MAX)
             return TORIFY_E_INVAL_CREDENTIALS;
     }
 
@@ -84,7 +84,7 @@ torify_err tsocks_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int sock
     return TORIFY_OK;
 }
 
-torify_err tsocks_enc_s5_greeting(uint8_t *buf, size_t cap, size_t *len, uint8_t method)
+torify_err torify_sx_enc_s5_greeting(uint8_t *buf, size_t cap, size_t *len, uint8_t method)
 {
     if (buf == NULL || len == NULL || cap < 3)
         return TORIFY_E_INVAL_ARGUMENT;
@@ -98,7 +98,7 @@ torify_err tsocks_enc_s5_greeting(uint8_t *buf, size_t cap, size_t *len, uint8_t
     return TORIFY_OK;
 }
 
-torify_err tsocks_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const char *user, const char *pass)
+torify_err torify_sx_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const char *user, const char *pass)
 {
     size_t ul, pl;
 
@@ -106,10 +106,10 @@ torify_err tsocks_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const char 
         return TORIFY_E_INVAL_ARGUMENT;
     if (user == NULL || pass == NULL)
         return TORIFY_E_INVAL_CREDENTIALS;
-    ul = strnlen(user, TSOCKS_FIELD_MAX + 1);
-    pl = strnlen(pass, TSOCKS_FIELD_MAX + 1);
+    ul = strnlen(user, TORIFY_SX_FIELD_MAX + 1);
+    pl = strnlen(pass, TORIFY_SX_FIELD_MAX + 1);
     /* RFC 1929: both fields are 1..255 bytes. */
-    if (ul == 0 || ul > TSOCKS_FIELD_MAX || pl == 0 || pl > TSOCKS_FIELD_MAX)
+    if (ul == 0 || ul > TORIFY_SX_FIELD_MAX || pl == 0 || pl > TORIFY_SX_FIELD_MAX)
         return TORIFY_E_INVAL_CREDENTIALS;
     if (3 + ul + pl > cap)
         return TORIFY_E_INVAL_ARGUMENT;
@@ -122,7 +122,7 @@ torify_err tsocks_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const char 
     return TORIFY_OK;
 }
 
-torify_err tsocks_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8_t cmd,
+torify_err torify_sx_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8_t cmd,
                                  const struct torify_target *t)
 {
     torify_err e;
@@ -132,7 +132,7 @@ torify_err tsocks_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8_t 
         return TORIFY_E_INVAL_ARGUMENT;
     if (cmd != TORIFY_SOCKS_CONNECT && cmd != TORIFY_SOCKS_RESOLVE && cmd != TORIFY_SOCKS_RESOLVE_PTR)
         return TORIFY_E_INVAL_ARGUMENT;
-    e = tsocks_check_target(t);
+    e = torify_sx_check_target(t);
     if (e != TORIFY_OK)
         return e;
     if (cmd == TORIFY_SOCKS_RESOLVE && t->kind != TORIFY_TARGET_HOST)
@@ -141,7 +141,7 @@ torify_err tsocks_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8_t 
         return TORIFY_E_INVAL_TARGET;
     if (cmd == TORIFY_SOCKS_CONNECT && t->port == 0)
         return TORIFY_E_INVAL_PORT;
-    if (cap < 4 + 1 + TSOCKS_FIELD_MAX + 2)
+    if (cap < 4 + 1 + TORIFY_SX_FIELD_MAX + 2)
         return TORIFY_E_INVAL_ARGUMENT;
 
     buf[0] = 0x05;

@@ -1,7 +1,8 @@
 /*
  * Private to src/socks: the encoders and decoders behind the codec.
- * Names start with tsocks_ so that, linked into libtorify.so next to the
- * core and the shim, they cannot clash with anything else.
+ * Names start with torify_sx_: hidden in libtorify.so, but global in
+ * libtorify-socks.a, so they must not collide with a program's own symbols
+ * (torsocks, for one, uses tsocks_).
  */
 #ifndef TORIFY_SOCKS_INTERNAL_H
 #define TORIFY_SOCKS_INTERNAL_H
@@ -11,47 +12,47 @@
 #include <torify/socks.h>
 
 /* Longest USERID / RFC 1929 field and hostname. */
-#define TSOCKS_FIELD_MAX 255u
+#define TORIFY_SX_FIELD_MAX 255u
 
 /* Encoders write into buf[0..cap) and set *len; they validate what they
  * encode and return a TORIFY_E_INVAL_* value on bad input. */
-torify_err tsocks_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int socks4a, uint8_t cmd,
+torify_err torify_sx_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int socks4a, uint8_t cmd,
                                  const struct torify_target *t, const char *user);
-torify_err tsocks_enc_s5_greeting(uint8_t *buf, size_t cap, size_t *len, uint8_t method);
-torify_err tsocks_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const char *user, const char *pass);
-torify_err tsocks_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8_t cmd,
+torify_err torify_sx_enc_s5_greeting(uint8_t *buf, size_t cap, size_t *len, uint8_t method);
+torify_err torify_sx_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const char *user, const char *pass);
+torify_err torify_sx_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8_t cmd,
                                  const struct torify_target *t);
 
 /* Checks a target struct that a caller may have filled by hand. */
-torify_err tsocks_check_target(const struct torify_target *t);
+torify_err torify_sx_check_target(const struct torify_target *t);
 
 /* Reply code to error. */
-torify_err tsocks_s4_code(uint8_t cd);
-torify_err tsocks_s5_code(uint8_t rep);
+torify_err torify_sx_s4_code(uint8_t cd);
+torify_err torify_sx_s5_code(uint8_t rep);
 
 /* Decoders over complete pieces of a reply. */
-#define TSOCKS_S4_REPLY_LEN 8u
-#define TSOCKS_S5_METHOD_LEN 2u
-#define TSOCKS_S5_AUTH_LEN 2u
-#define TSOCKS_S5_HEAD_LEN 5u
+#define TORIFY_SX_S4_REPLY_LEN 8u
+#define TORIFY_SX_S5_METHOD_LEN 2u
+#define TORIFY_SX_S5_AUTH_LEN 2u
+#define TORIFY_SX_S5_HEAD_LEN 5u
 
-torify_err tsocks_dec_s4_reply(const uint8_t in[TSOCKS_S4_REPLY_LEN], struct torify_target *res);
-torify_err tsocks_dec_s5_method(const uint8_t in[TSOCKS_S5_METHOD_LEN], uint8_t offered);
-torify_err tsocks_dec_s5_auth(const uint8_t in[TSOCKS_S5_AUTH_LEN]);
+torify_err torify_sx_dec_s4_reply(const uint8_t in[TORIFY_SX_S4_REPLY_LEN], struct torify_target *res);
+torify_err torify_sx_dec_s5_method(const uint8_t in[TORIFY_SX_S5_METHOD_LEN], uint8_t offered);
+torify_err torify_sx_dec_s5_auth(const uint8_t in[TORIFY_SX_S5_AUTH_LEN]);
 /* From the first 5 reply bytes: the total length of the reply, or an error. */
-torify_err tsocks_dec_s5_head(const uint8_t in[TSOCKS_S5_HEAD_LEN], uint8_t cmd, size_t *total);
-/* The whole reply (len as given by tsocks_dec_s5_head). */
-torify_err tsocks_dec_s5_reply(const uint8_t *in, size_t len, struct torify_target *res);
+torify_err torify_sx_dec_s5_head(const uint8_t in[TORIFY_SX_S5_HEAD_LEN], uint8_t cmd, size_t *total);
+/* The whole reply (len as given by torify_sx_dec_s5_head). */
+torify_err torify_sx_dec_s5_reply(const uint8_t *in, size_t len, struct torify_target *res);
 
 /* Monotonic clock in milliseconds, and the blocking handshake against an
  * absolute deadline on it (dial uses one deadline for connect + handshake). */
-int64_t tsocks_now_ms(void);
-torify_err tsocks_handshake(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
+int64_t torify_sx_now_ms(void);
+torify_err torify_sx_handshake(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
                             const struct torify_socks_opts *opts, struct torify_target *result,
                             int64_t deadline_ms);
 /* opts->timeout_ms, or the default 30 s when not positive. */
-int tsocks_timeout_ms(const struct torify_socks_opts *opts);
+int torify_sx_timeout_ms(const struct torify_socks_opts *opts);
 /* Wait for events on fd until the deadline: 1 ready, 0 timed out, -1 error. */
-int tsocks_wait(int fd, short events, int64_t deadline_ms);
+int torify_sx_wait(int fd, short events, int64_t deadline_ms);
 
 #endif

@@ -20,7 +20,7 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 
-int64_t tsocks_now_ms(void)
+int64_t torify_sx_now_ms(void)
 {
     struct timespec ts;
     /* CLOCK_MONOTONIC cannot fail on Linux; if it did, 0 makes every
@@ -30,17 +30,17 @@ int64_t tsocks_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int tsocks_timeout_ms(const struct torify_socks_opts *opts)
+int torify_sx_timeout_ms(const struct torify_socks_opts *opts)
 {
     if (opts == NULL || opts->timeout_ms <= 0)
         return DEFAULT_TIMEOUT_MS;
     return opts->timeout_ms;
 }
 
-int tsocks_wait(int fd, short events, int64_t deadline_ms)
+int torify_sx_wait(int fd, short events, int64_t deadline_ms)
 {
     for (;;) {
-        int64_t left = deadline_ms - tsocks_now_ms();
+        int64_t left = deadline_ms - torify_sx_now_ms();
         struct pollfd p = { .fd = fd, .events = events, .revents = 0 };
         int r;
 
@@ -112,7 +112,7 @@ static torify_err run(struct torify_socks *s, int fd, int64_t deadline_ms)
             return TORIFY_E_PROXY_UNREACHABLE; /* a non-blocking connect to the proxy failed */
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return TORIFY_E_IO;
-        ready = tsocks_wait(fd, w == TORIFY_SOCKS_WANT_WRITE ? POLLOUT : POLLIN, deadline_ms);
+        ready = torify_sx_wait(fd, w == TORIFY_SOCKS_WANT_WRITE ? POLLOUT : POLLIN, deadline_ms);
         if (ready == 0)
             return TORIFY_E_TIMEOUT;
         if (ready < 0)
@@ -120,7 +120,7 @@ static torify_err run(struct torify_socks *s, int fd, int64_t deadline_ms)
     }
 }
 
-torify_err tsocks_handshake(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
+torify_err torify_sx_handshake(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
                             const struct torify_socks_opts *opts, struct torify_target *result,
                             int64_t deadline_ms)
 {
@@ -152,5 +152,5 @@ torify_err tsocks_handshake(int fd, enum torify_socks_cmd cmd, const struct tori
 torify_err torify_socks_handshake_fd(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
                                      const struct torify_socks_opts *opts, struct torify_target *result)
 {
-    return tsocks_handshake(fd, cmd, target, opts, result, tsocks_now_ms() + tsocks_timeout_ms(opts));
+    return torify_sx_handshake(fd, cmd, target, opts, result, torify_sx_now_ms() + torify_sx_timeout_ms(opts));
 }

@@ -14,7 +14,7 @@ torify_err torify_target_host(struct torify_target *t, const char *name, size_t 
         return TORIFY_E_INVAL_ARGUMENT;
     if (len == 0)
         return TORIFY_E_INVAL_HOST_EMPTY;
-    if (len > TSOCKS_FIELD_MAX)
+    if (len > TORIFY_SX_FIELD_MAX)
         return TORIFY_E_INVAL_HOST_TOO_LONG;
     /* The wire format carries a length, but SOCKS4a ends the name with NUL
      * and Tor rejects it anyway: a NUL inside is always a mistake (or an
@@ -98,7 +98,7 @@ socklen_t torify_target_to_sockaddr(const struct torify_target *t, struct sockad
 const char *torify_target_format(const struct torify_target *t, char *buf, size_t len)
 {
     char addr[INET6_ADDRSTRLEN];
-    char name[TSOCKS_FIELD_MAX + 1];
+    char name[TORIFY_SX_FIELD_MAX + 1];
 
     if (buf == NULL || len == 0)
         return buf;
@@ -136,7 +136,7 @@ const char *torify_target_format(const struct torify_target *t, char *buf, size_
     return buf;
 }
 
-torify_err tsocks_check_target(const struct torify_target *t)
+torify_err torify_sx_check_target(const struct torify_target *t)
 {
     if (t == NULL)
         return TORIFY_E_INVAL_ARGUMENT;
