@@ -19,6 +19,16 @@
  *   connect()                              to the supervisor (user notification)
  *   sendto/sendmsg/sendmmsg + MSG_FASTOPEN EPERM (TFO connects from send)
  *   io_uring_setup/enter/register          ENOSYS (programs fall back)
+ *   seccomp(SET_MODE_FILTER) with          EPERM: a filter of the program's own
+ *     SECCOMP_FILTER_FLAG_NEW_LISTENER     with a listener would get connect()
+ *                                          first (the newest filter wins among
+ *                                          equal actions) and could CONTINUE it.
+ *                                          Linux >= 5.0 already answers EBUSY
+ *                                          (one listener per filter tree); the
+ *                                          rule does not depend on that.
+ *   without Landlock (GUARD_FILTER_NO_PTRACE):
+ *     ptrace(PTRACE_ATTACH/PTRACE_SEIZE),  EPERM: no reaching into processes
+ *     process_vm_writev, pidfd_getfd       outside the guard (landlock.c)
  *
  * Only the low 32 bits of int arguments are looked at: the kernel itself
  * truncates them to int, so the upper half cannot change the meaning.
@@ -41,6 +51,13 @@
 #endif
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
+#endif
+
+/* <sys/ptrace.h> and <linux/ptrace.h> clash; the two request numbers are ABI. */
+#define PTRACE_ATTACH_REQ 16
+#define PTRACE_SEIZE_REQ 0x4206
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
 #endif
 
 #define ARG_LO(i) ((uint32_t)(offsetof(struct seccomp_data, args) + 8u * (i)))
@@ -129,7 +146,30 @@ static size_t tfo_block(struct sock_filter *p, size_t cap, unsigned flags_arg)
     return b.overflow ? 0 : b.n;
 }
 
-size_t guard_filter_build(struct sock_filter *prog, size_t cap)
+static size_t seccomp_block(struct sock_filter *p, size_t cap)
+{
+    struct asm_buf b = {p, 0, cap, false};
+    ld(&b, ARG_LO(0));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_SET_MODE_FILTER, 1, 0));
+    ret(&b, SECCOMP_RET_ALLOW);
+    ld(&b, ARG_LO(1));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1));
+    ret(&b, RET_ERRNO(EPERM));
+    ret(&b, SECCOMP_RET_ALLOW);
+    return b.overflow ? 0 : b.n;
+}
+
+static size_t ptrace_block(struct sock_filter *p, size_t cap)
+{
+    struct asm_buf b = {p, 0, cap, false};
+    ld(&b, ARG_LO(0));
+    ret_if_eq(&b, PTRACE_ATTACH_REQ, RET_ERRNO(EPERM));
+    ret_if_eq(&b, PTRACE_SEIZE_REQ, RET_ERRNO(EPERM));
+    ret(&b, SECCOMP_RET_ALLOW);
+    return b.overflow ? 0 : b.n;
+}
+
+size_t guard_filter_build(struct sock_filter *prog, size_t cap, unsigned flags)
 {
     struct asm_buf b = {prog, 0, cap, false};
     struct sock_filter blk[32];
@@ -163,6 +203,16 @@ size_t guard_filter_build(struct sock_filter *prog, size_t cap)
     if (!(n = tfo_block(blk, 32, 3)))
         return 0;
     block_if_nr(&b, __NR_sendmmsg, blk, n);
+    if (!(n = seccomp_block(blk, 32)))
+        return 0;
+    block_if_nr(&b, __NR_seccomp, blk, n);
+    if (flags & GUARD_FILTER_NO_PTRACE) {
+        if (!(n = ptrace_block(blk, 32)))
+            return 0;
+        block_if_nr(&b, __NR_ptrace, blk, n);
+        ret_if_eq(&b, __NR_process_vm_writev, RET_ERRNO(EPERM));
+        ret_if_eq(&b, __NR_pidfd_getfd, RET_ERRNO(EPERM));
+    }
 
     ret(&b, SECCOMP_RET_ALLOW);
     return b.overflow ? 0 : b.n;
@@ -170,17 +220,19 @@ size_t guard_filter_build(struct sock_filter *prog, size_t cap)
 
 int guard_filter_install(void)
 {
-    struct sock_filter prog[GUARD_FILTER_MAX];
-    size_t n = guard_filter_build(prog, GUARD_FILTER_MAX);
-    if (n == 0)
-        return -EOVERFLOW;
-    struct sock_fprog fp = {.len = (unsigned short)n, .filter = prog};
-
     /* Without no_new_privs an unprivileged process may not install a
      * filter; with it, a set-uid program cannot gain privileges the filter
      * did not foresee. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -errno;
+    unsigned flags = guard_landlock_confine() == 0 ? 0 : GUARD_FILTER_NO_PTRACE;
+
+    struct sock_filter prog[GUARD_FILTER_MAX];
+    size_t n = guard_filter_build(prog, GUARD_FILTER_MAX, flags);
+    if (n == 0)
+        return -EOVERFLOW;
+    struct sock_fprog fp = {.len = (unsigned short)n, .filter = prog};
+
     /* WAIT_KILLABLE_RECV (5.19): once the supervisor has taken a connect,
      * ordinary signals no longer interrupt it, so a program with a busy
      * signal timer (Go's preemption) cannot restart a slow Tor handshake

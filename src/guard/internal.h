@@ -20,13 +20,24 @@
 
 #define GUARD_FILTER_MAX 96
 
+/* Filter variants. */
+#define GUARD_FILTER_NO_PTRACE 0x1u /* refuse ptrace attach, process_vm_writev and
+                                       pidfd_getfd (when Landlock cannot scope them) */
+
 /* Write the filter into prog[0..cap); returns the instruction count, 0 if
  * cap is too small. */
-size_t guard_filter_build(struct sock_filter *prog, size_t cap);
+size_t guard_filter_build(struct sock_filter *prog, size_t cap, unsigned flags);
 
-/* In the process to be guarded: set no_new_privs and install the filter.
- * Returns the listener fd (close-on-exec) or -errno. */
+/* In the process to be guarded: set no_new_privs, confine it with Landlock
+ * when the kernel has it (else build the filter with GUARD_FILTER_NO_PTRACE),
+ * and install the filter.  Returns the listener fd (close-on-exec) or -errno. */
 int guard_filter_install(void);
+
+/* ---- landlock.c ------------------------------------------------------- */
+
+bool guard_landlock_available(void);
+/* Put the calling process in a Landlock domain (needs no_new_privs). 0 or -errno. */
+int guard_landlock_confine(void);
 
 /* ---- decide.c: what to do with one connect() ---------------------------- */
 

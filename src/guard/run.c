@@ -196,6 +196,10 @@ int torify_guard_run(const struct torify_config *cfg, const char *path, char *co
         child_main(sp[1], &old, path, argv, envp);
     }
     close(sp[1]);
+    /* Not dumpable: a program of the same user may not ptrace the
+     * supervisor, read its memory or take its listener (Landlock forbids
+     * it too where present; this also covers kernels without Landlock). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     int listener = recv_fd(sp[0]);
     close(sp[0]);
     if (listener < 0) {

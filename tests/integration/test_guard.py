@@ -198,6 +198,8 @@ def vectors():
         "child_env_i": ([le, "env_i", lc, "syscall", DEST4, PORT], "torified", DEST4, 1),
         "child_unsets_ld_preload": ([le, "unset_preload", lc, "libc", DEST4, PORT], "torified", DEST4, 1),
         "vfork_exec": ([le, "vfork", P("static_connect"), DEST4, PORT], "torified", DEST4, 1),
+        "nested_seccomp_listener": ([P("leak_seccomp"), "nested", DEST4, PORT], "refused", None, 0),
+        "steal_supervisor_listener": ([P("leak_seccomp"), "steal", DEST4, PORT], "refused", None, 0),
         "orphaned_grandchild": ([le, "daemon", P("static_connect"), DEST4, PORT], "torified", DEST4, 1),
     }
     return v

@@ -229,13 +229,51 @@ static void test_connect_without_supervisor_fails_closed(void **st)
     assert_int_equal(under_filter(connect_unsupervised, false), ENOSYS);
 }
 
+static long nested_listener(void)
+{
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog fp = {.len = 1, .filter = &allow};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);
+}
+static long nested_plain_filter(void)
+{
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog fp = {.len = 1, .filter = &allow};
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp);
+}
+static long take_fd_from_parent(void)
+{
+    long pfd = syscall(SYS_pidfd_open, getppid(), 0);
+    if (pfd < 0)
+        return -1;
+    return syscall(SYS_pidfd_getfd, (int)pfd, 0, 0);
+}
+
+static void test_program_cannot_get_a_listener_of_its_own(void **st)
+{
+    (void)st;
+    assert_int_equal(under_filter(nested_listener, false), EPERM);
+    /* Filters without a listener only add restrictions: still allowed. */
+    assert_int_equal(under_filter(nested_plain_filter, false), 0);
+}
+
+static void test_guarded_child_cannot_take_fds_from_the_supervisor(void **st)
+{
+    (void)st;
+    /* Unguarded, root may take its parent's fds; guarded, never
+     * (Landlock scope, or the filter's refusal where Landlock is absent). */
+    if (geteuid() == 0)
+        assert_int_equal(in_child(take_fd_from_parent, false, false), 0);
+    assert_int_equal(under_filter(take_fd_from_parent, false), EPERM);
+}
+
 static void test_filter_build_reports_a_too_small_buffer(void **st)
 {
     (void)st;
     struct sock_filter prog[GUARD_FILTER_MAX];
-    size_t n = guard_filter_build(prog, GUARD_FILTER_MAX);
+    size_t n = guard_filter_build(prog, GUARD_FILTER_MAX, 0);
     assert_true(n > 10 && n < GUARD_FILTER_MAX);
-    assert_int_equal(guard_filter_build(prog, n - 1), 0);
+    assert_int_equal(guard_filter_build(prog, n - 1, 0), 0);
     /* The first instruction loads the architecture: checked before anything. */
     assert_int_equal(prog[0].k, offsetof(struct seccomp_data, arch));
 }
@@ -253,6 +291,8 @@ int main(void)
         cmocka_unit_test(test_x32_syscalls_are_refused),
         cmocka_unit_test(test_i386_syscalls_kill_the_process),
         cmocka_unit_test(test_connect_without_supervisor_fails_closed),
+        cmocka_unit_test(test_program_cannot_get_a_listener_of_its_own),
+        cmocka_unit_test(test_guarded_child_cannot_take_fds_from_the_supervisor),
         cmocka_unit_test(test_filter_build_reports_a_too_small_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
