@@ -21,10 +21,12 @@ static int fail_res(const char *call, int herr, int e)
     return 1;
 }
 
-static int result(const char *call, int n, int herr)
+/* herr is read after the call: function arguments have no evaluation order,
+ * so h_errno must not be an argument next to the call itself. */
+static int result(const char *call, int n, const int *herr)
 {
     if (n < 0)
-        return fail_res(call, herr, errno);
+        return fail_res(call, *herr, errno);
     char d[32];
     snprintf(d, sizeof d, "len=%d", n);
     report_ok(call, d);
@@ -44,17 +46,17 @@ int main(int argc, char **argv)
 
     /* The classic interface first: uses the global _res state. */
     if (!strcmp(c, "res_query"))
-        return result(c, res_query(name, ns_c_in, ns_t_a, ans, sizeof ans), h_errno);
+        return result(c, res_query(name, ns_c_in, ns_t_a, ans, sizeof ans), &h_errno);
     if (!strcmp(c, "res_search"))
-        return result(c, res_search(name, ns_c_in, ns_t_a, ans, sizeof ans), h_errno);
+        return result(c, res_search(name, ns_c_in, ns_t_a, ans, sizeof ans), &h_errno);
     if (!strcmp(c, "res_querydomain"))
-        return result(c, res_querydomain(name, domain, ns_c_in, ns_t_a, ans, sizeof ans), h_errno);
+        return result(c, res_querydomain(name, domain, ns_c_in, ns_t_a, ans, sizeof ans), &h_errno);
     if (!strcmp(c, "res_send")) {
         /* Build the packet locally (no I/O), then hand it to res_send. */
         int qlen = res_mkquery(ns_o_query, name, ns_c_in, ns_t_a, NULL, 0, NULL, q, sizeof q);
         if (qlen < 0)
             return fail_res("res_mkquery", h_errno, errno);
-        return result(c, res_send(q, qlen, ans, sizeof ans), h_errno);
+        return result(c, res_send(q, qlen, ans, sizeof ans), &h_errno);
     }
 
     /* The thread-safe res_n* interface with an explicit state. */
@@ -64,17 +66,17 @@ int main(int argc, char **argv)
         return fail_res("res_ninit", 0, errno);
     int rc = 2;
     if (!strcmp(c, "res_nquery"))
-        rc = result(c, res_nquery(&st, name, ns_c_in, ns_t_a, ans, sizeof ans), st.res_h_errno);
+        rc = result(c, res_nquery(&st, name, ns_c_in, ns_t_a, ans, sizeof ans), &st.res_h_errno);
     else if (!strcmp(c, "res_nsearch"))
-        rc = result(c, res_nsearch(&st, name, ns_c_in, ns_t_a, ans, sizeof ans), st.res_h_errno);
+        rc = result(c, res_nsearch(&st, name, ns_c_in, ns_t_a, ans, sizeof ans), &st.res_h_errno);
     else if (!strcmp(c, "res_nquerydomain"))
-        rc = result(c, res_nquerydomain(&st, name, domain, ns_c_in, ns_t_a, ans, sizeof ans), st.res_h_errno);
+        rc = result(c, res_nquerydomain(&st, name, domain, ns_c_in, ns_t_a, ans, sizeof ans), &st.res_h_errno);
     else if (!strcmp(c, "res_nsend")) {
         int qlen = res_nmkquery(&st, ns_o_query, name, ns_c_in, ns_t_a, NULL, 0, NULL, q, sizeof q);
         if (qlen < 0)
             rc = fail_res("res_nmkquery", st.res_h_errno, errno);
         else
-            rc = result(c, res_nsend(&st, q, qlen, ans, sizeof ans), st.res_h_errno);
+            rc = result(c, res_nsend(&st, q, qlen, ans, sizeof ans), &st.res_h_errno);
     } else
         fprintf(stderr, "call_res: unknown call %s\n", c);
     res_nclose(&st);
