@@ -15,7 +15,7 @@ void torify_close_track_on(void);
 int torify_sock_type(int fd);
 int torify_sock_domain(int fd);
 
-/* "AF_INET", "SOCK_DGRAM"... for refusal messages. */
+/* "AF_INET", "SOCK_DGRAM"... for refusal messages (family: NULL if unnamed). */
 const char *torify_family_name(int family);
 const char *torify_socktype_name(int type);
 

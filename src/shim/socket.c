@@ -12,6 +12,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* NULL for families without a name here. */
 const char *torify_family_name(int family)
 {
     switch (family) {
@@ -20,7 +21,7 @@ const char *torify_family_name(int family)
     case AF_INET6: return "AF_INET6";
     case AF_NETLINK: return "AF_NETLINK";
     case AF_PACKET: return "AF_PACKET";
-    default: return "other family";
+    default: return NULL;
     }
 }
 
@@ -54,8 +55,13 @@ static __attribute__((noinline)) int socket_checked(int domain, int type, int pr
     torify_err e = torify_policy_socket(domain, type, protocol);
     if (e != TORIFY_OK) {
         (void)torify_state_config(); /* sets up logging */
-        errno = torify_refuse(e, "socket(%s/%d, %s, %d)", torify_family_name(domain), domain,
-                              torify_socktype_name(type), protocol);
+        const char *fam = torify_family_name(domain);
+        char num[16];
+        if (!fam) {
+            snprintf(num, sizeof num, "family %d", domain);
+            fam = num;
+        }
+        errno = torify_refuse(e, "socket(%s, %s, %d)", fam, torify_socktype_name(type), protocol);
         return -1;
     }
     torify_socket_fn f = REAL(SOCKET, torify_socket_fn);
