@@ -24,6 +24,7 @@ static int setup(void **st)
     t->sin_port = htons(9050);
     inet_pton(AF_INET, "127.0.0.1", &t->sin_addr);
     cfg.tor_addr_len = sizeof *t;
+    cfg.proto = TORIFY_SOCKS5;
     cfg.fake4.family = AF_INET;
     inet_pton(AF_INET, "127.192.0.0", cfg.fake4.addr);
     cfg.fake4.prefix = 10;
@@ -81,8 +82,9 @@ static void test_tor_address_is_connected_directly_also_v4_mapped(void **st)
     int e;
     assert_int_equal(decide("127.0.0.1", 9050, &t, &e), GUARD_DIRECT);
     assert_int_equal(decide("::ffff:127.0.0.1", 9050, &t, &e), GUARD_DIRECT);
-    /* Same host, other port: not Tor, so torified (loopback not allowed). */
-    assert_int_equal(decide("127.0.0.1", 9051, &t, &e), GUARD_TORIFY);
+    /* Same host, other port: not Tor, and loopback is not allowed. */
+    assert_int_equal(decide("127.0.0.1", 9051, &t, &e), GUARD_REFUSE);
+    assert_int_equal(e, EPERM);
 }
 
 static void test_v4_mapped_destination_is_torified_as_ipv4(void **st)
@@ -95,17 +97,18 @@ static void test_v4_mapped_destination_is_torified_as_ipv4(void **st)
     assert_memory_equal(t.addr, "\x0a\x01\x02\x03", 4);
 }
 
-static void test_fake_addresses_are_refused_econnrefused(void **st)
+static void test_fake_addresses_are_refused_as_unknown_names(void **st)
 {
     (void)st;
     struct torify_target t;
     int e;
     assert_int_equal(decide("127.192.0.7", 80, &t, &e), GUARD_REFUSE);
-    assert_int_equal(e, ECONNREFUSED);
+    assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UNKNOWN_FAKE));
     assert_int_equal(decide("100::9", 80, &t, &e), GUARD_REFUSE);
-    assert_int_equal(e, ECONNREFUSED);
-    /* Just outside the /10: an ordinary loopback address, torified. */
-    assert_int_equal(decide("127.128.0.1", 80, &t, &e), GUARD_TORIFY);
+    assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UNKNOWN_FAKE));
+    /* Just outside the /10: an ordinary loopback address, refused as such. */
+    assert_int_equal(decide("127.128.0.1", 80, &t, &e), GUARD_REFUSE);
+    assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_LOCALHOST));
 }
 
 static void test_fake_range_wins_over_allowed_loopback(void **st)
@@ -138,7 +141,17 @@ static void test_port_zero_is_refused(void **st)
     struct torify_target t;
     int e;
     assert_int_equal(decide("10.0.0.1", 0, &t, &e), GUARD_REFUSE);
-    assert_int_equal(e, ECONNREFUSED);
+    assert_int_equal(e, torify_err_errno(TORIFY_E_INVAL_PORT));
+}
+
+static void test_ipv6_under_socks4a_is_refused(void **st)
+{
+    (void)st;
+    struct torify_target t;
+    int e;
+    cfg.proto = TORIFY_SOCKS4A;
+    assert_int_equal(decide("2001:db8::1", 80, &t, &e), GUARD_REFUSE);
+    assert_int_equal(decide("10.0.0.1", 80, &t, &e), GUARD_TORIFY);
 }
 
 static void test_local_families_are_direct_others_refused(void **st)
@@ -183,10 +196,11 @@ int main(void)
         cmocka_unit_test_setup(test_ipv6_is_torified_as_ipv6, setup),
         cmocka_unit_test_setup(test_tor_address_is_connected_directly_also_v4_mapped, setup),
         cmocka_unit_test_setup(test_v4_mapped_destination_is_torified_as_ipv4, setup),
-        cmocka_unit_test_setup(test_fake_addresses_are_refused_econnrefused, setup),
+        cmocka_unit_test_setup(test_fake_addresses_are_refused_as_unknown_names, setup),
         cmocka_unit_test_setup(test_fake_range_wins_over_allowed_loopback, setup),
         cmocka_unit_test_setup(test_exempt_network_is_direct, setup),
         cmocka_unit_test_setup(test_port_zero_is_refused, setup),
+        cmocka_unit_test_setup(test_ipv6_under_socks4a_is_refused, setup),
         cmocka_unit_test_setup(test_local_families_are_direct_others_refused, setup),
         cmocka_unit_test_setup(test_short_sockaddrs_are_einval, setup),
     };

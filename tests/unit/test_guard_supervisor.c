@@ -288,11 +288,11 @@ static int child_fake(void *arg)
     return connect_to(fd, "127.192.0.5", 80);
 }
 
-static void test_unknown_fake_address_is_refused_with_econnrefused(void **st)
+static void test_unknown_fake_address_is_refused(void **st)
 {
     (void)st;
     cur = stub_start();
-    assert_int_equal(supervised(child_fake, NULL, cur->port), ECONNREFUSED);
+    assert_int_equal(supervised(child_fake, NULL, cur->port), torify_err_errno(TORIFY_E_REFUSE_UNKNOWN_FAKE));
     assert_int_equal(cur->n_requests, 0);
     stub_stop(cur);
 }
@@ -418,7 +418,7 @@ int main(void)
         cmocka_unit_test(test_ip_connect_is_torified_with_the_requested_destination),
         cmocka_unit_test(test_ipv6_connect_is_torified_as_an_ipv6_request),
         cmocka_unit_test(test_swapped_socket_keeps_nonblock_and_cloexec),
-        cmocka_unit_test(test_unknown_fake_address_is_refused_with_econnrefused),
+        cmocka_unit_test(test_unknown_fake_address_is_refused),
         cmocka_unit_test(test_tor_unreachable_fails_closed),
         cmocka_unit_test(test_bad_fd_and_non_socket_get_the_kernels_errors),
         cmocka_unit_test(test_unix_connect_with_relative_path_uses_the_programs_cwd),
