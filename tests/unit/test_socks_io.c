@@ -644,6 +644,45 @@ static void test_handshake_fd_on_non_socket_is_io_error_keeping_system_errno(voi
     assert_int_equal(errno, EBADF);
 }
 
+static void test_dial_over_ipv6_loopback(void **state)
+{
+    const struct step steps[] = { { 'r', NULL, sizeof GREET, 0 }, { 'w', METHOD_OK, 2, 0 },
+                                  { 'r', NULL, REQ_LEN, 0 },       { 'w', REPLY_OK_APP, sizeof REPLY_OK_APP, 0 },
+                                  { 'h', NULL, 0, 0 },             { 0 } };
+    struct peer p;
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t len = sizeof a;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char text[64];
+    struct torify_target t = example();
+    torify_err e;
+
+    memset(&p, 0, sizeof p);
+    p.fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (p.fd < 0 || bind(p.fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (p.fd >= 0)
+            close(p.fd);
+        skip(); /* no ::1 in this environment */
+    }
+    assert_int_equal(listen(p.fd, 1), 0);
+    assert_int_equal(getsockname(p.fd, (struct sockaddr *)&a, &len), 0);
+    p.listening = 1;
+    p.steps = steps;
+    assert_int_equal(pthread_create(&p.th, NULL, peer_main, &p), 0);
+    snprintf(text, sizeof text, "[::1]:%u", (unsigned)ntohs(a.sin6_port));
+    assert_int_equal(torify_sockaddr_parse(text, &ss, &sl), TORIFY_OK);
+    int fd = torify_socks_dial((struct sockaddr *)&ss, sl, &t, NULL, &e);
+    assert_int_equal(e, TORIFY_OK);
+    assert_true(fd >= 0);
+    char app[4] = { 0 };
+    assert_int_equal(recv(fd, app, 3, MSG_WAITALL), 3);
+    assert_string_equal(app, "app");
+    close(fd);
+    peer_join(&p);
+    assert_false(p.failed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_dial_to_closed_port_is_proxy_unreachable),
         cmocka_unit_test(test_dial_to_silent_proxy_times_out),
         cmocka_unit_test(test_dial_over_unix_socket),
+        cmocka_unit_test(test_dial_over_ipv6_loopback),
         cmocka_unit_test(test_resolve_returns_the_address),
         cmocka_unit_test(test_resolve_rejects_bad_names_without_connecting),
         cmocka_unit_test(test_resolve_ptr_returns_the_name_and_refuses_short_buffers),
