@@ -424,6 +424,14 @@ class TestCheck(LauncherCase):
         self.assertEqual(r.returncode, EXIT_UNREACHABLE, r.stdout)
         self.assertIn("unix:%s" % os.path.join(self.tmp, "no.sock"), r.stdout)
 
+    def test_unix_socket_socks_port(self):
+        path = os.path.join(self.tmp, "tor.sock")
+        with SocksServer(mode="relay", unix_path=path) as srv:
+            r = self.torify_run(["-a", path, "--check"])
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertIn("unix:%s" % path, r.stdout)
+            self.assertEqual(srv.wait_requests(1)[0]["cmd"], 0xF0)
+
     def test_plain_socks5_server_microsocks(self):
         ms = self.need_cmd("microsocks")
         port = util.free_port()

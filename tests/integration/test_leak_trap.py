@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,7 +36,7 @@ class LeakTrap(unittest.TestCase):
         for path in (cls.torify, cls.lib):
             if not os.path.exists(path):
                 raise unittest.SkipTest("%s missing (run make tests)" % path)
-        cls.conf_dir = util.tempfile.mkdtemp(prefix="torify-leak-")
+        cls.conf_dir = tempfile.mkdtemp(prefix="torify-leak-")
         cls.addClassCleanup(shutil.rmtree, cls.conf_dir, True)
         cls.conf = os.path.join(cls.conf_dir, "torify.conf")
         with open(cls.conf, "w") as f:

@@ -249,11 +249,28 @@ class Trap:
     def __exit__(self, *exc):
         self.stop()
 
+    @staticmethod
+    def sweep_stale():
+        """Remove namespaces an earlier, killed run of these tests left
+        behind: ours are named tfy-c<pid>/tfy-t<pid>, and a pid that no
+        longer exists cannot be using them."""
+        r = _ip("netns", "list", check=False)
+        for line in r.stdout.splitlines():
+            name = line.split()[0] if line.split() else ""
+            if not (name.startswith("tfy-c") or name.startswith("tfy-t")) or not name[5:].isdigit():
+                continue
+            pid = int(name[5:])
+            if pid == os.getpid() or os.path.exists("/proc/%d" % pid):
+                continue
+            _ip("netns", "del", name, check=False)
+            shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
+
     def start(self):
         if os.geteuid() != 0:
             raise TrapError("the leak trap needs root (ip netns)")
         if not shutil.which("ip"):
             raise TrapError("ip (iproute2) is not installed")
+        self.sweep_stale()
         self.dir = tempfile.mkdtemp(prefix="torify-trap-")
         self.record = os.path.join(self.dir, "trap.jsonl")
         self.socks_record = os.path.join(self.dir, "socks.jsonl")
