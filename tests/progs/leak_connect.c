@@ -198,7 +198,14 @@ static int do_race(const char *aip, const char *aport)
     if (pthread_create(&t, NULL, race_main, NULL) != 0)
         return leak_fail("race", EAGAIN);
     int ok = 0, failed = 0;
+    /* 200 tries or 3 s, whichever ends first: unguarded, each try may be a
+     * connect into the trap that waits for its timeout. */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 200; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= 3)
+            break;
         int fd = leak_bound(socket(dest.ss_family, SOCK_STREAM, 0));
         if (fd < 0) {
             failed++;
