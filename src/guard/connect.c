@@ -19,10 +19,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "guard/internal.h"
@@ -78,8 +80,42 @@ static int do_direct(int pidfd, pid_t tgid, int fd, struct sockaddr_storage *ss,
     return r;
 }
 
+/* Options a program commonly sets before connect(); they are carried from
+ * its socket to ours so the swap does not silently drop them.  Others
+ * (bind addresses, marks, BPF attachments) are not: see docs/GUARD.md. */
+static const struct {
+    int level, name;
+} carried[] = {
+    {IPPROTO_TCP, TCP_NODELAY},   {SOL_SOCKET, SO_KEEPALIVE},    {IPPROTO_TCP, TCP_KEEPIDLE},
+    {IPPROTO_TCP, TCP_KEEPINTVL}, {IPPROTO_TCP, TCP_KEEPCNT},    {SOL_SOCKET, SO_RCVBUF},
+    {SOL_SOCKET, SO_SNDBUF},      {SOL_SOCKET, SO_OOBINLINE},   {IPPROTO_TCP, TCP_USER_TIMEOUT},
+};
+
+static void carry_options(int from, int to)
+{
+    for (size_t i = 0; i < sizeof carried / sizeof carried[0]; i++) {
+        int v = 0;
+        socklen_t l = sizeof v;
+        if (getsockopt(from, carried[i].level, carried[i].name, &v, &l) == 0 && l == sizeof v) {
+            /* The kernel reports SO_RCVBUF/SO_SNDBUF doubled; setting the
+             * half gives the same size back. */
+            if (carried[i].level == SOL_SOCKET && (carried[i].name == SO_RCVBUF || carried[i].name == SO_SNDBUF))
+                v /= 2;
+            setsockopt(to, carried[i].level, carried[i].name, &v, sizeof v);
+        }
+    }
+    struct timeval tv;
+    socklen_t l = sizeof tv;
+    if (getsockopt(from, SOL_SOCKET, SO_RCVTIMEO, &tv, &l) == 0 && l == sizeof tv)
+        setsockopt(to, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    l = sizeof tv;
+    if (getsockopt(from, SOL_SOCKET, SO_SNDTIMEO, &tv, &l) == 0 && l == sizeof tv)
+        setsockopt(to, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 /* What the program's socket is: it must be an unconnected IP stream
- * socket, as connect() itself would demand.  Reports O_NONBLOCK. */
+ * socket, as connect() itself would demand.  Reports O_NONBLOCK.  Returns
+ * the duplicate (the caller closes it) or -errno. */
 static int check_program_socket(int pidfd, int fd, bool *nonblock)
 {
     int dup = guard_pidfd_getfd(pidfd, fd);
@@ -109,8 +145,11 @@ static int check_program_socket(int pidfd, int fd, bool *nonblock)
         else
             *nonblock = (fl & O_NONBLOCK) != 0;
     }
-    close(dup);
-    return r;
+    if (r < 0) {
+        close(dup);
+        return r;
+    }
+    return dup;
 }
 
 /* A new socket to Tor with the SOCKS CONNECT done; fd or -errno. */
@@ -144,15 +183,22 @@ static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tgid, in
                      const struct torify_target *target)
 {
     bool nonblock = false;
-    int r = check_program_socket(pidfd, fd, &nonblock);
-    if (r < 0)
-        return r;
+    int orig = check_program_socket(pidfd, fd, &nonblock);
+    if (orig < 0)
+        return orig;
     int cloexec = guard_fd_cloexec(tgid, fd);
-    if (cloexec < 0)
+    if (cloexec < 0) {
+        close(orig);
         return -EBADF;
+    }
     int sock = dial_tor(s, target);
-    if (sock < 0)
+    if (sock < 0) {
+        close(orig);
         return sock;
+    }
+    carry_options(orig, sock);
+    close(orig);
+    int r;
     /* The handshake is done blocking (the program's thread waits in
      * connect); the socket gets the program's O_NONBLOCK for what follows. */
     if (nonblock && fcntl(sock, F_SETFL, O_NONBLOCK) != 0) {

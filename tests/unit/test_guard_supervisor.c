@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -272,6 +274,42 @@ static int child_flags_kept(void *arg)
     return 0;
 }
 
+static int child_options_kept(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    struct timeval tv = {7, 0};
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        return 140;
+    int e = connect_to(fd, "10.0.0.3", 80);
+    if (e)
+        return e;
+    int v = 0;
+    socklen_t l = sizeof v;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &l) != 0 || v != 1)
+        return 141;
+    l = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &l) != 0 || v != 1)
+        return 142;
+    struct timeval got;
+    l = sizeof got;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &l) != 0 || got.tv_sec != 7)
+        return 143;
+    return 0;
+}
+
+static void test_swapped_socket_keeps_options_set_before_connect(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_options_kept, NULL, cur->port), 0);
+    assert_int_equal(cur->n_requests, 1);
+    stub_stop(cur);
+}
+
 static void test_swapped_socket_keeps_nonblock_and_cloexec(void **st)
 {
     (void)st;
@@ -418,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_ip_connect_is_torified_with_the_requested_destination),
         cmocka_unit_test(test_ipv6_connect_is_torified_as_an_ipv6_request),
         cmocka_unit_test(test_swapped_socket_keeps_nonblock_and_cloexec),
+        cmocka_unit_test(test_swapped_socket_keeps_options_set_before_connect),
         cmocka_unit_test(test_unknown_fake_address_is_refused),
         cmocka_unit_test(test_tor_unreachable_fails_closed),
         cmocka_unit_test(test_bad_fd_and_non_socket_get_the_kernels_errors),
