@@ -15,14 +15,23 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static int refuse_dns(const char *call, const char *what)
+/* The res_n* forms report through the state too, as libc's do. */
+static int refuse_dns_state(res_state statp, const char *call, const char *what)
 {
+    if (statp)
+        statp->res_h_errno = NO_RECOVERY;
     (void)torify_state_config(); /* sets up logging */
     torify_refuse(TORIFY_E_REFUSE_DNS, "%s(%s)", call, what ? what : "");
     h_errno = NO_RECOVERY;
     errno = ECONNREFUSED;
     return -1;
 }
+
+static int refuse_dns(const char *call, const char *what)
+{
+    return refuse_dns_state(NULL, call, what);
+}
+
 
 EXPORT int res_query(const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
@@ -47,23 +56,23 @@ EXPORT int res_send(const unsigned char *msg, int msglen, unsigned char *answer,
 
 EXPORT int res_nquery(res_state statp, const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_nquery", dname);
+    return refuse_dns_state(statp, "res_nquery", dname);
 }
 
 EXPORT int res_nsearch(res_state statp, const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_nsearch", dname);
+    return refuse_dns_state(statp, "res_nsearch", dname);
 }
 
 EXPORT int res_nquerydomain(res_state statp, const char *name, const char *domain, int class, int type,
                             unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_nquerydomain", name);
+    return refuse_dns_state(statp, "res_nquerydomain", name);
 }
 
 EXPORT int res_nsend(res_state statp, const unsigned char *msg, int msglen, unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_nsend", "raw query");
+    return refuse_dns_state(statp, "res_nsend", "raw query");
 }
 
 /* The pre-2.34 names (what binaries built against older headers call),
@@ -85,13 +94,13 @@ EXPORT int __res_querydomain(const char *n, const char *d, int c, int t, unsigne
     return refuse_dns("res_querydomain", n);
 }
 EXPORT int __res_send(const unsigned char *m, int ml, unsigned char *a, int l) { return refuse_dns("res_send", "raw query"); }
-EXPORT int __res_nquery(res_state s, const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns("res_nquery", d); }
-EXPORT int __res_nsearch(res_state s, const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns("res_nsearch", d); }
-EXPORT int __res_nquerydomain(res_state s, const char *n, const char *d, int c, int t, unsigned char *a, int l)
+EXPORT int __res_nquery(res_state statp, const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns_state(statp, "res_nquery", d); }
+EXPORT int __res_nsearch(res_state statp, const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns_state(statp, "res_nsearch", d); }
+EXPORT int __res_nquerydomain(res_state statp, const char *n, const char *d, int c, int t, unsigned char *a, int l)
 {
-    return refuse_dns("res_nquerydomain", n);
+    return refuse_dns_state(statp, "res_nquerydomain", n);
 }
-EXPORT int __res_nsend(res_state s, const unsigned char *m, int ml, unsigned char *a, int l)
+EXPORT int __res_nsend(res_state statp, const unsigned char *m, int ml, unsigned char *a, int l)
 {
-    return refuse_dns("res_nsend", "raw query");
+    return refuse_dns_state(statp, "res_nsend", "raw query");
 }

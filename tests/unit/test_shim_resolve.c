@@ -220,9 +220,12 @@ static void test_res_functions_are_refused_at_once(void **state)
     struct __res_state st;
     memset(&st, 0, sizeof st);
     assert_int_equal(res_nquery(&st, "example.com", C_IN, T_A, ans, sizeof ans), -1);
+    assert_int_equal(st.res_h_errno, NO_RECOVERY); /* the res_n* forms report in the state */
+    st.res_h_errno = 0;
     assert_int_equal(res_nsearch(&st, "example.com", C_IN, T_A, ans, sizeof ans), -1);
     assert_int_equal(res_nquerydomain(&st, "example", "com", C_IN, T_A, ans, sizeof ans), -1);
     assert_int_equal(res_nsend(&st, ans, 12, ans, sizeof ans), -1);
+    assert_int_equal(st.res_h_errno, NO_RECOVERY);
     errno = 0;
     assert_int_equal(__res_query("example.com", C_IN, T_A, ans, sizeof ans), -1);
     assert_int_equal(errno, ECONNREFUSED);
