@@ -3,155 +3,79 @@
 out, and the vectors that can be torified must reach their destination
 through the SOCKS server.
 
-Trap: namespace C (the program, a virtual SOCKS server on its loopback) has
-one veth link and its default routes (IPv4 and IPv6) point at namespace T,
-where an AF_PACKET sniffer counts every frame except ARP and IPv6 neighbour
-discovery.  Destinations are 10.99.0.1 and fd00:99::1, both routed into the
-trap.  Nothing ever leaves the two namespaces the test creates.
+Trap: tests/integration/lib/trap.py — the client namespace (the program, a
+virtual SOCKS server on its 127.0.0.1:9050) has one veth link and its
+default routes lead to the trap namespace, which counts every packet and
+answers on common ports.  Destinations are the trap host's own addresses.
+Nothing ever leaves the two namespaces the test creates.
 
 Also used by scripts/leak-table (the same vectors under torsocks and
 proxychains4): see VECTORS and Trap.
 """
 
-import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import trap as trap_lib  # noqa: E402
 from lib import util  # noqa: E402
 
-DEST4 = "10.99.0.1"
-DEST6 = "fd00:99::1"
+DEST4 = trap_lib.TRAP4          # the trap host: a leak there even gets answers
+DEST6 = trap_lib.TRAP6
 PORT = "80"
-
-# Runs in the trap namespace: counts frames on one interface, one JSON line
-# per counted frame, flushed at once.  ARP and IPv6 ND/RS/MLD are link
-# chatter of the veth itself, not traffic of the program.
-SNIFFER = r"""
-import json, socket, struct, sys
-iface, out = sys.argv[1], sys.argv[2]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-s.bind((iface, 0))
-f = open(out, "a", buffering=1)
-print("ready", flush=True)
-while True:
-    data, addr = s.recvfrom(65535)
-    if addr[2] == socket.PACKET_OUTGOING or len(data) < 14:
-        continue
-    eth = struct.unpack("!H", data[12:14])[0]
-    rec = {"ethertype": eth, "len": len(data)}
-    if eth == 0x0806:
-        continue
-    if eth == 0x0800 and len(data) >= 34:
-        rec["proto"] = data[23]
-        rec["dst"] = socket.inet_ntop(socket.AF_INET, data[30:34])
-    elif eth == 0x86dd and len(data) >= 54:
-        nh = data[20]
-        if nh == 58 and data[54] in (133, 134, 135, 136, 137, 143):
-            continue
-        if nh == 0 and len(data) >= 62 and data[54] == 58:
-            continue  # hop-by-hop header in front of MLD
-        rec["proto"] = nh
-        rec["dst"] = socket.inet_ntop(socket.AF_INET6, data[38:54])
-    f.write(json.dumps(rec) + "\n")
-"""
-
-
-def _ip(*args, check=True):
-    return subprocess.run(["ip"] + list(args), check=check, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=20)
 
 
 class Trap:
-    """Two namespaces + veth, a packet counter in the trap, a virtual SOCKS
-    server on the client's loopback.  Always call close()."""
+    """The shared leak trap (tests/integration/lib/trap.py: client and trap
+    namespaces, packet counter, virtual SOCKS server on the client's
+    127.0.0.1:9050) with what the guard's tests and scripts need on top:
+    run() returns the packets and SOCKS requests that this run caused.
+    Always call close()."""
+
+    socks_port = trap_lib.SOCKS_PORT
 
     def __init__(self, tag):
-        self.tag = tag
-        self.c = "tg%s-c" % tag
-        self.t = "tg%s-t" % tag
-        self.dir = tempfile.mkdtemp(prefix="torify-guard-")
-        self.pkts = os.path.join(self.dir, "trap.jsonl")
-        self.socks_rec = os.path.join(self.dir, "socks.jsonl")
-        self.procs = []
-        self.socks_port = 19050
+        self.t = trap_lib.Trap(tag=tag)
+        self.c = self.t.client
 
     def open(self):
-        for ns in (self.c, self.t):
-            _ip("netns", "del", ns, check=False)
-            _ip("netns", "add", ns)
-        _ip("link", "add", "tg%sc0" % self.tag, "netns", self.c, "type", "veth",
-            "peer", "name", "tg%st0" % self.tag, "netns", self.t)
-        ci, ti = "tg%sc0" % self.tag, "tg%st0" % self.tag
-        for ns, dev, a4, a6 in ((self.c, ci, "10.200.0.1/24", "fd00:200::1/64"),
-                                (self.t, ti, "10.200.0.2/24", "fd00:200::2/64")):
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "addr", "add", a4, "dev", dev)
-            _ip("-n", ns, "addr", "add", a6, "dev", dev, "nodad")
-            _ip("-n", ns, "link", "set", dev, "up")
-        _ip("-n", self.c, "route", "add", "default", "via", "10.200.0.2")
-        _ip("-n", self.c, "-6", "route", "add", "default", "via", "fd00:200::2")
-        # Unprivileged ping sockets for everyone, so the ping vector can leak
-        # when nothing stops it.
-        subprocess.run(["ip", "netns", "exec", self.c, "sysctl", "-qw",
-                        "net.ipv4.ping_group_range=0 2147483647"], check=False, timeout=10)
-        open(self.pkts, "w").close()
-        sn = self._start(["ip", "netns", "exec", self.t, sys.executable, "-c", SNIFFER, ti, self.pkts])
-        self._ready(sn, "sniffer")
-        socks = os.path.join(util.SRC, "tests", "integration", "lib", "socksserver.py")
-        sp = self._start(["ip", "netns", "exec", self.c, sys.executable, socks, "--listen",
-                          "127.0.0.1:%d" % self.socks_port, "--mode", "virtual", "--record", self.socks_rec])
-        self._ready(sp, "socks server")
-
-    def _start(self, argv):
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, start_new_session=True, text=True)
-        self.procs.append(p)
-        return p
-
-    @staticmethod
-    def _ready(p, what):
-        line = p.stdout.readline()
-        if not line.startswith("ready"):
-            raise RuntimeError("%s did not start: %s %s" % (what, line, p.stderr.read()[-500:]))
+        try:
+            self.t.start()
+            # Unprivileged ping sockets for everyone, so the ping vector can
+            # leak when nothing stops it (the control columns of leak-table).
+            util.run(["ip", "netns", "exec", self.c, "sysctl", "-qw",
+                      "net.ipv4.ping_group_range=0 2147483647"], timeout=10)
+        except BaseException:
+            self.t.stop()
+            raise
 
     def close(self):
-        for p in self.procs:
-            util.kill_proc(p)
-        for ns in (self.c, self.t):
-            _ip("netns", "del", ns, check=False)
-        shutil.rmtree(self.dir, True)
+        self.t.stop()
 
-    def _lines(self, path):
-        try:
-            with open(path) as f:
-                return [json.loads(x) for x in f if x.strip()]
-        except FileNotFoundError:
-            return []
+    def start_in_client(self, argv, word="ready"):
+        """A helper process in the client namespace, stopped by close()."""
+        return self.t._start_ready(argv, self.c, word)
 
     def packets(self):
-        return self._lines(self.pkts)
+        return self.t.packets()
 
     def socks_requests(self):
-        return self._lines(self.socks_rec)
+        return self.t.socks_requests()
 
     def run(self, argv, env=None, timeout=40):
-        """Run argv in the client namespace; returns (result, new packets,
-        new SOCKS requests).  A short pause lets the sniffer catch up."""
-        p0, s0 = len(self.packets()), len(self.socks_requests())
+        """Run argv in the client namespace; returns (result, packets,
+        SOCKS requests) of this run only."""
+        self.t.quiesce(quiet=0.3, limit=3.0)
+        p0, s0 = self.t.mark(), len(self.socks_requests())
         e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
              "TORIFY_TOR_ADDRESS": "127.0.0.1", "TORIFY_TOR_PORT": str(self.socks_port),
              "TORSOCKS_TOR_ADDRESS": "127.0.0.1", "TORSOCKS_TOR_PORT": str(self.socks_port)}
         e.update(env or {})
-        res = util.run(["ip", "netns", "exec", self.c, "env"] + ["%s=%s" % kv for kv in e.items()] + argv,
-                       timeout=timeout)
-        time.sleep(0.4)
-        return res, self.packets()[p0:], self.socks_requests()[s0:]
+        res, _ = self.t.run(argv, env=e, timeout=timeout)
+        pkts = self.t.packets_since(p0, settle=0.4)
+        return res, pkts, self.socks_requests()[s0:]
 
 
 def P(name):
@@ -175,7 +99,7 @@ def vectors():
         "ipv4_mapped_ipv6": ([lc, "v4mapped", DEST4, PORT], "torified", DEST4, 1),
         "multithreaded_connects": ([lc, "threads", DEST4, PORT], "torified", DEST4, 8),
         "fd_games": ([lc, "fdgames", DEST4, PORT], "torified", DEST4, 1),
-        "sockaddr_race": ([lc, "race", DEST4, PORT, "127.0.0.1", "19050"], "quiet", None, 0),
+        "sockaddr_race": ([lc, "race", DEST4, PORT, "127.0.0.1", str(trap_lib.SOCKS_PORT)], "quiet", None, 0),
         "mptcp_connect": ([lc, "mptcp", DEST4, PORT], "refused", None, 0),
         "tfo_connect_option": ([lc, "tfo", DEST4, PORT], "torified", DEST4, 1),
         "tfo_sendto": ([P("leak_tfo"), "sendto", DEST4, PORT], "refused", None, 0),
@@ -221,7 +145,7 @@ class GuardLeakCorpus(unittest.TestCase):
     def setUpClass(cls):
         if os.geteuid() != 0 or not shutil.which("ip") or not os.path.exists(util.build_path("torify")):
             return
-        cls.trap = Trap("%d" % (os.getpid() % 100000))
+        cls.trap = Trap(str(os.getpid()))
         try:
             cls.trap.open()
         except Exception:
@@ -276,7 +200,7 @@ class GuardPositiveControl(unittest.TestCase):
     def setUpClass(cls):
         if os.geteuid() != 0 or not shutil.which("ip") or not os.path.exists(util.build_path("torify")):
             return
-        cls.trap = Trap("%d" % (os.getpid() % 100000 + 1))
+        cls.trap = Trap(str(os.getpid()))
         try:
             cls.trap.open()
         except Exception:
