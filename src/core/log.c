@@ -6,10 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static _Atomic int log_level = TORIFY_LOG_QUIET;
 static _Atomic int log_fd = 2;
+/* Identity of a log file (not stderr): a daemon that closes every fd and
+ * opens its own files may reuse the number; we must never write into them. */
+static dev_t log_dev;
+static ino_t log_ino;
 
 static const char *const level_names[] = { "quiet", "error", "notice", "info", "debug" };
 
@@ -33,7 +38,14 @@ const char *torify_log_level_name(enum torify_log_level level)
 
 void torify_log_setup(enum torify_log_level level, int fd)
 {
-    atomic_store(&log_fd, fd < 0 ? 2 : fd);
+    struct stat st;
+    if (fd >= 0 && fd != 2 && fstat(fd, &st) == 0) {
+        log_dev = st.st_dev;
+        log_ino = st.st_ino;
+    } else {
+        fd = 2;
+    }
+    atomic_store(&log_fd, fd);
     atomic_store(&log_level, (int)level);
 }
 
@@ -84,6 +96,13 @@ static void log_write(const char *buf, size_t len)
 {
     int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
     int saved = errno; /* logging must never change what the caller sees */
+    if (fd != 2) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
+            errno = saved;
+            return; /* our log file is gone from that fd: say nothing rather than corrupt */
+        }
+    }
     while (len > 0) {
         ssize_t w = write(fd, buf, len);
         if (w < 0 && errno == EINTR)

@@ -30,7 +30,9 @@ enum torify_log_level {
 int torify_log_level_parse(const char *word, enum torify_log_level *out);
 const char *torify_log_level_name(enum torify_log_level level);
 
-/* Where and how much to log.  fd < 0 means stderr (fd 2). */
+/* Where and how much to log.  fd < 0 means stderr (fd 2).  Another fd is
+ * remembered by identity: if the program later closes it and the number
+ * comes back as another file, lines are dropped, never written there. */
 void torify_log_setup(enum torify_log_level level, int fd);
 enum torify_log_level torify_log_level_get(void);
 int torify_log_enabled(enum torify_log_level level);

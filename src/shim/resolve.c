@@ -53,17 +53,28 @@ static int gai_localhost(torify_getaddrinfo_fn f, const char *service, const str
     }
     if (r4 != 0 && r6 != 0)
         return fam == AF_INET6 ? r6 : r4;
+    struct addrinfo *list;
     if (r4 != 0) {
-        *res = v6;
-        return 0;
+        list = v6;
+    } else {
+        /* Both lists come from libc's allocator, node by node: chained, they
+         * are still freed correctly by freeaddrinfo. */
+        struct addrinfo *t = v4;
+        while (t->ai_next)
+            t = t->ai_next;
+        t->ai_next = r6 == 0 ? v6 : NULL;
+        list = v4;
     }
-    /* Both lists come from libc's allocator, node by node: chained, they
-     * are still freed correctly by freeaddrinfo. */
-    struct addrinfo *t = v4;
-    while (t->ai_next)
-        t = t->ai_next;
-    t->ai_next = r6 == 0 ? v6 : NULL;
-    *res = v4;
+    if (hints && (hints->ai_flags & AI_CANONNAME) && list) {
+        list->ai_canonname = strdup("localhost");
+        if (!list->ai_canonname) {
+            torify_freeaddrinfo_fn fr = REAL(FREEADDRINFO, torify_freeaddrinfo_fn);
+            if (fr)
+                fr(list);
+            return EAI_MEMORY;
+        }
+    }
+    *res = list;
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -136,6 +137,35 @@ static void test_logging_never_changes_errno(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+static void test_a_reused_log_fd_is_never_written(void **state)
+{
+    char path[] = "/tmp/torify-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    torify_log_setup(TORIFY_LOG_NOTICE, fd);
+    torify_log(TORIFY_LOG_NOTICE, "first");
+    /* The program closes our log fd and the number comes back as its own file. */
+    close(fd);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    int other = dup2(pfd[1], fd);
+    assert_int_equal(other, fd);
+    torify_log(TORIFY_LOG_NOTICE, "second");
+    char buf[64];
+    assert_int_equal(fcntl(pfd[0], F_SETFL, O_NONBLOCK), 0);
+    assert_int_equal(read(pfd[0], buf, sizeof buf), -1); /* nothing reached the program's pipe */
+    int r = open(path, O_RDONLY);
+    ssize_t n = read(r, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    assert_string_equal(buf, "torify: first\n");
+    close(r);
+    close(other);
+    close(pfd[0]);
+    close(pfd[1]);
+    unlink(path);
+    torify_log_setup(TORIFY_LOG_QUIET, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +177,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_levels_filter_messages, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_refusal_is_one_line_saying_what_and_why, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_logging_never_changes_errno, setup_pipe, teardown_pipe),
+        cmocka_unit_test(test_a_reused_log_fd_is_never_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,6 +132,11 @@ static void test_localhost_is_answered_without_a_lookup(void **state)
     assert_int_equal(res->ai_next->ai_family, AF_INET6);
     assert_true(IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)res->ai_next->ai_addr)->sin6_addr));
     freeaddrinfo(res);
+    h = hints_of(AF_INET, SOCK_STREAM, AI_CANONNAME);
+    assert_int_equal(getaddrinfo("LOCALHOST", "80", &h, &res), 0);
+    assert_null(res->ai_next);
+    assert_string_equal(res->ai_canonname, "localhost");
+    freeaddrinfo(res);
     struct hostent *he = gethostbyname2("db.localhost", AF_INET6);
     assert_non_null(he);
     assert_true(IN6_IS_ADDR_LOOPBACK((struct in6_addr *)he->h_addr_list[0]));
