@@ -3,8 +3,13 @@
  * Until torify keeps state for some fd, close() is one indirect jump to
  * libc's close (the dispatch pointer).  The first connection through Tor
  * switches the pointer to close_tracked, which checks one bit of the fd
- * bitmap first.  Neither path locks or allocates, so close() stays safe in
- * signal handlers and after fork.
+ * bitmap first.  Neither path locks, allocates or calls dlsym, so close()
+ * is safe in signal handlers and after fork.
+ *
+ * libc's close is bound by the dynamic linker at load time through its
+ * public alias __close (glibc exports it since 2.2.5), not looked up with
+ * dlsym on first use: dlsym may take the loader lock and allocate, which a
+ * close() from a signal handler must never do.
  */
 #include <unistd.h>
 
@@ -14,28 +19,27 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static int close_resolve(int fd);
+#if defined(__GLIBC__)
+extern int __close(int fd);
+#define LIBC_CLOSE __close
+#else
+/* Other libcs: resolve on first use (see real.c). */
+static int close_first(int fd)
+{
+    return torify_real_close(fd);
+}
+#define LIBC_CLOSE close_first
+#endif
+
 static int close_tracked(int fd);
 
-static torify_close_fn close_dispatch = close_resolve;
+static torify_close_fn close_dispatch = LIBC_CLOSE;
 
 static int close_tracked(int fd)
 {
     if (torify_fd_tracked(fd))
         torify_fd_clear(fd);
-    return torify_real_close(fd);
-}
-
-/* First call: find libc's close and install it as the dispatch target,
- * unless tracking was switched on meanwhile. */
-static int close_resolve(int fd)
-{
-    torify_close_fn real = REAL(CLOSE, torify_close_fn);
-    if (!real)
-        return -1;
-    torify_close_fn expected = close_resolve;
-    __atomic_compare_exchange_n(&close_dispatch, &expected, real, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-    return __atomic_load_n(&close_dispatch, __ATOMIC_ACQUIRE)(fd);
+    return LIBC_CLOSE(fd);
 }
 
 void torify_close_track_on(void)
