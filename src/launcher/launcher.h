@@ -4,7 +4,8 @@
  * main.c reads the command line (options.c), turns it into the environment
  * libtorify.so reads (env.c), validates the configuration with the core's
  * loader, finds the program (program.c) and the library (preload.c), and
- * execs.  check.c is `torify --check`, shell.c prints `on`/`off`/`show`.
+ * runs the program under the kernel guard (src/guard/) when the kernel
+ * allows it, else execs it with LD_PRELOAD only.  check.c is `torify --check`, shell.c prints `on`/`off`/`show`.
  */
 #ifndef TORIFY_LAUNCHER_H
 #define TORIFY_LAUNCHER_H
@@ -50,7 +51,7 @@ struct launcher_opts {
     const char *config;    /* -c */
     const char *log_level; /* -d / -q: "debug" / "quiet", last one wins */
     bool isolate;          /* -i */
-    bool no_guard;         /* --no-guard (no kernel guard exists yet: no effect) */
+    bool no_guard;         /* --no-guard: LD_PRELOAD only, no seccomp supervisor */
     char **argv;           /* program and its arguments (ACTION_RUN) */
     int argc;
 };

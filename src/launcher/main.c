@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "guard/guard.h"
 #include "launcher/launcher.h"
+
+extern char **environ;
 
 static int effective_level(const struct torify_config *cfg)
 {
@@ -45,9 +48,18 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
     int rc = program_find(argv[0], path, sizeof path);
     if (rc)
         return rc;
-    rc = program_check_preloadable(path);
-    if (rc)
-        return rc;
+    /* The kernel guard (src/guard/) sees every connect of the program and
+     * its descendants, also those LD_PRELOAD cannot see.  Without it, a
+     * program that ignores LD_PRELOAD would bypass Tor: refuse those. */
+    bool guarded = false;
+    char why[256] = "";
+    if (!o->no_guard)
+        guarded = torify_guard_check(why, sizeof why) == 0;
+    if (!guarded) {
+        rc = program_check_preloadable(path);
+        if (rc)
+            return rc;
+    }
     char lib[PATH_MAX];
     rc = preload_find(lib, sizeof lib, NULL);
     if (!rc)
@@ -64,7 +76,22 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         return EXIT_OS;
     }
     warn_if_tor_absent(cfg);
+    if (!guarded && !o->no_guard && effective_level(cfg) >= TORIFY_LOG_NOTICE)
+        fprintf(stderr, "torify: notice: no kernel guard (%s): LD_PRELOAD only\n", why);
     fflush(NULL);
+    if (guarded) {
+        /* The launcher stays as the supervisor and returns the program's
+         * status.  If the guard cannot be set up after all, nothing has
+         * run: fail closed rather than run the program less protected than
+         * the check promised. */
+        char err[256] = "";
+        int st = torify_guard_run(cfg, path, argv, environ, err, sizeof err);
+        if (st >= 0)
+            return st;
+        fprintf(stderr, "torify: kernel guard failed: %s (torify --no-guard runs with LD_PRELOAD only)\n",
+                err[0] ? err : "unknown error");
+        return EXIT_OS;
+    }
     execv(path, argv);
     if (errno == ENOEXEC) {
         /* Like execvp: a file without #! is a shell script. */

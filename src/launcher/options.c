@@ -49,7 +49,7 @@ void options_usage(FILE *out)
           "  -c, --config FILE   use FILE instead of the default torify.conf\n"
           "      --shell         start a torified shell ($SHELL)\n"
           "      --check         is Tor reachable and does it speak Tor's SOCKS?\n"
-          "      --no-guard      accepted for the future kernel guard; no effect today\n"
+          "      --no-guard      no kernel guard: LD_PRELOAD only (static programs refused)\n"
           "  -h, --help          this text\n"
           "      --version       print the version\n"
           "\n"

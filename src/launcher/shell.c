@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "guard/guard.h"
 #include "launcher/launcher.h"
 
 /* 'value' with every ' written as '\'' */
@@ -136,6 +137,11 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
         lvl = TORIFY_LOG_NOTICE;
     printf("\nlog level: %s\n", torify_log_level_name(lvl));
     printf("log file: %s\n", cfg->log_file[0] ? cfg->log_file : "stderr");
+    char why[256] = "";
+    if (torify_guard_check(why, sizeof why) == 0)
+        printf("kernel guard: available\n");
+    else
+        printf("kernel guard: unavailable (%s)\n", why);
     fflush(stdout);
     return ferror(stdout) ? EXIT_OS : 0;
 }

@@ -49,6 +49,14 @@ def parse_env(text):
     return out
 
 
+def guard_available(tc):
+    """Does `torify show` report a usable kernel guard on this machine?"""
+    r = util.run([util.build_path("torify"), "show"], env=clean_env())
+    m = re.search(r"^kernel guard: (\S+)", r.stdout, re.M)
+    tc.assertIsNotNone(m, "show does not report the kernel guard: %r" % r.stdout)
+    return m.group(1) == "available"
+
+
 class LauncherCase(util.TestCase):
     def setUp(self):
         self.torify = util.need_file(self, util.build_path("torify"), "launcher")
@@ -164,10 +172,28 @@ class TestOptionsReachTheProgram(LauncherCase):
         self.assertIn("preload=%s" % os.path.realpath(self.lib), r.stdout)
         self.assertIn("launched=1", r.stdout)
 
-    def test_no_guard_is_accepted_and_changes_nothing(self):
+    def test_no_guard_gives_the_same_environment(self):
         a = self.child_env("-P", "9151")
         b = self.child_env("--no-guard", "-P", "9151")
         self.assertEqual(a, b)
+
+    def test_guard_on_by_default_and_off_with_no_guard(self):
+        # Under the guard the launcher stays as the program's supervisor
+        # (its parent); with --no-guard it execs the program (same pid).
+        self.need_lib()
+        if not guard_available(self):
+            self.skipTest("no kernel guard here")
+        for opts, same in (([], False), (["--no-guard"], True)):
+            with self.subTest(opts=opts):
+                e = clean_env(TORIFY_CONF_FILE=self.conf)
+                p = subprocess.Popen([self.torify] + opts + ["sh", "-c", "echo $$"], env=e,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                try:
+                    out, _ = p.communicate(timeout=20)
+                finally:
+                    util.kill_proc(p)
+                self.assertEqual(p.returncode, 0)
+                self.assertEqual(int(out) == p.pid, same, "pid %s, launcher %d" % (out, p.pid))
 
 
 class TestOptionsChangeBehaviour(LauncherCase):
@@ -361,7 +387,8 @@ class TestFailuresBeforeExec(LauncherCase):
         b = util.run([cc, "-static", "-o", exe, src])
         if b.returncode != 0:
             self.skipTest("cannot link statically: %s" % b.stderr[-200:])
-        r = self.torify_run([exe])
+        # Without the kernel guard nothing would stop it: refused.
+        r = self.torify_run(["--no-guard", exe])
         self.assertEqual(r.returncode, EXIT_UNGUARDABLE)
         self.assertIn("statically linked", self.one_line(r.stderr))
         self.assertEqual(r.stdout, "", "the static program must not run")
@@ -370,9 +397,15 @@ class TestFailuresBeforeExec(LauncherCase):
         with open(script, "w") as f:
             f.write("#!%s\n" % exe)
         os.chmod(script, 0o755)
-        r = self.torify_run([script])
+        r = self.torify_run(["--no-guard", script])
         self.assertEqual(r.returncode, EXIT_UNGUARDABLE)
         self.assertEqual(r.stdout, "")
+        # Under the guard it runs: the guard sees its system calls.
+        r = self.torify_run([exe])
+        if guard_available(self):
+            self.assertEqual((r.returncode, r.stdout), (0, "ran\n"), r.stderr)
+        else:
+            self.assertEqual(r.returncode, EXIT_UNGUARDABLE)
 
     def test_setuid_program_of_another_user_is_refused(self):
         if not util.is_root():
@@ -383,10 +416,16 @@ class TestFailuresBeforeExec(LauncherCase):
         os.chown(exe, 65534, 65534)
         os.chmod(exe, 0o4755)
         os.chmod(self.tmp, 0o755)
-        r = self.torify_run([exe])
+        r = self.torify_run(["--no-guard", exe])
         self.assertEqual(r.returncode, EXIT_UNGUARDABLE)
         self.assertIn("set-uid", self.one_line(r.stderr))
         self.assertEqual(r.stdout, "")
+        if guard_available(self):
+            # The guard sets no_new_privs: the set-uid bit is ignored, so
+            # the library loads and the program runs as its caller.
+            r = self.torify_run([exe])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("TORIFY_LAUNCHED=1", r.stdout)
 
     def test_warns_when_nothing_listens_at_tor_address(self):
         self.need_lib()
@@ -579,6 +618,7 @@ class TestShowOnOff(LauncherCase):
         self.assertEqual(o["log level"], "notice")
         self.assertTrue(o["library"].startswith(os.path.realpath(self.lib)), o["library"])
         self.assertTrue(o["this shell torified"].startswith("no"))
+        self.assertRegex(o["kernel guard"], r"^(available|unavailable \(.+\))$")
         r = self.torify_run(["show"], env={"LD_PRELOAD": os.path.realpath(self.lib)})
         self.assertIn("this shell torified: yes", r.stdout)
 
