@@ -46,6 +46,24 @@ int torify_real_socket(int domain, int type, int protocol)
     return f ? f(domain, type, protocol) : -1;
 }
 
+#if defined(__GLIBC__)
+/* glibc's public aliases of connect and close, bound by the dynamic linker
+ * at load time: these two are async-signal-safe calls a program may make
+ * from a signal handler, where a first-use dlsym (loader lock, malloc) must
+ * not run. */
+extern int __connect(int fd, const struct sockaddr *sa, socklen_t len);
+extern int __close(int fd);
+
+int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    return __connect(fd, sa, len);
+}
+
+int torify_real_close(int fd)
+{
+    return __close(fd);
+}
+#else
 int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     torify_connect_fn f = REAL(CONNECT, torify_connect_fn);
@@ -57,3 +75,4 @@ int torify_real_close(int fd)
     torify_close_fn f = REAL(CLOSE, torify_close_fn);
     return f ? f(fd) : -1;
 }
+#endif
