@@ -278,6 +278,11 @@ static void rebuild_index(struct torify_fakemap *m)
     m->lru_head = m->lru_tail = TORIFY_FAKEMAP_NO_SLOT;
     if (m->fresh > m->capacity)
         m->fresh = m->capacity;
+    /* Slots a dead process had taken but not completed go to the tail, so
+     * they are the first to be reused instead of being lost. */
+    for (uint32_t s = 0; s < m->fresh; s++)
+        if (!sl[s].in_use)
+            lru_push_front(m, s);
     for (uint32_t s = 0; s < m->fresh; s++) {
         if (sl[s].in_use) {
             index_insert(m, s);
@@ -341,10 +346,12 @@ torify_err torify_fakemap_assign(struct torify_fakemap *m, const char *name, siz
             errno = ENOSPC;
             return TORIFY_E_IO;
         }
-        index_remove(m, s);
         lru_unlink(m, s);
-        sl[s].in_use = 0;
-        m->count--;
+        if (sl[s].in_use) { /* (an incomplete slot left by a dead process is not indexed) */
+            index_remove(m, s);
+            sl[s].in_use = 0;
+            m->count--;
+        }
     }
     memcpy(sl[s].name, norm, nlen + 1);
     sl[s].len = (uint8_t)nlen;
