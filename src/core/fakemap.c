@@ -446,6 +446,11 @@ torify_err torify_fakemap_lookup_addr(struct torify_fakemap *m, int family, cons
     return TORIFY_OK;
 }
 
+torify_err torify_fakemap_lock_and_abandon(struct torify_fakemap *m)
+{
+    return lock_map(m) == 0 ? TORIFY_OK : TORIFY_E_IO;
+}
+
 void torify_fakemap_hold(struct torify_fakemap *m, uint32_t slot)
 {
     if (slot < m->capacity)

@@ -70,6 +70,10 @@ torify_err torify_fakemap_lookup_addr(struct torify_fakemap *m, int family, cons
 void torify_fakemap_hold(struct torify_fakemap *m, uint32_t slot);
 void torify_fakemap_release(struct torify_fakemap *m, uint32_t slot);
 
+/* Test support for the robust lock: take the map's lock and keep it (the
+ * caller, a child process, then exits without releasing it). */
+torify_err torify_fakemap_lock_and_abandon(struct torify_fakemap *m);
+
 /* The default hash (FNV-1a 64), exposed for tests. */
 uint64_t torify_fakemap_hash_default(const char *name, size_t len);
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -397,6 +398,31 @@ static void test_a_child_dying_mid_use_does_not_wedge_the_map(void **state)
     torify_fakemap_destroy(m);
 }
 
+static void test_a_process_dying_with_the_lock_does_not_deadlock_the_others(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    uint32_t before = assign(m, "kept.test");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(torify_fakemap_lock_and_abandon(m) == TORIFY_OK ? 0 : 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Without a robust lock this would hang forever: bound it. */
+    alarm(10);
+    char back[256];
+    assert_int_equal(assign(m, "kept.test"), before);
+    name_of4(m, before, back, sizeof back);
+    assert_string_equal(back, "kept.test");
+    uint32_t n = assign(m, "new.test");
+    name_of4(m, n, back, sizeof back);
+    assert_string_equal(back, "new.test");
+    assert_int_equal(torify_fakemap_count(m), 2);
+    alarm(0);
+    torify_fakemap_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_threads_agree_on_every_name),
         cmocka_unit_test(test_forked_children_share_the_map_with_the_parent),
         cmocka_unit_test(test_a_child_dying_mid_use_does_not_wedge_the_map),
+        cmocka_unit_test(test_a_process_dying_with_the_lock_does_not_deadlock_the_others),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
