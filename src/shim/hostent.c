@@ -138,6 +138,11 @@ static int by_addr(const void *addr, socklen_t len, int type, struct hostent *re
         return EINVAL;
     }
     memcpy(ip.addr, addr, len);
+    if (ip.family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
+        /* ::ffff:a.b.c.d is a.b.c.d (a fake one included). */
+        ip.family = AF_INET;
+        memmove(ip.addr, ip.addr + 12, 4);
+    }
     const struct torify_state_config *st = torify_state_config();
     const struct torify_config *c = &st->cfg;
     char name[NI_MAXHOST];
@@ -156,7 +161,7 @@ static int by_addr(const void *addr, socklen_t len, int type, struct hostent *re
         *h_errnop = HOST_NOT_FOUND;
         return 0;
     }
-    int r = fill_hostent(ret, buf, buflen, name, ip.family, addr, len);
+    int r = fill_hostent(ret, buf, buflen, name, type, addr, len);
     if (r != 0) {
         *h_errnop = NETDB_INTERNAL;
         return r;

@@ -150,6 +150,13 @@ static void test_onion_names_get_fake_addresses(void **state)
     struct hostent *back = gethostbyaddr(he->h_addr_list[0], 4, AF_INET);
     assert_non_null(back);
     assert_string_equal(back->h_name, "expyuzz4wqqyqhjn.onion");
+    /* The same fake written as IPv4-mapped IPv6. */
+    uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff };
+    memcpy(mapped + 12, he->h_addr_list[0], 4);
+    back = gethostbyaddr(mapped, 16, AF_INET6);
+    assert_non_null(back);
+    assert_string_equal(back->h_name, "expyuzz4wqqyqhjn.onion");
+    assert_int_equal(back->h_addrtype, AF_INET6);
 }
 
 static void test_reverse_lookups_of_fakes_give_the_name_and_numeric_stays_numeric(void **state)
