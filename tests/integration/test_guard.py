@@ -224,11 +224,22 @@ class GuardPositiveControl(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertTrue(any(p.get("dst") == DEST4 and p.get("proto") == 17 for p in pkts), pkts)
 
-    def test_no_guard_lets_a_static_binary_leak(self):
+    def test_no_guard_lets_an_inline_syscall_leak(self):
+        """What the guard adds: LD_PRELOAD alone cannot see a connect made
+        with the syscall instruction itself."""
         _need_env(self)
-        res, pkts, reqs = self.trap.run([util.build_path("torify"), "--no-guard", P("static_connect"), DEST4, PORT],
-                                        timeout=20)
-        self.assertTrue(any(p.get("dst") == DEST4 for p in pkts), "%s %s" % (pkts, res.stderr))
+        res, pkts, reqs = self.trap.run([util.build_path("torify"), "--no-guard", P("leak_connect"), "asm",
+                                         DEST4, PORT], timeout=20)
+        self.assertTrue(any(p.get("dst") == DEST4 and p.get("proto") == 6 for p in pkts),
+                        "%s %s" % (pkts, res.stderr))
+        self.assertEqual(reqs, [])
+
+    def test_same_inline_syscall_is_torified_under_the_guard(self):
+        _need_env(self)
+        res, pkts, reqs = self.trap.run([util.build_path("torify"), P("leak_connect"), "asm", DEST4, PORT])
+        self.assertEqual(pkts, [])
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual([r.get("host") for r in reqs], [DEST4])
 
 
 if __name__ == "__main__":
