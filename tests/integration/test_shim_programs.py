@@ -33,6 +33,10 @@ def clean_env(**extra):
 
 class ProgramsCase(util.TestCase):
     socks_mode = "relay"
+    # These tests are about libtorify.so: by default they run it alone
+    # (--no-guard), so the kernel guard cannot mask a shim defect.  The
+    # *UnderGuard classes run the real programs in torify's default mode.
+    launcher_opts = ("--no-guard",)
 
     def setUp(self):
         self.torify = util.need_file(self, util.build_path("torify"), "launcher")
@@ -56,7 +60,8 @@ class ProgramsCase(util.TestCase):
         e = clean_env(TORIFY_CONF_FILE=conf or self.conf, HOME=self.tmp)
         if env:
             e.update(env)
-        return util.run([self.torify] + list(opts) + list(argv), env=e, timeout=timeout, input=input)
+        return util.run([self.torify] + list(self.launcher_opts) + list(opts) + list(argv), env=e,
+                        timeout=timeout, input=input)
 
     def requests(self, n=None, timeout=10):
         """Complete SOCKS requests; with n, wait until there are n."""
@@ -412,6 +417,19 @@ class TestCallPrograms(ProgramsCase):
                       env={"TORIFY_EXEMPT": "127.0.0.1/32"})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(self.requests(), [], "allowed local connects must not go to Tor")
+
+
+class TestRealProgramsUnderGuard(TestRealPrograms):
+    """The same real programs in torify's default mode (kernel guard on,
+    when the kernel offers it)."""
+    launcher_opts = ()
+
+    def setUp(self):
+        super().setUp()
+        r = util.run([self.torify, "show"], env=clean_env(TORIFY_CONF_FILE=self.conf))
+        if "kernel guard: available" not in r.stdout:
+            self.skipTest("no kernel guard on this machine: %s"
+                          % next((l for l in r.stdout.splitlines() if l.startswith("kernel guard")), "?"))
 
 
 if __name__ == "__main__":

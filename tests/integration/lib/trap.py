@@ -344,13 +344,13 @@ class Trap:
     def mark(self):
         return len(self.packets())
 
-    def packets_since(self, mark, settle=0.3):
+    def packets_since(self, mark, settle=0.25):
         """Packets counted after mark, waiting settle seconds for stragglers
         (a packet sent just before the program exited)."""
         time.sleep(settle)
         return self.packets()[mark:]
 
-    def quiesce(self, quiet=0.5, limit=5.0):
+    def quiesce(self, quiet=0.3, limit=5.0):
         """Wait until no packet has arrived for quiet seconds (a control
         run's last FIN or retransmit must not land in the next window)."""
         deadline = time.monotonic() + limit
