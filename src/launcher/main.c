@@ -134,6 +134,14 @@ int main(int argc, char **argv)
     rc = config_load_for_child(&cfg);
     if (rc)
         return rc;
+    /* TorUnixSocket wins over TorAddress (docs/CONTRACTS.md), so with one in
+     * the file a numeric -a would be silently ignored: say so instead. */
+    if (o.address && o.address[0] != '/' && cfg.tor_unix[0]) {
+        fprintf(stderr, "torify: -a %s has no effect: %s sets TorUnixSocket %s, which wins "
+                        "(use -a with a socket path, or another -c file)\n",
+                o.address, cfg.source[0] ? cfg.source : "the configuration", cfg.tor_unix);
+        return EXIT_USAGE;
+    }
 
     switch (o.action) {
     case ACTION_CHECK:

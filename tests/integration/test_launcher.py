@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import util  # noqa: E402
+from lib import trap as trapmod  # noqa: E402
 from lib.socksserver import SocksServer  # noqa: E402
 
 # Exit statuses documented in torify(1).
@@ -114,6 +115,15 @@ class TestOptionsReachTheProgram(LauncherCase):
         e = self.child_env("-a", "127.0.0.1", env={"TORIFY_TOR_UNIX": "/run/tor/socks"})
         self.assertNotIn("TORIFY_TOR_UNIX", e)
         self.assertEqual(e.get("TORIFY_TOR_ADDRESS"), "127.0.0.1")
+
+    def test_numeric_address_against_a_file_unix_socket_is_an_error(self):
+        conf = os.path.join(self.tmp, "unix.conf")
+        with open(conf, "w") as f:
+            f.write("TorUnixSocket /run/tor/socks\n")
+        r = self.torify_run(["-c", conf, "-a", "127.0.0.1", ENV_CMD])
+        self.assertEqual(r.returncode, EXIT_USAGE)
+        self.assertIn("has no effect", self.one_line(r.stderr))
+        self.assertEqual(r.stdout, "")
 
     def test_user_and_pass(self):
         e = self.child_env("-u", "alice", "--pass", "s3cret word")
@@ -533,7 +543,8 @@ class TestCheckRealTor(LauncherCase):
             self.skipTest("needs root for ip netns")
         self.ip = self.need_cmd("ip")
         self.tor = self.need_cmd("tor")
-        self.ns = "torify-lt-%d" % os.getpid()
+        trapmod.Trap.sweep_stale()
+        self.ns = "tfy-r%d" % os.getpid()
         r = util.run([self.ip, "netns", "add", self.ns])
         if r.returncode != 0:
             self.skipTest("cannot create a network namespace: %s" % r.stderr.strip())

@@ -252,12 +252,13 @@ class Trap:
     @staticmethod
     def sweep_stale():
         """Remove namespaces an earlier, killed run of these tests left
-        behind: ours are named tfy-c<pid>/tfy-t<pid>, and a pid that no
-        longer exists cannot be using them."""
+        behind: ours are named tfy-<letter><pid> (c, t: the trap; r: the
+        real-tor check of test_launcher), and a pid that no longer exists
+        cannot be using them."""
         r = _ip("netns", "list", check=False)
         for line in r.stdout.splitlines():
             name = line.split()[0] if line.split() else ""
-            if not (name.startswith("tfy-c") or name.startswith("tfy-t")) or not name[5:].isdigit():
+            if not name.startswith(("tfy-c", "tfy-t", "tfy-r")) or not name[5:].isdigit():
                 continue
             pid = int(name[5:])
             if pid == os.getpid() or os.path.exists("/proc/%d" % pid):
