@@ -44,13 +44,19 @@ int preload_find(char *buf, size_t len, const char **how)
             fprintf(stderr, "torify: library not found: TORIFY_LIB=%s: %s\n", env, strerror(errno));
             return EXIT_NO_LIBRARY;
         }
-        if (!realpath(env, buf)) {
+        char real[PATH_MAX];
+        if (!realpath(env, real)) {
             fprintf(stderr, "torify: library not usable: TORIFY_LIB=%s: %s\n", env, strerror(errno));
             return EXIT_NO_LIBRARY;
         }
+        if (strlen(real) >= len) {
+            fprintf(stderr, "torify: library path too long: %s\n", real);
+            return EXIT_NO_LIBRARY;
+        }
+        memcpy(buf, real, strlen(real) + 1);
         if (how)
             *how = "TORIFY_LIB";
-        return strlen(buf) < len ? 0 : EXIT_NO_LIBRARY;
+        return 0;
     }
     char dir[PATH_MAX];
     if (!exe_dir(dir, sizeof dir)) {
