@@ -75,7 +75,7 @@ class LeakTrap(unittest.TestCase):
             LeakTrap._guard = "kernel guard: available" in r.stdout
         return [["--no-guard"]] + ([[]] if LeakTrap._guard else [])
 
-    def torified(self, argv, max_seconds=REFUSE_SECONDS, timeout=20, pre=()):
+    def torified(self, argv, max_seconds=REFUSE_SECONDS, timeout=20, pre=(), input=None):
         """Run argv under torify in the client ns, in each mode; assert the
         trap saw nothing and each run finished within max_seconds.  Returns
         the CompletedProcess of the shim-alone run.  pre: argv run before
@@ -85,7 +85,7 @@ class LeakTrap(unittest.TestCase):
         for opts in self.modes():
             t.quiesce()
             mark = t.mark()
-            r, secs = t.run(list(pre) + [self.torify] + opts + argv, env=self.env(), timeout=timeout)
+            r, secs = t.run(list(pre) + [self.torify] + opts + argv, env=self.env(), timeout=timeout, input=input)
             leaked = t.packets_since(mark)
             what = " ".join(["torify"] + opts + argv)
             self.assertEqual(leaked, [], "LEAK under %s: %s\nstdout: %s\nstderr: %s"
@@ -95,12 +95,12 @@ class LeakTrap(unittest.TestCase):
                 first = r
         return first
 
-    def control(self, argv, timeout=20):
+    def control(self, argv, timeout=20, input=None):
         """The same vector without torify: the trap must see it."""
         t = self.trap
         t.quiesce()
         mark = t.mark()
-        r, _ = t.run(argv, env=self.env(), timeout=timeout)
+        r, _ = t.run(argv, env=self.env(), timeout=timeout, input=input)
         seen = t.packets_since(mark, settle=0.5)
         self.assertGreaterEqual(len(seen), 1, "positive control %s reached no trap: the trap is blind\n"
                                 "stdout: %s\nstderr: %s" % (" ".join(argv), r.stdout[-500:], r.stderr[-500:]))
@@ -307,6 +307,28 @@ class LeakTrap(unittest.TestCase):
         argv = [curl, "-6", "-sS", "--max-time", "5", "http://leak14.example/"]
         self.torified(argv, max_seconds=5)
         self.control(argv)
+
+    def test_wget_hostname(self):
+        wget = self.cmd("wget")
+        argv = [wget, "-q", "-O", "-", "--tries=1", "--timeout=3", "http://leak15.example/"]
+        r = self.torified(argv, max_seconds=5)
+        self.assertEqual(r.stdout, "hello from leak15.example:80\n", r.stderr)
+        self.control(argv)
+
+    def test_python_urllib_hostname(self):
+        py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        code = "import urllib.request;print(urllib.request.urlopen('http://leak16.example/', timeout=3).read())"
+        argv = [py, "-c", code]
+        r = self.torified(argv, max_seconds=5)
+        self.assertIn("hello from leak16.example:80", r.stdout, r.stderr)
+        self.control(argv)
+
+    def test_netcat_udp(self):
+        nc = self.cmd("nc")
+        argv = [nc, "-u", "-w", "1", TRAP4, "53"]
+        r = self.torified(argv, input="probe\n")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.control(argv, input="probe\n")
 
 
 if __name__ == "__main__":
