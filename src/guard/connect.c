@@ -32,7 +32,7 @@
 
 /* AF_UNIX paths are resolved by the kernel against the caller's cwd: a
  * relative path is rewritten to go through the program's cwd link. */
-static int unix_abs(pid_t tgid, struct sockaddr_storage *ss, socklen_t *len)
+static int unix_abs(pid_t tid, struct sockaddr_storage *ss, socklen_t *len)
 {
     struct sockaddr_un *un = (struct sockaddr_un *)ss;
     size_t off = offsetof(struct sockaddr_un, sun_path);
@@ -42,7 +42,7 @@ static int unix_abs(pid_t tgid, struct sockaddr_storage *ss, socklen_t *len)
     char rel[sizeof un->sun_path + 1];
     memcpy(rel, un->sun_path, plen);
     rel[plen] = '\0';
-    int n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/%d/cwd/%s", (int)tgid, rel);
+    int n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/%d/cwd/%s", (int)tid, rel);
     if (n < 0 || (size_t)n >= sizeof un->sun_path)
         return -ENAMETOOLONG;
     *len = (socklen_t)(off + (size_t)n + 1);
@@ -67,9 +67,9 @@ static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
 }
 
 /* connect() the program's own socket (a duplicate of it) to the copy. */
-static int do_direct(int pidfd, pid_t tgid, int fd, struct sockaddr_storage *ss, socklen_t len)
+static int do_direct(int pidfd, pid_t tid, int fd, struct sockaddr_storage *ss, socklen_t len)
 {
-    int r = ss->ss_family == AF_UNIX ? unix_abs(tgid, ss, &len) : 0;
+    int r = ss->ss_family == AF_UNIX ? unix_abs(tid, ss, &len) : 0;
     if (r < 0)
         return r;
     int dup = guard_pidfd_getfd(pidfd, fd);
@@ -179,14 +179,14 @@ static int dial_tor(const struct guard_sup *s, const struct torify_target *targe
     return sock;
 }
 
-static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tgid, int fd,
+static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int fd,
                      const struct torify_target *target)
 {
     bool nonblock = false;
     int orig = check_program_socket(pidfd, fd, &nonblock);
     if (orig < 0)
         return orig;
-    int cloexec = guard_fd_cloexec(tgid, fd);
+    int cloexec = guard_fd_cloexec(tid, fd);
     if (cloexec < 0) {
         close(orig);
         return -EBADF;
@@ -225,14 +225,13 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     }
     socklen_t len = (socklen_t)ulen;
     int r = len ? guard_read_mem(tid, n->data.args[1], &ss, len) : 0;
-    pid_t tgid = guard_tgid_of(tid);
-    int pidfd = tgid > 0 ? guard_pidfd_open(tgid) : -ESRCH;
+    int pidfd = guard_pidfd_open_thread(tid);
     /* From here on the copy is all we use; the pid is known to be the
      * notifying thread's only while the notification is pending. */
     if (!guard_notif_valid(s, n->id))
         goto out;
     if (r < 0 || pidfd < 0) {
-        guard_reply(s, n->id, -1, r < 0 ? EFAULT : ESRCH);
+        guard_reply(s, n->id, -1, r < 0 ? EFAULT : -pidfd);
         goto out;
     }
 
@@ -243,13 +242,13 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     torify_err why = TORIFY_OK;
     switch (guard_decide(&s->cfg, &ss, len, &target, &err_no, &why)) {
     case GUARD_DIRECT:
-        r = do_direct(pidfd, tgid, fd, &ss, len);
+        r = do_direct(pidfd, tid, fd, &ss, len);
         atomic_fetch_add(&s->n_direct, 1);
         guard_log(s, TORIFY_LOG_DEBUG, "guard: pid %d connect to %s done directly (%s)", (int)tid, what,
                   r ? strerror(-r) : "ok");
         break;
     case GUARD_TORIFY:
-        r = do_torify(s, n->id, pidfd, tgid, fd, &target);
+        r = do_torify(s, n->id, pidfd, tid, fd, &target);
         if (r == -ENOENT && !guard_notif_valid(s, n->id))
             goto out; /* interrupted meanwhile: the program will retry */
         atomic_fetch_add(&s->n_torified, 1);

@@ -60,8 +60,10 @@ enum guard_action guard_decide(const struct torify_config *cfg, const struct soc
 int guard_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 /* Thread group id of thread tid, or -errno. */
 pid_t guard_tgid_of(pid_t tid);
-/* Is fd close-on-exec in process tgid (from /proc/TGID/fdinfo/FD)?  1, 0 or -errno. */
-int guard_fd_cloexec(pid_t tgid, int fd);
+/* Is fd close-on-exec for task pid (from /proc/PID/fdinfo/FD)?  1, 0 or -errno. */
+int guard_fd_cloexec(pid_t pid, int fd);
+/* A pidfd for thread tid (its own, or its thread group leader's). */
+int guard_pidfd_open_thread(pid_t tid);
 /* pidfd_open / pidfd_getfd (raw syscalls: glibc 2.36 wrappers are not everywhere). */
 int guard_pidfd_open(pid_t pid);
 int guard_pidfd_getfd(int pidfd, int fd);

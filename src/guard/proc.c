@@ -16,6 +16,7 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#define PIDFD_THREAD_FLAG O_EXCL /* PIDFD_THREAD, <linux/pidfd.h> of 6.9 */
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
 #endif
@@ -30,6 +31,19 @@ int guard_pidfd_getfd(int pidfd, int fd)
 {
     long r = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
     return r < 0 ? -errno : (int)r;
+}
+
+/* A pidfd for the thread tid: PIDFD_THREAD (Linux 6.9) opens it directly;
+ * older kernels want the thread group leader, found in /proc/TID/status. */
+int guard_pidfd_open_thread(pid_t tid)
+{
+    long fd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD_FLAG);
+    if (fd >= 0)
+        return (int)fd;
+    if (errno != EINVAL)
+        return -errno;
+    pid_t tgid = guard_tgid_of(tid);
+    return tgid > 0 ? guard_pidfd_open(tgid) : (tgid < 0 ? tgid : -ESRCH);
 }
 
 /* process_vm_readv first (no fd, no seek); /proc/PID/mem as the fallback
@@ -115,10 +129,10 @@ pid_t guard_tgid_of(pid_t tid)
     return (pid_t)v;
 }
 
-int guard_fd_cloexec(pid_t tgid, int fd)
+int guard_fd_cloexec(pid_t pid, int fd)
 {
     char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)tgid, fd);
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
     int r = read_small(path, buf, sizeof buf);
     if (r < 0)
         return r;

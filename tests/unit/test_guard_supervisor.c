@@ -450,6 +450,24 @@ static void test_twenty_connects_in_a_row_all_torified(void **st)
     stub_stop(cur);
 }
 
+static void *tgid_thread(void *arg)
+{
+    *(pid_t *)arg = guard_tgid_of((pid_t)syscall(SYS_gettid));
+    return NULL;
+}
+
+static void test_thread_group_of_a_thread_is_its_process(void **st)
+{
+    (void)st;
+    /* The fallback of kernels without PIDFD_THREAD. */
+    pid_t got = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, tgid_thread, &got), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(got, getpid());
+    assert_true(guard_tgid_of(0x3fffffff) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_bad_fd_and_non_socket_get_the_kernels_errors),
         cmocka_unit_test(test_unix_connect_with_relative_path_uses_the_programs_cwd),
         cmocka_unit_test(test_twenty_connects_in_a_row_all_torified),
+        cmocka_unit_test(test_thread_group_of_a_thread_is_its_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
