@@ -1,0 +1,362 @@
+"""The private Tor network of scripts/tornet, for the end-to-end tests.
+
+    from lib import tornet
+
+    def setUpModule():
+        tornet.acquire()          # $TORNET_DIR (the runner's network) or a new one
+
+    def tearDownModule():
+        tornet.release()          # takes down only a network acquire() started
+
+    net = tornet.net()            # the Net described by DIR/env.json
+    with net.controller() as c:   # control port, cookie authentication
+        c.getinfo("stream-status")
+
+What the network offers (see scripts/tornet): a SOCKS port with
+ExtendedErrors and IsolateSOCKSAuth; http://web.test:PORT/ (and any other
+*.test name) served through an exit by the tornet web server, whose log names
+the process that connected (exit1, exit2, hs1, or a foreign pid); the same
+page at http://ONION/; a DNS server only the exits use, whose log names the
+process that asked.
+
+Everything here talks to 127.0.0.1 only.
+"""
+
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from lib import util
+
+SCRIPT = os.path.join(util.SRC, "scripts", "tornet")
+UP_TIMEOUT = 600
+
+_net = None
+_owned_dir = None
+
+
+class TornetError(Exception):
+    pass
+
+
+# ---- bringing the network up ---------------------------------------------
+
+def acquire():
+    """Return the Net to test against: $TORNET_DIR when the runner set it,
+    else a network started here (in a temporary directory) that release()
+    takes down.  Raises unittest.SkipTest when tor is not installed."""
+    global _net, _owned_dir
+    if _net is not None:
+        return _net
+    d = os.environ.get("TORNET_DIR")
+    if d:
+        _net = Net(d)
+        return _net
+    if not shutil.which("tor") or not shutil.which("tor-gencert"):
+        raise unittest.SkipTest("tor is not installed (scripts/install-deps test installs it)")
+    if not os.access(SCRIPT, os.X_OK):
+        raise unittest.SkipTest("scripts/tornet is missing")
+    d = tempfile.mkdtemp(prefix="torify-tornet-")
+    _owned_dir = d
+    try:
+        r = subprocess.run([SCRIPT, "up", d], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=UP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        release()
+        raise TornetError("scripts/tornet up did not finish within %ds" % UP_TIMEOUT)
+    if r.returncode != 0:
+        out = r.stdout.decode(errors="replace")
+        release()
+        raise TornetError("scripts/tornet up failed:\n" + out[-3000:])
+    _net = Net(d)
+    return _net
+
+
+def release():
+    """Take down the network acquire() started (never the runner's)."""
+    global _net, _owned_dir
+    d, _owned_dir, _net = _owned_dir, None, None
+    if d is None:
+        return
+    try:
+        subprocess.run([SCRIPT, "down", d], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def net():
+    if _net is None:
+        return acquire()
+    return _net
+
+
+# ---- the network -----------------------------------------------------------
+
+class Net:
+    def __init__(self, d):
+        path = os.path.join(d, "env.json")
+        try:
+            with open(path) as f:
+                self.env = json.load(f)
+        except (OSError, ValueError) as e:
+            raise TornetError("no usable %s (is the network up?): %s" % (path, e))
+        e = self.env
+        self.dir = d
+        self.socks_host = e["socks_host"]
+        self.socks_port = e["socks_port"]
+        self.control_port = e["control_port"]
+        self.cookie_path = e["cookie_path"]
+        self.onion = e["onion"]
+        self.web_host = e["web_host"]
+        self.web_port = e["web_port"]
+        self.marker = e["web_marker"]
+        self.www_dir = e["www_dir"]
+        self.exits = set(e["exits"])
+        self.nx_host = e["nx_host"]
+        self.dns_addr = e["dns_addr"]
+
+    # addresses
+    @property
+    def proxy(self):
+        return "%s:%d" % (self.socks_host, self.socks_port)
+
+    def unique_host(self, tag="t"):
+        """A fresh *.test name: the exits have never resolved it, so using it
+        makes exactly one new query in the DNS log."""
+        return "%s-%s.%s" % (tag, secrets.token_hex(5), self.web_host)
+
+    def web_url(self, path="/", host=None):
+        return "http://%s:%d%s" % (host or self.web_host, self.web_port, path)
+
+    def onion_url(self, path="/"):
+        return "http://%s%s" % (self.onion, path)
+
+    def unique_path(self, tag="p"):
+        return "/?%s-%s" % (tag, secrets.token_hex(6))
+
+    # torify
+    def torify_env(self, conf_dir, **extra):
+        """Environment for build/torify aimed at this network: the caller's
+        torify/torsocks settings removed, an empty torify.conf (so the
+        machine's /etc/torify.conf does not count), Tor's port set."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TORIFY_", "TORSOCKS_")) and k != "LD_PRELOAD"}
+        conf = os.path.join(conf_dir, "tornet-torify.conf")
+        if not os.path.exists(conf):
+            with open(conf, "w") as f:
+                f.write("# empty: settings come from the environment\n")
+        env.update(TORIFY_CONF_FILE=conf, TORIFY_TOR_ADDRESS=self.socks_host,
+                   TORIFY_TOR_PORT=str(self.socks_port))
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    # logs
+    def mark(self):
+        """Positions in the web and DNS logs; *_since(mark) reads what came after."""
+        return (_size(self.env["web_log"]), _size(self.env["dns_log"]))
+
+    def web_since(self, mark, settle=0.0):
+        if settle:
+            time.sleep(settle)
+        return _read_jsonl(self.env["web_log"], mark[0])
+
+    def dns_since(self, mark, settle=0.0):
+        if settle:
+            time.sleep(settle)
+        return _read_jsonl(self.env["dns_log"], mark[1])
+
+    def wait_web(self, mark, pred, timeout=10.0):
+        """The first web-log record after mark for which pred(rec) holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for rec in self.web_since(mark):
+                if pred(rec):
+                    return rec
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
+
+    def controller(self, timeout=10.0):
+        return Controller(self.control_port, self.cookie_path, timeout)
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _read_jsonl(path, offset):
+    out = []
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for line in f.read().decode(errors="replace").splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue  # a line still being written
+    return out
+
+
+# ---- control port ----------------------------------------------------------
+
+class ControlError(Exception):
+    pass
+
+
+class Controller:
+    """A small Tor control-port client (control-spec): AUTHENTICATE with the
+    cookie, GETINFO, SETEVENTS and asynchronous events.  Context manager."""
+
+    def __init__(self, port, cookie_path, timeout=10.0):
+        with open(cookie_path, "rb") as f:
+            cookie = f.read()
+        self.timeout = timeout
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.events = []
+        self.command("AUTHENTICATE " + cookie.hex())
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _line(self, deadline):
+        while b"\r\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ControlError("control port: no answer in time")
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                continue
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ControlError("control port closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def _reply(self, deadline):
+        """One complete reply: a list of (code, kind, text), where kind is
+        '-', ' ' or '+' and '+' entries carry their data block as text."""
+        out = []
+        while True:
+            line = self._line(deadline)
+            if len(line) < 4:
+                raise ControlError("control port: malformed line %r" % line)
+            code, kind, text = line[:3], line[3], line[4:]
+            if kind == "+":
+                data = []
+                while True:
+                    dl = self._line(deadline)
+                    if dl == ".":
+                        break
+                    data.append(dl[1:] if dl.startswith("..") else dl)
+                text = text + "\n" + "\n".join(data)
+            out.append((code, kind, text))
+            if kind == " ":
+                return out
+
+    def command(self, line):
+        """Send one command; return its reply lines.  Asynchronous events
+        (650) that arrive meanwhile are queued for next_event()."""
+        self.sock.sendall((line + "\r\n").encode())
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = self._reply(deadline)
+            if reply[0][0] == "650":
+                self.events.append(reply)
+                continue
+            if reply[-1][0] != "250":
+                raise ControlError("%s -> %s" % (line.split(" ", 1)[0], reply[-1][0] + " " + reply[-1][2]))
+            return reply
+
+    def getinfo(self, key):
+        reply = self.command("GETINFO " + key)
+        for _code, _kind, text in reply:
+            if text.startswith(key + "="):
+                value = text[len(key) + 1:]
+                return value[1:] if value.startswith("\n") else value
+        raise ControlError("GETINFO %s: no value in %r" % (key, reply))
+
+    def setevents(self, *names):
+        self.command("SETEVENTS " + " ".join(names))
+
+    def next_event(self, timeout=5.0):
+        """The text of the next asynchronous event, or None after timeout."""
+        if self.events:
+            return self.events.pop(0)[0][2]
+        deadline = time.monotonic() + timeout
+        try:
+            reply = self._reply(deadline)
+        except ControlError:
+            return None
+        return reply[0][2]
+
+    # parsed views
+    def streams(self):
+        """GETINFO stream-status as dicts {id, status, circ, target}."""
+        out = []
+        for line in self.getinfo("stream-status").splitlines():
+            parts = line.split()
+            if len(parts) >= 4:
+                out.append({"id": parts[0], "status": parts[1], "circ": parts[2], "target": parts[3]})
+        return out
+
+    def circuits(self):
+        """GETINFO circuit-status as dicts {id, status, path, <KEY>: value...}."""
+        out = []
+        for line in self.getinfo("circuit-status").splitlines():
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            c = {"id": parts[0], "status": parts[1], "path": ""}
+            for p in parts[2:]:
+                k, sep, v = p.partition("=")
+                if sep and re.fullmatch(r"[A-Z_]+", k):
+                    c[k] = v.strip('"')
+                elif not sep:
+                    c["path"] = p
+            out.append(c)
+        return out
+
+
+# ---- onion names -----------------------------------------------------------
+
+def fake_onion():
+    """A well-formed v3 onion address (valid checksum) that no service
+    publishes: Tor must fail to find its descriptor."""
+    import base64
+    import hashlib
+    pub = secrets.token_bytes(32)
+    version = b"\x03"
+    check = hashlib.sha3_256(b".onion checksum" + pub + version).digest()[:2]
+    return base64.b32encode(pub + check + version).decode().lower() + ".onion"
+
+
+def bad_checksum_onion(good):
+    """good with its checksum broken: Tor rejects it as an invalid address."""
+    import base64
+    raw = bytearray(base64.b32decode(good[:-len(".onion")].upper()))
+    raw[32] ^= 0xFF
+    return base64.b32encode(bytes(raw)).decode().lower() + ".onion"
