@@ -88,7 +88,8 @@ int config_load_for_child(struct torify_config *cfg)
     }
     /* Pin the file that was validated, so the child reads the same one
      * even if the search path would find another by then. */
-    if (cfg->source[0] && !getenv("TORIFY_CONF_FILE"))
+    const char *named = getenv("TORIFY_CONF_FILE");
+    if (cfg->source[0] && (!named || !*named))
         return set("TORIFY_CONF_FILE", cfg->source);
     return 0;
 }

@@ -174,6 +174,25 @@ class TestOptionsReachTheProgram(LauncherCase):
         e = self.child_env(env={"LD_PRELOAD": "%s:%s" % (other, real)})
         self.assertEqual(e.get("LD_PRELOAD"), "%s %s" % (real, other))
 
+    def test_torsocks_variables_are_honoured(self):
+        # torsocks users keep their environment: the launcher validates
+        # and shows it like its own.
+        conf = os.path.join(self.tmp, "ts.conf")
+        with open(conf, "w") as f:
+            f.write("TorPort 9333\n")
+        r = self.torify_run(["show"], env={"TORIFY_CONF_FILE": "", "TORSOCKS_CONF_FILE": conf,
+                                           "TORSOCKS_TOR_ADDRESS": "127.0.0.5"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("config file: %s\n" % conf, r.stdout)
+        self.assertIn("tor: 127.0.0.5:9333\n", r.stdout)
+        # The child is pinned to the file the launcher validated.
+        self.need_lib()
+        r = self.torify_run([ENV_CMD], env={"TORIFY_CONF_FILE": "", "TORSOCKS_CONF_FILE": conf})
+        self.assertEqual(parse_env(r.stdout).get("TORIFY_CONF_FILE"), conf)
+        r = self.torify_run(["show"], env={"TORSOCKS_TOR_PORT": "nope"})
+        self.assertEqual(r.returncode, EXIT_CONFIG)
+        self.assertIn("TORSOCKS_TOR_PORT", self.one_line(r.stderr))
+
     def test_shell_starts_a_torified_shell(self):
         self.need_lib()
         r = self.torify_run(["--shell"], env={"SHELL": "/bin/sh"},
@@ -219,7 +238,15 @@ class TestOptionsChangeBehaviour(LauncherCase):
                                env=env, timeout=20)
 
     def test_port_and_address_select_the_socks_server(self):
-        for host in ("127.0.0.1", "127.0.0.2"):
+        hosts = ["127.0.0.1", "127.0.0.2"]
+        if socket.has_ipv6:
+            try:
+                with socket.socket(socket.AF_INET6) as s6:
+                    s6.bind(("::1", 0))
+                hosts.append("::1")
+            except OSError:
+                pass
+        for host in hosts:
             with SocksServer(mode="virtual", host=host) as srv:
                 r = self.fetch(srv, "-a", host, "-P", str(srv.port))
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
