@@ -79,12 +79,13 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
     }
     if (torify_tor_connect_wait(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
                                 TORIFY_TOR_CONNECT_MS) != 0) {
-        char where[80];
-        torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connection refused, not sent directly",
+        char where[80], t[300];
+        int why = errno;
+        torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
                    c->tor_unix[0] ? c->tor_unix
                                   : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
                                                             where, sizeof where),
-                   strerror(errno));
+                   strerror(why), torify_target_format(target, t, sizeof t));
         e = TORIFY_E_PROXY_UNREACHABLE;
         goto out;
     }
