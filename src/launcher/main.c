@@ -142,6 +142,12 @@ int main(int argc, char **argv)
                 o.address, cfg.source[0] ? cfg.source : "the configuration", cfg.tor_unix);
         return EXIT_USAGE;
     }
+    /* Explicit credentials win over IsolatePID: -i would silently not isolate. */
+    if (o.isolate && (cfg.has_user || cfg.has_pass)) {
+        fprintf(stderr, "torify: -i has no effect: SOCKS5 credentials are set (%s), and they win\n",
+                cfg.source[0] ? cfg.source : "environment");
+        return EXIT_USAGE;
+    }
 
     switch (o.action) {
     case ACTION_CHECK:

@@ -125,6 +125,17 @@ class TestOptionsReachTheProgram(LauncherCase):
         self.assertIn("has no effect", self.one_line(r.stderr))
         self.assertEqual(r.stdout, "")
 
+    def test_isolate_against_configured_credentials_is_an_error(self):
+        conf = os.path.join(self.tmp, "cred.conf")
+        with open(conf, "w") as f:
+            f.write("SOCKS5Username alice\n")
+        r = self.torify_run(["-c", conf, "-i", ENV_CMD])
+        self.assertEqual(r.returncode, EXIT_USAGE)
+        self.assertIn("-i has no effect", self.one_line(r.stderr))
+        r = self.torify_run(["-i", ENV_CMD], env={"TORSOCKS_PASSWORD": "x"})
+        self.assertEqual(r.returncode, EXIT_USAGE)
+        self.assertEqual(r.stdout, "")
+
     def test_user_and_pass(self):
         e = self.child_env("-u", "alice", "--pass", "s3cret word")
         self.assertEqual(e.get("TORIFY_USERNAME"), "alice")
