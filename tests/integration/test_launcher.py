@@ -213,8 +213,13 @@ class TestOptionsReachTheProgram(LauncherCase):
         self.assertIn("launched=1", r.stdout)
 
     def test_no_guard_gives_the_same_environment(self):
+        # The same settings reach the program; only the guard's own marker
+        # (TORIFY_GUARDED=1, set by src/guard/ for the program it runs) differs.
         a = self.child_env("-P", "9151")
         b = self.child_env("--no-guard", "-P", "9151")
+        self.assertNotIn("TORIFY_GUARDED", b)
+        if guard_available(self):
+            self.assertEqual(a.pop("TORIFY_GUARDED", None), "1")
         self.assertEqual(a, b)
 
     def test_guard_on_by_default_and_off_with_no_guard(self):
