@@ -263,6 +263,9 @@ class TorNet:
         print("== private Tor network: scripts/tornet up %s" % self.dir, flush=True)
         t0 = time.monotonic()
         timeout = int(os.environ.get("TORIFY_TORNET_TIMEOUT", "600"))
+        # Marked up before it starts: an interrupted or half-failed `up`
+        # must still be taken down.
+        self.up = True
         try:
             p = subprocess.run([self.script, "up", self.dir], cwd=SRC, env=env, timeout=timeout,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -271,7 +274,6 @@ class TorNet:
             text = p.stdout.decode(errors="replace")
         except subprocess.TimeoutExpired:
             ok, text = False, "timed out after %ss" % timeout
-        self.up = True  # even a half-started network must be taken down
         if not ok:
             self.error = "scripts/tornet up failed: " + text.strip()[-800:]
         print("   %s in %.1fs" % ("up" if ok else "FAILED", time.monotonic() - t0), flush=True)

@@ -376,6 +376,60 @@ class ScriptedNonBlocking(ProgMixin, util.TestCase):
         self.assertEqual(res.stdout.splitlines()[1:], ["nb body"])
 
 
+class ScriptedServerCommandLine(ProgMixin, util.TestCase):
+    """The scripted server's command-line mode, which other suites run inside
+    network namespaces: ready line, JSON-lines record, clean SIGTERM exit."""
+
+    SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "socksserver.py")
+
+    def start(self, *args):
+        p = self.spawn([sys.executable, self.SERVER] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline().strip()
+        self.assertRegex(line, r"^ready \S+$", "first stdout line; stderr: %s" % (p.poll() is not None and p.stderr.read()))
+        return p, line.split()[1]
+
+    def stop(self, p):
+        p.terminate()
+        self.assertEqual(p.wait(timeout=10), 0, "SIGTERM ends the server cleanly")
+
+    def test_relay_with_map_and_record(self):
+        with util.HTTPServer(body="cli body\n") as http:
+            d = self.tempdir()
+            rec = os.path.join(d, "req.jsonl")
+            p, port = self.start("--listen", "127.0.0.1:0", "--mode", "relay",
+                                 "--map", "web.test=127.0.0.1:%d" % http.port, "--record", rec)
+            proxy = "127.0.0.1:" + port
+            res = self.blocking(proxy, "connect", "web.test:80", "--http")
+            self.assertOk(res)
+            self.assertEqual(util.parse_http_body(res.stdout), "cli body\n")
+            # Never real DNS: a name outside the map is "host unreachable".
+            self.assertError(self.blocking(proxy, "connect", "example.com:80"), "TORIFY_E_S5_HOST_UNREACH")
+            self.stop(p)
+            import json
+            with open(rec) as f:
+                lines = [json.loads(x) for x in f]
+            self.assertEqual([(r["host"], r["port"], r["cmd"]) for r in lines],
+                             [("web.test", 80, 1), ("example.com", 80, 1)])
+
+    def test_unix_virtual_with_auth(self):
+        path = os.path.join(self.tempdir(), "s.sock")
+        p, where = self.start("--unix", path, "--mode", "virtual", "--auth", "u:p")
+        self.assertEqual(where, path)
+        res = self.blocking("unix:" + path, "connect", "web.test:8080", "--http", "--user", "u", "--pass", "p")
+        self.assertOk(res)
+        self.assertEqual(util.parse_http_body(res.stdout), "hello from web.test:8080\n")
+        self.assertError(self.blocking("unix:" + path, "connect", "web.test:80", "--user", "u", "--pass", "x"),
+                         "TORIFY_E_AUTH_REJECTED")
+        self.stop(p)
+        self.assertFalse(os.path.exists(path), "the socket file is removed on exit")
+
+    def test_error_mode_reply_code(self):
+        p, port = self.start("--mode", "error", "--reply-code", "0xf4")
+        self.assertError(self.blocking("127.0.0.1:" + port, "connect", "x.onion:80"), "TORIFY_E_TOR_HS_MISSING_AUTH")
+        self.stop(p)
+
+
 # ---------------------------------------------------------------------------
 # microsocks (Debian package), started here on a free loopback port.
 # ---------------------------------------------------------------------------
