@@ -343,15 +343,59 @@ class Controller:
 
 # ---- onion names -----------------------------------------------------------
 
-def fake_onion():
-    """A well-formed v3 onion address (valid checksum) that no service
-    publishes: Tor must fail to find its descriptor."""
+# Ed25519 arithmetic (RFC 8032), just enough to make a public key: Tor
+# checks that an onion address holds a valid curve point, so random bytes
+# would be refused as an invalid address instead of "not found".
+_P = 2 ** 255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_BY = 4 * pow(5, _P - 2, _P) % _P
+
+
+def _recover_x(y):
+    xx = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(xx, (_P + 3) // 8, _P)
+    if (x * x - xx) % _P:
+        x = x * pow(2, (_P - 1) // 4, _P) % _P
+    return _P - x if x & 1 else x
+
+
+def _add(a, b):
+    (x1, y1, z1, t1), (x2, y2, z2, t2) = a, b
+    aa = (y1 - x1) * (y2 - x2) % _P
+    bb = (y1 + x1) * (y2 + x2) % _P
+    cc = 2 * t1 * t2 * _D % _P
+    dd = 2 * z1 * z2 % _P
+    e, f, g, h = bb - aa, dd - cc, dd + cc, bb + aa
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _ed25519_public(scalar):
+    bx = _recover_x(_BY)
+    q, base = (0, 1, 1, 0), (bx, _BY, 1, bx * _BY % _P)
+    while scalar:
+        if scalar & 1:
+            q = _add(q, base)
+        base = _add(base, base)
+        scalar >>= 1
+    zi = pow(q[2], _P - 2, _P)
+    x, y = q[0] * zi % _P, q[1] * zi % _P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _onion_from_key(pub):
     import base64
     import hashlib
-    pub = secrets.token_bytes(32)
     version = b"\x03"
     check = hashlib.sha3_256(b".onion checksum" + pub + version).digest()[:2]
     return base64.b32encode(pub + check + version).decode().lower() + ".onion"
+
+
+def fake_onion():
+    """A valid v3 onion address (real curve point, right checksum) that no
+    service publishes: Tor must fail to find its descriptor."""
+    scalar = int.from_bytes(secrets.token_bytes(32), "little")
+    scalar = (scalar & ~7 & ((1 << 254) - 1)) | (1 << 254)  # RFC 8032 clamping
+    return _onion_from_key(_ed25519_public(scalar))
 
 
 def bad_checksum_onion(good):
