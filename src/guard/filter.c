@@ -19,13 +19,14 @@
  *   connect()                              to the supervisor (user notification)
  *   sendto/sendmsg/sendmmsg + MSG_FASTOPEN EPERM (TFO connects from send)
  *   io_uring_setup/enter/register          ENOSYS (programs fall back)
- *   seccomp(SET_MODE_FILTER) with          EPERM: a filter of the program's own
+ *   seccomp(SET_MODE_FILTER) with          EBUSY: a filter of the program's own
  *     SECCOMP_FILTER_FLAG_NEW_LISTENER     with a listener would get connect()
  *                                          first (the newest filter wins among
  *                                          equal actions) and could CONTINUE it.
- *                                          Linux >= 5.0 already answers EBUSY
- *                                          (one listener per filter tree); the
- *                                          rule does not depend on that.
+ *                                          Linux >= 5.0 answers EBUSY too (one
+ *                                          listener per filter tree); the rule
+ *                                          does not depend on that, and a nested
+ *                                          torify reads EBUSY as "already guarded"
  *   without Landlock (GUARD_FILTER_NO_PTRACE):
  *     ptrace(PTRACE_ATTACH/PTRACE_SEIZE),  EPERM: no reaching into processes
  *     process_vm_writev, pidfd_getfd       outside the guard (landlock.c)
@@ -154,7 +155,7 @@ static size_t seccomp_block(struct sock_filter *p, size_t cap)
     ret(&b, SECCOMP_RET_ALLOW);
     ld(&b, ARG_LO(1));
     emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1));
-    ret(&b, RET_ERRNO(EPERM));
+    ret(&b, RET_ERRNO(EBUSY));
     ret(&b, SECCOMP_RET_ALLOW);
     return b.overflow ? 0 : b.n;
 }

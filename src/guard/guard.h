@@ -18,9 +18,18 @@
 #include <stddef.h>
 #include "core/config.h"
 
-/* Is the guard possible on this kernel?  Returns 0, or -1 with a one-line
- * reason (no trailing newline) in why.  Forks a short-lived probe child:
- * a seccomp filter cannot be removed once installed. */
+/* Set to "1" in the environment of every guarded program, so that a
+ * torify started inside the guard knows the listener above it is ours. */
+#define TORIFY_GUARD_ENV "TORIFY_GUARDED"
+
+/* Is the guard possible here?  Returns
+ *   0  yes: torify_guard_run() will guard the program;
+ *   1  this process already runs under a torify guard (a torify inside
+ *      `torify --shell`, say): the program is guarded by it, nothing to add
+ *      (exec it directly);
+ *  -1  no: a one-line reason (no trailing newline) is in why.
+ * Forks a short-lived probe child: a seccomp filter cannot be removed once
+ * installed. */
 int torify_guard_check(char *why, size_t why_len);
 
 /* Run the program at path (found by the caller; a file without #! runs

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -20,7 +21,7 @@
 #include "guard/guard.h"
 #include "guard/internal.h"
 
-enum probe_exit { PROBE_OK = 0, PROBE_NO_FILTER = 10, PROBE_NO_LISTENER, PROBE_NO_ADDFD, PROBE_NO_PIDFD };
+enum probe_exit { PROBE_OK = 0, PROBE_NO_FILTER = 10, PROBE_NO_LISTENER, PROBE_NO_ADDFD, PROBE_NO_PIDFD, PROBE_NESTED };
 
 static int probe_child(void)
 {
@@ -30,7 +31,7 @@ static int probe_child(void)
     struct sock_fprog fp = {.len = 1, .filter = &allow};
     long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);
     if (fd < 0)
-        return errno == EINVAL ? PROBE_NO_LISTENER : PROBE_NO_FILTER;
+        return errno == EINVAL ? PROBE_NO_LISTENER : errno == EBUSY ? PROBE_NESTED : PROBE_NO_FILTER;
     struct seccomp_notif_addfd a = {.id = 1, .flags = 0, .srcfd = (uint32_t)fd, .newfd = 0, .newfd_flags = 0};
     if (ioctl((int)fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a) == 0 || errno != ENOENT)
         return PROBE_NO_ADDFD;
@@ -68,17 +69,23 @@ int torify_guard_check(char *why, size_t why_len)
     }
     if (WIFEXITED(st) && WEXITSTATUS(st) == PROBE_OK)
         return 0;
-    const char *what = "seccomp filters are not allowed here";
-    if (WIFEXITED(st) && WEXITSTATUS(st) == PROBE_NO_LISTENER)
-        what = "no seccomp user notification (needs Linux >= 5.0)";
-    else if (WIFEXITED(st) && WEXITSTATUS(st) == PROBE_NO_ADDFD)
-        what = "no SECCOMP_IOCTL_NOTIF_ADDFD (needs Linux >= 5.9)";
-    else if (WIFEXITED(st) && WEXITSTATUS(st) == PROBE_NO_PIDFD)
-        what = "no pidfd_getfd (needs Linux >= 5.6)";
-    snprintf(why, why_len,
-             "the kernel guard needs Linux >= 5.9 with seccomp user notification and ADDFD; "
-             "this kernel (%s): %s. Use --no-guard to run with LD_PRELOAD only "
-             "(static binaries, raw syscalls and io_uring are then not covered)",
-             u.release, what);
+    /* A listener exists above us (EBUSY) and our launcher said it is one
+     * of ours: the whole tree, this process included, is supervised
+     * already.  Another supervisor (a container manager's) is no guard of
+     * ours: without the marker that case is refused like a missing kernel. */
+    const char *mark = getenv(TORIFY_GUARD_ENV);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == PROBE_NESTED && mark && strcmp(mark, "1") == 0)
+        return 1;
+    static const char tail[] = "--no-guard runs with LD_PRELOAD only (static programs, raw syscalls, io_uring bypass it)";
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (code == PROBE_NESTED) {
+        snprintf(why, why_len, "no kernel guard: another seccomp supervisor already watches this process; %s", tail);
+        return -1;
+    }
+    const char *what = code == PROBE_NO_LISTENER ? "no seccomp user notification"
+                     : code == PROBE_NO_ADDFD    ? "no SECCOMP_IOCTL_NOTIF_ADDFD"
+                     : code == PROBE_NO_PIDFD    ? "no pidfd_getfd"
+                                                 : "seccomp filters not allowed";
+    snprintf(why, why_len, "no kernel guard: needs Linux >= 5.9; this kernel (%.40s): %s; %s", u.release, what, tail);
     return -1;
 }

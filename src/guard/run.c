@@ -148,11 +148,37 @@ static int supervise(pid_t child, const sigset_t *set)
     }
 }
 
+/* envp plus TORIFY_GUARDED=1 (an old value dropped), in a new array. */
+static char **mark_env(char *const envp[])
+{
+    static char marker[] = TORIFY_GUARD_ENV "=1";
+    const size_t klen = sizeof TORIFY_GUARD_ENV; /* name and '=' */
+    size_t n = 0;
+    while (envp && envp[n])
+        n++;
+    char **out = calloc(n + 2, sizeof *out);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], marker, klen) != 0)
+            out[k++] = envp[i];
+    out[k++] = marker;
+    out[k] = NULL;
+    return out;
+}
+
 int torify_guard_run(const struct torify_config *cfg, const char *path, char *const argv[],
-                     char *const envp[], char *err, size_t err_len)
+                     char *const envp_in[], char *err, size_t err_len)
 {
     if (!path || !argv || !argv[0]) {
         snprintf(err, err_len, "no program to run");
+        return -1;
+    }
+    /* Built before fork: the child only execs.  Kept for the process's life. */
+    char **envp = mark_env(envp_in);
+    if (!envp) {
+        snprintf(err, err_len, "guard: out of memory");
         return -1;
     }
     /* Lives as long as the process: handler threads may still use it. */

@@ -51,11 +51,19 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
     /* The kernel guard (src/guard/) sees every connect of the program and
      * its descendants, also those LD_PRELOAD cannot see.  Without it, a
      * program that ignores LD_PRELOAD would bypass Tor: refuse those. */
-    bool guarded = false;
+    bool guarded = false, inherited = false;
     char why[256] = "";
-    if (!o->no_guard)
-        guarded = torify_guard_check(why, sizeof why) == 0;
-    if (!guarded) {
+    if (!o->no_guard) {
+        int g = torify_guard_check(why, sizeof why);
+        if (g < 0) {
+            /* Issue 5: no silent fall-back to LD_PRELOAD only. */
+            fprintf(stderr, "torify: %s\n", why);
+            return EXIT_UNGUARDABLE;
+        }
+        guarded = g == 0;
+        inherited = g == 1; /* a torify inside the guard: the exec below stays guarded */
+    }
+    if (!guarded && !inherited) {
         rc = program_check_preloadable(path);
         if (rc)
             return rc;
@@ -76,8 +84,6 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         return EXIT_OS;
     }
     warn_if_tor_absent(cfg);
-    if (!guarded && !o->no_guard && effective_level(cfg) >= TORIFY_LOG_NOTICE)
-        fprintf(stderr, "torify: notice: no kernel guard (%s): LD_PRELOAD only\n", why);
     fflush(NULL);
     if (guarded) {
         /* The launcher stays as the supervisor and returns the program's

@@ -178,6 +178,38 @@ class GuardLeakCorpus(unittest.TestCase):
             self.assertEqual([r for r in reqs], [], "nothing should reach SOCKS")
 
 
+    def test_torify_inside_torify_stays_guarded(self):
+        """A torify started under the guard (e.g. in `torify --shell`) knows
+        the listener above it is torify's: it runs the program, which the
+        outer supervisor still torifies, even a static one."""
+        _need_env(self)
+        t = util.build_path("torify")
+        res, pkts, reqs = self.trap.run([t, t, P("static_connect"), DEST4, PORT])
+        self.assertEqual(pkts, [])
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual([r.get("host") for r in reqs], [DEST4])
+
+    def test_refuses_to_start_when_it_cannot_guard(self):
+        """Issue 5: no silent fall-back to LD_PRELOAD.  Under a seccomp
+        supervisor that is not torify's (simulated: the marker removed from
+        the environment) the launcher cannot install its own guard and
+        refuses with a clear message, without running the program."""
+        _need_env(self)
+        t = util.build_path("torify")
+        res, pkts, reqs = self.trap.run([t, "env", "-u", "TORIFY_GUARDED", t, P("static_connect"), DEST4, PORT])
+        self.assertEqual(pkts, [])
+        self.assertEqual(res.returncode, 77, res.stderr)
+        self.assertIn("no kernel guard", res.stderr)
+        self.assertIn("--no-guard", res.stderr)
+        self.assertEqual(res.stdout, "", "the program must not have run")
+        self.assertEqual(reqs, [])
+
+    def test_program_sees_the_guard_marker(self):
+        _need_env(self)
+        res, _, _ = self.trap.run([util.build_path("torify"), "sh", "-c", "echo guarded=$TORIFY_GUARDED"])
+        self.assertEqual(res.stdout.strip(), "guarded=1", res.stderr)
+
+
 def _add(name):
     def t(self):
         self.check_vector(name)
