@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <resolv.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -244,6 +247,77 @@ static void test_res_functions_are_refused_at_once(void **state)
     assert_int_equal(__res_nsend(&st, ans, 12, ans, sizeof ans), -1);
 }
 
+static pthread_mutex_t note_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t note_cond = PTHREAD_COND_INITIALIZER;
+static int note_value;
+
+static void on_done(union sigval v)
+{
+    pthread_mutex_lock(&note_lock);
+    note_value = v.sival_int;
+    pthread_cond_signal(&note_cond);
+    pthread_mutex_unlock(&note_lock);
+}
+
+static void test_getaddrinfo_a_answers_names_with_fakes_not_dns(void **state)
+{
+    struct addrinfo h = hints_of(AF_UNSPEC, SOCK_STREAM, 0);
+    struct gaicb a = { .ar_name = "async.example", .ar_service = "80", .ar_request = &h };
+    struct gaicb b = { .ar_name = "192.0.2.9", .ar_service = "443" };
+    struct gaicb c = { .ar_name = "async.example", .ar_service = "no-such-service-xyz", .ar_request = &h };
+    struct gaicb *list[4] = { &a, NULL, &b, &c };
+    assert_int_equal(getaddrinfo_a(GAI_WAIT, list, 4, NULL), 0);
+    /* libc's own gai_error reads the results we filled in. */
+    assert_int_equal(gai_error(&a), 0);
+    assert_int_equal(gai_error(&b), 0);
+    assert_int_equal(gai_error(&c), EAI_SERVICE);
+    struct sockaddr_in *in = (struct sockaddr_in *)a.ar_result->ai_addr;
+    assert_true(torify_cidr_contains(&fake4, AF_INET, (uint8_t *)&in->sin_addr));
+    assert_int_equal(ntohs(in->sin_port), 80);
+    /* Same name, same fake as the synchronous call. */
+    struct addrinfo *res = NULL;
+    assert_int_equal(getaddrinfo("async.example", "80", &h, &res), 0);
+    assert_memory_equal(&((struct sockaddr_in *)res->ai_addr)->sin_addr, &in->sin_addr, 4);
+    freeaddrinfo(res);
+    in = (struct sockaddr_in *)b.ar_result->ai_addr;
+    assert_int_equal(ntohl(in->sin_addr.s_addr), 0xc0000209);
+    /* Finished requests: nothing to wait for, nothing to cancel. */
+    const struct gaicb *const wait_list[1] = { &a };
+    struct timespec zero = { 0, 0 };
+    int sr = gai_suspend(wait_list, 1, &zero); /* at once: never EAI_AGAIN (timeout) */
+    assert_true(sr == 0 || sr == EAI_ALLDONE);
+    assert_int_equal(gai_cancel(&a), EAI_ALLDONE);
+    freeaddrinfo(a.ar_result);
+    freeaddrinfo(b.ar_result);
+    errno = 0;
+    assert_int_equal(getaddrinfo_a(7, list, 1, NULL), EAI_SYSTEM);
+    assert_int_equal(errno, EINVAL);
+}
+
+static void test_getaddrinfo_a_nowait_still_notifies(void **state)
+{
+    struct gaicb a = { .ar_name = "notify.example", .ar_service = "80" };
+    struct gaicb *list[1] = { &a };
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = on_done;
+    sev.sigev_value.sival_int = 42;
+    note_value = 0;
+    assert_int_equal(getaddrinfo_a(GAI_NOWAIT, list, 1, &sev), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&note_lock);
+    while (note_value == 0 && pthread_cond_timedwait(&note_cond, &note_lock, &until) == 0)
+        ;
+    int got = note_value;
+    pthread_mutex_unlock(&note_lock);
+    assert_int_equal(got, 42);
+    assert_int_equal(gai_error(&a), 0);
+    freeaddrinfo(a.ar_result);
+}
+
 static int setup(void **state)
 {
     return 0;
@@ -269,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_real_address_reverse_lookup_without_tor_falls_back_to_numeric),
         cmocka_unit_test(test_reentrant_forms_report_a_small_buffer),
         cmocka_unit_test(test_res_functions_are_refused_at_once),
+        cmocka_unit_test(test_getaddrinfo_a_answers_names_with_fakes_not_dns),
+        cmocka_unit_test(test_getaddrinfo_a_nowait_still_notifies),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
