@@ -175,6 +175,26 @@ class TestOptionsReachTheProgram(LauncherCase):
         self.assertEqual(r.returncode, 7, r.stderr)
         self.assertEqual(r.stdout, "a b||*|")
 
+    def test_death_by_signal_is_reported(self):
+        # Under the guard torify stays the parent and exits 128+N like a
+        # shell; with --no-guard the program replaced torify and dies itself.
+        self.need_lib()
+        r = self.torify_run(["--no-guard", "sh", "-c", "kill -TERM $$"])
+        self.assertEqual(r.returncode, -15)
+        if guard_available(self):
+            r = self.torify_run(["sh", "-c", "kill -TERM $$"])
+            self.assertEqual(r.returncode, 128 + 15)
+
+    def test_nested_torify(self):
+        self.need_lib()
+        with SocksServer(mode="virtual") as srv:
+            call_tcp = self.need_prog("call_tcp")
+            r = self.torify_run(["-P", str(srv.port), self.torify, "-P", str(srv.port),
+                                 call_tcp, "http", "nested.test", "80", "/"])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("hello from nested.test:80", r.stdout)
+            self.assertEqual([q["host"] for q in srv.requests if q.get("complete")], ["nested.test"])
+
     def test_existing_preload_is_kept_after_the_library_once(self):
         self.need_lib()
         other = next((p for p in ("/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1")
