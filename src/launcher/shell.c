@@ -138,10 +138,13 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
     printf("\nlog level: %s\n", torify_log_level_name(lvl));
     printf("log file: %s\n", cfg->log_file[0] ? cfg->log_file : "stderr");
     char why[256] = "";
-    if (torify_guard_check(why, sizeof why) == 0)
+    int g = torify_guard_check(why, sizeof why);
+    if (g == 0)
         printf("kernel guard: available\n");
+    else if (g == 1)
+        printf("kernel guard: inherited (this process already runs under torify's guard)\n");
     else
-        printf("kernel guard: unavailable (%s)\n", why);
+        printf("kernel guard: unavailable (%s; only torify --no-guard can run programs)\n", why);
     fflush(stdout);
     return ferror(stdout) ? EXIT_OS : 0;
 }

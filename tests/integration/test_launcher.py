@@ -692,7 +692,7 @@ class TestShowOnOff(LauncherCase):
         self.assertEqual(o["log level"], "notice")
         self.assertTrue(o["library"].startswith(os.path.realpath(self.lib)), o["library"])
         self.assertTrue(o["this shell torified"].startswith("no"))
-        self.assertRegex(o["kernel guard"], r"^(available|unavailable \(.+\))$")
+        self.assertRegex(o["kernel guard"], r"^(available|inherited \(.+\)|unavailable \(.+\))$")
         r = self.torify_run(["show"], env={"LD_PRELOAD": os.path.realpath(self.lib)})
         self.assertIn("this shell torified: yes", r.stdout)
 
