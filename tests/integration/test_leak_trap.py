@@ -130,6 +130,10 @@ class LeakTrap(unittest.TestCase):
         r = self.vector([self.prog("call_resolve"), "getaddrinfo", "leak2.example", "443", "inet6"])
         self.assertRegex(r.stdout, r"(?m)^ok getaddrinfo 100::\S* 443$")
 
+    def test_getaddrinfo_a(self):
+        r = self.vector([self.prog("call_resolve"), "getaddrinfo_a", "leak17.example"])
+        self.assertRegex(r.stdout, r"(?m)^ok getaddrinfo_a (127\.|100::)")
+
     def test_gethostbyname(self):
         r = self.vector([self.prog("call_resolve"), "gethostbyname", "leak3.example"])
         self.assertRegex(r.stdout, r"(?m)^ok gethostbyname 127\.")

@@ -9,6 +9,7 @@
  *   call_resolve gethostbyaddr IP
  *   call_resolve gethostbyaddr_r IP
  *   call_resolve getnameinfo IP [namereqd]
+ *   call_resolve getaddrinfo_a NAME  the asynchronous lookup (GAI_WAIT)
  *   call_resolve reverse NAME     look NAME up (AF_INET), then map the address
  *                                 back with getnameinfo and gethostbyaddr, and
  *                                 look NAME up again: "same yes" if equal
@@ -168,6 +169,33 @@ static int do_getnameinfo(int argc, char **argv)
     return 0;
 }
 
+static int do_getaddrinfo_a(const char *name)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct gaicb req;
+    memset(&req, 0, sizeof req);
+    req.ar_name = name;
+    req.ar_service = "80";
+    req.ar_request = &hints;
+    struct gaicb *list[1] = { &req };
+    int rc = getaddrinfo_a(GAI_WAIT, list, 1, NULL);
+    if (rc == 0)
+        rc = gai_error(&req);
+    if (rc != 0) {
+        printf("fail getaddrinfo_a gai=%s\n", gai_name(rc));
+        return 1;
+    }
+    for (struct addrinfo *ai = req.ar_result; ai; ai = ai->ai_next) {
+        char buf[80];
+        report_ok("getaddrinfo_a", format_sa(ai->ai_addr, buf, sizeof buf));
+    }
+    freeaddrinfo(req.ar_result);
+    return 0;
+}
+
 /* The first IPv4 address of name, into *out; 0 or 1 after printing why. */
 static int lookup4(const char *name, struct in_addr *out)
 {
@@ -277,6 +305,8 @@ int main(int argc, char **argv)
         rc = do_gethostbyaddr(argv[2], 1);
     else if (!strcmp(c, "getnameinfo"))
         rc = do_getnameinfo(argc, argv);
+    else if (!strcmp(c, "getaddrinfo_a"))
+        rc = do_getaddrinfo_a(argv[2]);
     else if (!strcmp(c, "reverse"))
         rc = do_reverse(argv[2]);
     else if (!strcmp(c, "fork") && argc > 3)
