@@ -404,3 +404,73 @@ def bad_checksum_onion(good):
     raw = bytearray(base64.b32decode(good[:-len(".onion")].upper()))
     raw[32] ^= 0xFF
     return base64.b32encode(bytes(raw)).decode().lower() + ".onion"
+
+
+# ---- DNS leak trap -------------------------------------------------------
+
+def trap_available():
+    """The trap needs root (a mount namespace) and unshare(1)."""
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def trapped(net_, argv):
+    """argv run in a private mount namespace whose /etc/resolv.conf names
+    the tornet DNS server: a name the program resolves by itself (not
+    through Tor) then shows up in the DNS log as asked by that program."""
+    resolv = os.path.join(net_.dir, "resolv.conf")
+    return ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv] + list(argv)
+
+
+# ---- test case base ----------------------------------------------------------
+
+class Case(util.TestCase):
+    """Base of the test_e2e_* tests: self.net, a torify runner aimed at the
+    network, and assertions over the web and DNS logs."""
+
+    def setUp(self):
+        self.net = net()
+        self.torify_bin = util.need_file(self, util.build_path("torify"), "launcher")
+        util.need_file(self, util.build_path("libtorify.so"), "libtorify.so")
+        self.tmp = self.tempdir()
+
+    def env(self, **extra):
+        return self.net.torify_env(self.tmp, **extra)
+
+    def torify(self, args, env=None, timeout=60, input=None, trap=False, cwd=None):
+        """Run `torify ARGS...` (bounded); returns CompletedProcess."""
+        argv = [self.torify_bin] + list(args)
+        if trap:
+            argv = trapped(self.net, argv)
+        return util.run(argv, env=env or self.env(), timeout=timeout, input=input, cwd=cwd)
+
+    def need_trap(self):
+        if not trap_available():
+            self.skipTest("the DNS leak trap needs root and unshare(1)")
+
+    # assertions
+    def assert_fetched_by(self, mark, path, nodes, what):
+        """The web server logged a GET of path, and the process that made the
+        connection is one of nodes (exit1/exit2, hs1)."""
+        rec = self.net.wait_web(mark, lambda r: r.get("path") == path, timeout=10)
+        self.assertIsNotNone(rec, "%s: the web server never saw GET %s" % (what, path))
+        self.assertIn(rec.get("node"), nodes,
+                      "%s: GET %s came from %s (pid %s), not from %s"
+                      % (what, path, rec.get("comm"), rec.get("pid"), sorted(nodes)))
+        return rec
+
+    def assert_via_exit(self, mark, path, what):
+        return self.assert_fetched_by(mark, path, self.net.exits, what)
+
+    def assert_via_onion(self, mark, path, what):
+        return self.assert_fetched_by(mark, path, {"hs1"}, what)
+
+    def assert_only_exits_resolved(self, mark, host=None, settle=0.3):
+        """Every DNS query since mark came from an exit; if host is given, an
+        exit did ask for it (so the check is not vacuous)."""
+        recs = self.net.dns_since(mark, settle=settle)
+        foreign = [r for r in recs if r.get("node") not in self.net.exits]
+        self.assertEqual(foreign, [], "DNS queries not made by a Tor exit (leaks): %r" % foreign)
+        if host is not None:
+            asked = [r for r in recs if r.get("name") == host.lower()]
+            self.assertTrue(asked, "no exit asked the DNS server for %s; log since mark: %r" % (host, recs))
+        return recs
