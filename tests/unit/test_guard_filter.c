@@ -213,14 +213,94 @@ static void test_x32_syscalls_are_refused(void **st)
     assert_int_equal(under_filter(x32_getpid, false), ENOSYS);
 }
 
-static void test_i386_syscalls_kill_the_process(void **st)
+/* ---- the program itself, run by a small classic-BPF interpreter: what it
+ * answers for inputs the kernel here cannot produce (other architectures) */
+
+static uint32_t bpf_run(const struct sock_filter *p, size_t n, const struct seccomp_data *d)
+{
+    uint32_t a = 0;
+    for (size_t pc = 0; pc < n; pc++) {
+        const struct sock_filter *i = &p[pc];
+        switch (i->code) {
+        case BPF_LD | BPF_W | BPF_ABS:
+            assert_true(i->k + 4 <= sizeof *d && i->k % 4 == 0);
+            memcpy(&a, (const char *)d + i->k, 4);
+            break;
+        case BPF_ALU | BPF_AND | BPF_K:
+            a &= i->k;
+            break;
+        case BPF_JMP | BPF_JEQ | BPF_K:
+            pc += a == i->k ? i->jt : i->jf;
+            break;
+        case BPF_JMP | BPF_JSET | BPF_K:
+            pc += (a & i->k) ? i->jt : i->jf;
+            break;
+        case BPF_RET | BPF_K:
+            return i->k;
+        default:
+            fail_msg("unexpected BPF instruction 0x%x at %zu", i->code, pc);
+        }
+        assert_true(pc < n);
+    }
+    fail_msg("BPF program fell off its end");
+    return 0;
+}
+
+static uint32_t verdict(unsigned flags, uint32_t arch, int nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    struct sock_filter prog[GUARD_FILTER_MAX];
+    size_t n = guard_filter_build(prog, GUARD_FILTER_MAX, flags);
+    assert_true(n > 0);
+    struct seccomp_data d;
+    memset(&d, 0, sizeof d);
+    d.arch = arch;
+    d.nr = nr;
+    d.args[0] = a0, d.args[1] = a1, d.args[2] = a2, d.args[3] = a3;
+    return bpf_run(prog, n, &d);
+}
+
+#define ERRNO_OF(e) (SECCOMP_RET_ERRNO | (uint32_t)(e))
+#define AUDIT_I386 0x40000003u   /* AUDIT_ARCH_I386 */
+#define AUDIT_X86_64 0xc000003eu /* AUDIT_ARCH_X86_64 */
+#define AUDIT_AARCH64 0xc00000b7u
+
+static void test_program_kills_other_architectures_before_anything(void **st)
 {
     (void)st;
-    /* Only meaningful where the kernel runs i386 code at all. */
-    if (in_child(i386_int80, false, false) != 0)
-        skip();
-    assert_int_equal(under_filter(i386_int80, false), 200 + SIGSYS);
+    /* i386 socketcall (102) and i386 socket (359): killed, whatever the args. */
+    assert_int_equal(verdict(0, AUDIT_I386, 102, 1, 0, 0, 0), SECCOMP_RET_KILL_PROCESS);
+    assert_int_equal(verdict(0, AUDIT_I386, 359, AF_INET, SOCK_DGRAM, 0, 0), SECCOMP_RET_KILL_PROCESS);
+    /* Even i386 getpid: a number means something else under another ABI. */
+    assert_int_equal(verdict(0, AUDIT_I386, 20, 0, 0, 0, 0), SECCOMP_RET_KILL_PROCESS);
+    assert_int_equal(verdict(0, AUDIT_AARCH64, 203, 0, 0, 0, 0), SECCOMP_RET_KILL_PROCESS);
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_getpid, 0, 0, 0, 0), SECCOMP_RET_ALLOW);
+    /* And for real where the kernel runs i386 code at all (without IA-32
+     * emulation, int 0x80 faults by itself before any filter runs). */
+    if (in_child(i386_int80, false, false) == 0)
+        assert_int_equal(under_filter(i386_int80, false), 200 + SIGSYS);
 }
+
+static void test_program_decisions_for_x86_64(void **st)
+{
+    (void)st;
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_connect, 3, 0x1000, 16, 0), SECCOMP_RET_USER_NOTIF);
+    assert_int_equal(verdict(0, AUDIT_X86_64, 0x40000000 | SYS_connect, 3, 0x1000, 16, 0), ERRNO_OF(ENOSYS));
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0), ERRNO_OF(EPERM));
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_socket, AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP, 0),
+                     SECCOMP_RET_ALLOW);
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_socket, (1ULL << 32) | AF_INET, SOCK_RAW, 1, 0), ERRNO_OF(EPERM));
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_sendto, 3, 0, 1, MSG_FASTOPEN | MSG_NOSIGNAL), ERRNO_OF(EPERM));
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_sendto, 3, 0, 1, MSG_NOSIGNAL), SECCOMP_RET_ALLOW);
+    /* ptrace stays allowed with Landlock; refused without it. */
+    assert_int_equal(verdict(0, AUDIT_X86_64, SYS_ptrace, 16, 1, 0, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(verdict(GUARD_FILTER_NO_PTRACE, AUDIT_X86_64, SYS_ptrace, 16, 1, 0, 0), ERRNO_OF(EPERM));
+    assert_int_equal(verdict(GUARD_FILTER_NO_PTRACE, AUDIT_X86_64, SYS_ptrace, 0x4206, 1, 0, 0), ERRNO_OF(EPERM));
+    assert_int_equal(verdict(GUARD_FILTER_NO_PTRACE, AUDIT_X86_64, SYS_ptrace, 0 /* TRACEME */, 0, 0, 0),
+                     SECCOMP_RET_ALLOW);
+    assert_int_equal(verdict(GUARD_FILTER_NO_PTRACE, AUDIT_X86_64, SYS_process_vm_writev, 1, 0, 0, 0), ERRNO_OF(EPERM));
+    assert_int_equal(verdict(GUARD_FILTER_NO_PTRACE, AUDIT_X86_64, SYS_process_vm_readv, 1, 0, 0, 0), SECCOMP_RET_ALLOW);
+}
+
 
 static void test_connect_without_supervisor_fails_closed(void **st)
 {
@@ -289,7 +369,8 @@ int main(void)
         cmocka_unit_test(test_tcp_fast_open_sends_are_refused),
         cmocka_unit_test(test_io_uring_is_unavailable_so_programs_fall_back),
         cmocka_unit_test(test_x32_syscalls_are_refused),
-        cmocka_unit_test(test_i386_syscalls_kill_the_process),
+        cmocka_unit_test(test_program_kills_other_architectures_before_anything),
+        cmocka_unit_test(test_program_decisions_for_x86_64),
         cmocka_unit_test(test_connect_without_supervisor_fails_closed),
         cmocka_unit_test(test_program_cannot_get_a_listener_of_its_own),
         cmocka_unit_test(test_guarded_child_cannot_take_fds_from_the_supervisor),
