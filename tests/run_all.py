@@ -81,15 +81,105 @@ def _kill_group(pgid):
         except (ProcessLookupError, PermissionError):
             return
         for _ in range(20):
+            if SUBREAPER:
+                reap_zombies()  # killed orphans are our zombies: reaped, the group is gone
             if not _group_alive(pgid):
                 return
             time.sleep(0.1)
 
 
+# The runner makes itself a child subreaper: a process a suite leaves behind
+# (even one started in its own session, out of the suite's process group) is
+# re-parented to the runner when its parent exits, so it can be found, named,
+# killed and reaped.  Only pids found that way are ever signalled or waited
+# for, so subprocess.Popen's own bookkeeping is not disturbed.
+PR_SET_CHILD_SUBREAPER = 36
+SUBREAPER = False
+KEEP = set()   # adopted pids that belong to the runner itself (the Tor network)
+
+
+def become_subreaper():
+    global SUBREAPER
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        SUBREAPER = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        SUBREAPER = False
+
+
+def adopted():
+    """{pid: (state, cmdline)} of processes whose parent is this runner."""
+    me = os.getpid()
+    found = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) != me:
+                continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, IndexError, ValueError):
+            continue
+        found[int(d)] = (fields[0], cmd or stat.split(" ", 2)[1])
+    return found
+
+
+def reap_zombies():
+    for pid, (state, _) in adopted().items():
+        if state == "Z" and pid not in KEEP:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def _kill_and_reap(pid):
+    for sig, wait in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.05)
+
+
+def sweep(res):
+    """Reap adopted zombies; kill adopted live processes (after a 2 s grace
+    for ones already on their way out) and count them against res."""
+    if not SUBREAPER:
+        return
+    leftovers = []
+    grace_end = time.monotonic() + 2.0
+    for _ in range(60):
+        reap_zombies()
+        live = {pid: cmd for pid, (state, cmd) in adopted().items() if state != "Z" and pid not in KEEP}
+        if not live:
+            break
+        if time.monotonic() < grace_end:
+            time.sleep(0.1)
+            continue
+        for pid, cmd in live.items():
+            leftovers.append(cmd[:120])
+            _kill_and_reap(pid)
+    if leftovers and res is not None:
+        res.fail("(process hygiene)", "left running after the suite, killed: " + "; ".join(leftovers))
+
+
 def run_bounded(argv, timeout, env, res):
     """Run argv in a new process group; return (returncode or None on
-    timeout, combined output).  Whatever is left in the group afterwards is
-    killed and counted as a failure of res."""
+    timeout, combined output).  Whatever it leaves running afterwards (in its
+    group, or adopted by the runner) is killed and counted as a failure of res."""
     out = tempfile.TemporaryFile()
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                          env=env, cwd=SRC, start_new_session=True)
@@ -102,13 +192,17 @@ def run_bounded(argv, timeout, env, res):
     except BaseException:
         _kill_group(p.pid)
         p.wait()
+        sweep(None)
         raise
     if _group_alive(p.pid):
-        # Give well-behaved stragglers a moment (a child finishing its exit).
+        # Give well-behaved stragglers a moment (a child finishing its exit);
+        # exited orphans are zombies of the runner until reaped.
         time.sleep(0.3)
+        reap_zombies()
         if _group_alive(p.pid):
             _kill_group(p.pid)
-            res.fail("(process hygiene)", "suite left processes running after it exited; killed them")
+            res.fail("(process hygiene)", "suite left processes in its process group; killed them")
+    sweep(res)
     out.seek(0)
     text = out.read().decode(errors="replace")
     out.close()
@@ -274,6 +368,8 @@ class TorNet:
             text = p.stdout.decode(errors="replace")
         except subprocess.TimeoutExpired:
             ok, text = False, "timed out after %ss" % timeout
+        # The network's daemons are the runner's own, not a suite's leftovers.
+        KEEP.update(pid for pid, (state, _) in adopted().items() if state != "Z")
         if not ok:
             self.error = "scripts/tornet up failed: " + text.strip()[-800:]
         print("   %s in %.1fs" % ("up" if ok else "FAILED", time.monotonic() - t0), flush=True)
@@ -289,6 +385,12 @@ class TorNet:
                            stderr=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             print("   warning: scripts/tornet down timed out", flush=True)
+        KEEP.clear()
+        probe = Result("tornet")
+        sweep(probe)
+        if probe.failures:
+            print("   warning: scripts/tornet down left processes; killed them: %s"
+                  % probe.failures[0][1], flush=True)
 
 
 # ---- main -------------------------------------------------------------------
@@ -310,6 +412,7 @@ def main(argv):
     if len(argv) >= 1 and argv[0] == "--run-module":
         return child_run_module(argv[1], argv[3])
     filt = argv[0] if argv else ""
+    become_subreaper()
     build = build_dir()
     timeout = int(os.environ.get("TORIFY_TEST_TIMEOUT", "300"))
     unit_timeout = int(os.environ.get("TORIFY_UNIT_TIMEOUT", "120"))
