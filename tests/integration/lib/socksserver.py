@@ -75,6 +75,17 @@ MODES = ("relay", "virtual", "error", "no-method", "bad-method", "wrong-version"
 TRAILER = b"TRAILING-APPLICATION-DATA-" * 40  # 1040 bytes sent after the reply in "oversized"
 
 
+def _readable(socks, timeout):
+    """The sockets of socks that are readable (or closed) within timeout
+    seconds.  poll(), not select(): a stress test may push fds past 1024."""
+    p = select.poll()
+    byfd = {}
+    for sk in socks:
+        byfd[sk.fileno()] = sk
+        p.register(sk, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return [byfd[fd] for fd, _ in p.poll(max(0, int(timeout * 1000)))]
+
+
 class _Closed(Exception):
     """The client closed (or the server is stopping)."""
 
@@ -96,7 +107,7 @@ class _Conn:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _Closed("idle timeout")
-            r, _, _ = select.select([self.sock], [], [], min(left, 0.1))
+            r = _readable([self.sock], min(left, 0.1))
             if not r:
                 continue
             try:
@@ -143,7 +154,7 @@ class _Conn:
         closes, the hold time passes, or the server stops."""
         deadline = time.monotonic() + self.server.hold_seconds
         while not self.server._stop.is_set() and time.monotonic() < deadline:
-            r, _, _ = select.select([self.sock], [], [], 0.1)
+            r = _readable([self.sock], 0.1)
             if r:
                 try:
                     if not self.sock.recv(4096):
@@ -159,7 +170,7 @@ def _fmt_hostport(host, port):
 class SocksServer:
     def __init__(self, mode="relay", host="127.0.0.1", port=0, unix_path=None, map=None,
                  resolve=None, ptr=None, auth=None, reply_code=S5_GENERAL, slow_ms=20,
-                 slow_base="virtual", record_file=None, allow_any_ip=False, idle_timeout=10.0,
+                 slow_base="virtual", record_file=None, allow_any_ip=False, idle_timeout=30.0,
                  hold_seconds=30.0, probe_pipeline=False):
         if mode not in MODES:
             raise ValueError("unknown mode %r (one of %s)" % (mode, ", ".join(MODES)))
@@ -208,7 +219,7 @@ class SocksServer:
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((self.host, self.port))
             self.port = ls.getsockname()[1]
-        ls.listen(128)
+        ls.listen(1024)  # stress tests open hundreds of connections at once
         ls.settimeout(0.1)
         self._listener = ls
         if self._record_file:
@@ -284,6 +295,8 @@ class SocksServer:
             except OSError:
                 if self._stop.is_set():
                     return
+                # e.g. EMFILE under a stress test: back off instead of spinning.
+                self._stop.wait(0.05)
                 continue
             cs.settimeout(None)
             t = threading.Thread(target=self._serve, args=(cs,), name="socks-conn", daemon=True)
@@ -349,14 +362,14 @@ class SocksServer:
             # before we answer the greeting, so first_chunk shows them.
             time.sleep(0.1)
             try:
-                r, _, _ = select.select([c.sock], [], [], 0)
+                r = _readable([c.sock], 0)
                 while r:
                     data = c.sock.recv(4096)
                     if not data:
                         break
                     c.buf += data
                     c.raw += data
-                    r, _, _ = select.select([c.sock], [], [], 0)
+                    r = _readable([c.sock], 0)
             except OSError:
                 pass
             rec["early_bytes"] = len(c.buf)
@@ -616,7 +629,7 @@ class SocksServer:
             c.buf = b""
         open_in = {a: up, up: a}
         while open_in and not self._stop.is_set():
-            r, _, _ = select.select(list(open_in), [], [], 0.1)
+            r = _readable(list(open_in), 0.1)
             for s in r:
                 try:
                     data = s.recv(65536)
@@ -645,7 +658,7 @@ class SocksServer:
         while b"\r\n\r\n" not in req and b"\n\n" not in req and len(req) < 65536:
             if time.monotonic() > deadline or self._stop.is_set():
                 break
-            r, _, _ = select.select([c.sock], [], [], 0.1)
+            r = _readable([c.sock], 0.1)
             if r:
                 data = c.sock.recv(4096)
                 if not data:
