@@ -305,7 +305,8 @@ class ScriptedHostile(ProgMixin, util.TestCase):
                         self.assertError(res, err)
                         if err == "TORIFY_E_TIMEOUT":
                             self.assertGreaterEqual(took, 0.7, "timed out too early")
-                        self.assertLess(took, 5.0, "error must come within the timeout")
+                        # Bounded: the timeout plus generous slack for a loaded machine.
+                        self.assertLess(took, 8.0, "error must come within the timeout")
 
     def test_blocking_helpers_against_hostile_servers(self):
         self.check(BLOCKING)
@@ -341,7 +342,7 @@ class ScriptedHostile(ProgMixin, util.TestCase):
             t0 = time.monotonic()
             res = self.blocking(srv.proxy, "connect", "web.test:80", "--timeout", "1000")
             self.assertError(res, "TORIFY_E_TIMEOUT")
-            self.assertLess(time.monotonic() - t0, 3.0)
+            self.assertLess(time.monotonic() - t0, 6.0)
 
 
 class ScriptedNonBlocking(ProgMixin, util.TestCase):
@@ -531,7 +532,7 @@ class Tor(ProgMixin, util.TestCase):
                                              start_new_session=True)
         cls.addClassCleanup(util.kill_proc, cls.tor_proc)
         try:
-            util.wait_port(port, timeout=30, proc=cls.tor_proc)
+            util.wait_port(port, timeout=60, proc=cls.tor_proc)
         except Exception as e:
             raise AssertionError("tor did not open its SocksPort: %s" % e)
         cls.proxy = "127.0.0.1:%d" % port
@@ -586,7 +587,7 @@ class Tor(ProgMixin, util.TestCase):
         took = time.monotonic() - t0
         self.assertError(res, "TORIFY_E_TIMEOUT")
         self.assertGreaterEqual(took, 1.4)
-        self.assertLess(took, 5)
+        self.assertLess(took, 10)
         # ... and tor is still fine afterwards.
         self.assertEqual(self.blocking(self.proxy, "resolve", "10.0.0.1", "--timeout", "5000").first,
                          "resolved 10.0.0.1")
