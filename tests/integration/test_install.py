@@ -4,7 +4,6 @@ the staged library, headers and pkg-config file really build a program."""
 import filecmp
 import os
 import stat
-import subprocess
 import sys
 import unittest
 
