@@ -175,12 +175,7 @@ int torify_guard_run(const struct torify_config *cfg, const char *path, char *co
         snprintf(err, err_len, "no program to run");
         return -1;
     }
-    /* Built before fork: the child only execs.  Kept for the process's life. */
-    char **envp = mark_env(envp_in);
-    if (!envp) {
-        snprintf(err, err_len, "guard: out of memory");
-        return -1;
-    }
+
     /* Lives as long as the process: handler threads may still use it. */
     static struct guard_sup sup;
     memset(&sup, 0, sizeof sup);
@@ -209,7 +204,19 @@ int torify_guard_run(const struct torify_config *cfg, const char *path, char *co
         close(sp[1]);
         return -1;
     }
+    /* Built before fork (the child only execs); the parent's copy goes
+     * right after it. */
+    char **envp = mark_env(envp_in);
+    if (!envp) {
+        snprintf(err, err_len, "guard: out of memory");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
     pid_t child = fork();
+    if (child != 0)
+        free(envp);
     if (child < 0) {
         snprintf(err, err_len, "guard: fork: %s", strerror(errno));
         pthread_sigmask(SIG_SETMASK, &old, NULL);

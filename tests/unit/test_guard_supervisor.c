@@ -175,9 +175,12 @@ static int supervised(int (*fn)(void *), void *arg, uint16_t tor_port)
     memcpy(&l, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof l);
     close(sp[0]);
 
-    /* Leaked on purpose: the detached loop thread may still read it. */
-    struct guard_sup *s = calloc(1, sizeof *s);
-    assert_non_null(s);
+    /* Static, one per run: the detached loop thread may still read it
+     * after the child is gone. */
+    static struct guard_sup sups[32];
+    static size_t used;
+    assert_true(used < sizeof sups / sizeof sups[0]);
+    struct guard_sup *s = &sups[used++];
     s->listener = l;
     s->cfg = cfg_for(tor_port);
     assert_int_equal(guard_supervisor_start(s), 0);
