@@ -27,6 +27,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "core/policy.h"
 #include "guard/internal.h"
 #include "guard/log.h"
 
@@ -152,10 +153,22 @@ static int check_program_socket(int pidfd, int fd, bool *nonblock)
     return dup;
 }
 
-/* A new socket to Tor with the SOCKS CONNECT done; fd or -errno. */
-static int dial_tor(const struct guard_sup *s, const struct torify_target *target)
+/* A new socket to Tor with the SOCKS CONNECT done; fd or -errno.  The
+ * credentials are the ones the shim would use in the same process
+ * (IsolatePID: "torify-<pid>-<start time>"), so its connects share
+ * circuits with the shim's and not with other processes'. */
+static int dial_tor(const struct guard_sup *s, const struct torify_target *target, pid_t tid)
 {
     const struct torify_config *c = &s->cfg;
+    char user[256], pass[256];
+    long pid = tid;
+    unsigned long long start = 0;
+    if (c->isolate_pid && !c->has_user && !c->has_pass) {
+        pid_t tgid = guard_tgid_of(tid);
+        pid = tgid > 0 ? tgid : tid;
+        start = guard_start_time((pid_t)pid);
+    }
+    bool creds = torify_policy_credentials(c, pid, start, user, sizeof user, pass, sizeof pass);
     int sock = socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock < 0)
         return -errno;
@@ -165,8 +178,9 @@ static int dial_tor(const struct guard_sup *s, const struct torify_target *targe
     }
     struct torify_socks_opts o = {
         .proto = c->proto ? c->proto : TORIFY_SOCKS5,
-        .user = c->has_user ? c->user : NULL,
-        .pass = c->has_pass ? c->pass : NULL,
+        .user = creds ? user : NULL,
+        /* SOCKS4a has only a user id field. */
+        .pass = creds && (c->proto == TORIFY_SOCKS5 || !c->proto) ? pass : NULL,
         .timeout_ms = 0,
     };
     errno = 0;
@@ -191,7 +205,7 @@ static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int
         close(orig);
         return -EBADF;
     }
-    int sock = dial_tor(s, target);
+    int sock = dial_tor(s, target, tid);
     if (sock < 0) {
         close(orig);
         return sock;

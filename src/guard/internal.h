@@ -58,6 +58,9 @@ enum guard_action guard_decide(const struct torify_config *cfg, const struct soc
 
 /* Copy len bytes at addr in process pid into buf, in one read.  0 or -errno. */
 int guard_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* Start time of process pid (clock ticks since boot, /proc/PID/stat field
+ * 22), 0 if unknown: with the pid it names a process uniquely. */
+unsigned long long guard_start_time(pid_t pid);
 /* Thread group id of thread tid, or -errno. */
 pid_t guard_tgid_of(pid_t tid);
 /* Is fd close-on-exec for task pid (from /proc/PID/fdinfo/FD)?  1, 0 or -errno. */

@@ -116,6 +116,19 @@ static int field(const char *text, const char *key, int base, unsigned long long
     return -ENOENT;
 }
 
+unsigned long long guard_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_small(path, buf, sizeof buf) < 0)
+        return 0;
+    /* The command name may hold spaces and ')': fields start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    for (int f = 2; p && f < 22; f++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 pid_t guard_tgid_of(pid_t tid)
 {
     char path[64], buf[2048];

@@ -39,6 +39,7 @@ struct stub {
     uint8_t atyp;
     uint8_t addr[16];
     uint16_t dport;
+    char user[256], pass[256];
 };
 
 static int read_full(int fd, void *buf, size_t n)
@@ -60,9 +61,24 @@ static void *stub_main(void *arg)
         int c = accept(s->lfd, NULL, NULL);
         if (c < 0)
             return NULL;
-        uint8_t g[3], h[4], a[16], p[2];
+        uint8_t g[2], m[255], h[4], a[16], p[2];
         size_t alen = 0;
-        if (read_full(c, g, 3) == 0 && write(c, "\x05\x00", 2) == 2 && read_full(c, h, 4) == 0) {
+        int ok_greet = read_full(c, g, 2) == 0 && g[1] > 0 && read_full(c, m, g[1]) == 0;
+        if (ok_greet && m[0] == 2) {
+            /* RFC 1929: record the user name and accept. */
+            uint8_t v, l;
+            char user[256] = {0}, pass[256] = {0};
+            ok_greet = write(c, "\x05\x02", 2) == 2 && read_full(c, &v, 1) == 0 && read_full(c, &l, 1) == 0 &&
+                       read_full(c, user, l) == 0 && read_full(c, &l, 1) == 0 && read_full(c, pass, l) == 0 &&
+                       write(c, "\x01\x00", 2) == 2;
+            pthread_mutex_lock(&s->mu);
+            snprintf(s->user, sizeof s->user, "%s", user);
+            snprintf(s->pass, sizeof s->pass, "%s", pass);
+            pthread_mutex_unlock(&s->mu);
+        } else if (ok_greet) {
+            ok_greet = write(c, "\x05\x00", 2) == 2;
+        }
+        if (ok_greet && read_full(c, h, 4) == 0) {
             alen = h[3] == 1 ? 4 : h[3] == 4 ? 16 : 0;
             if (alen && read_full(c, a, alen) == 0 && read_full(c, p, 2) == 0) {
                 pthread_mutex_lock(&s->mu);
@@ -127,6 +143,9 @@ static struct torify_config cfg_for(uint16_t tor_port)
     return c;
 }
 
+static bool isolate_next; /* IsolatePID for the next supervised() */
+static pid_t isolated_child; /* pid of the last supervised() child */
+
 /* Run fn in a child under the filter, supervised by this process.
  * Returns fn's exit status (0 good, else an errno or a code). */
 static int supervised(int (*fn)(void *), void *arg, uint16_t tor_port)
@@ -183,7 +202,9 @@ static int supervised(int (*fn)(void *), void *arg, uint16_t tor_port)
     struct guard_sup *s = &sups[used++];
     s->listener = l;
     s->cfg = cfg_for(tor_port);
+    s->cfg.isolate_pid = isolate_next;
     assert_int_equal(guard_supervisor_start(s), 0);
+    isolated_child = pid;
     int st;
     assert_true(waitpid(pid, &st, 0) == pid);
     assert_true(WIFEXITED(st));
@@ -453,6 +474,40 @@ static void test_twenty_connects_in_a_row_all_torified(void **st)
     stub_stop(cur);
 }
 
+static int child_isolated(void *arg)
+{
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    return connect_to(fd, "10.0.0.4", 80);
+}
+
+static void test_isolate_pid_gives_per_process_credentials_like_the_shim(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    isolate_next = true;
+    int r = supervised(child_isolated, NULL, cur->port);
+    isolate_next = false;
+    assert_int_equal(r, 0);
+    assert_int_equal(cur->n_requests, 1);
+    /* "torify-<pid>-<start time>" / "isolate", as core/policy.c makes them. */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "torify-%d-", (int)isolated_child);
+    assert_true(strncmp(cur->user, prefix, strlen(prefix)) == 0);
+    assert_true(strlen(cur->user) > strlen(prefix));
+    assert_string_equal(cur->pass, "isolate");
+    stub_stop(cur);
+}
+
+static void test_without_isolation_no_credentials_are_sent(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_isolated, NULL, cur->port), 0);
+    assert_string_equal(cur->user, "");
+    stub_stop(cur);
+}
+
 static void *tgid_thread(void *arg)
 {
     *(pid_t *)arg = guard_tgid_of((pid_t)syscall(SYS_gettid));
@@ -484,6 +539,8 @@ int main(void)
         cmocka_unit_test(test_unix_connect_with_relative_path_uses_the_programs_cwd),
         cmocka_unit_test(test_twenty_connects_in_a_row_all_torified),
         cmocka_unit_test(test_thread_group_of_a_thread_is_its_process),
+        cmocka_unit_test(test_isolate_pid_gives_per_process_credentials_like_the_shim),
+        cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
