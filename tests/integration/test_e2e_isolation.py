@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import tornet, util  # noqa: E402
+from lib import tornet  # noqa: E402
 
 HOLD_MS = 15000
 
