@@ -17,6 +17,8 @@
  *             any other family             EAFNOSUPPORT
  *   socketpair(): AF_UNIX only             else EAFNOSUPPORT
  *   connect()                              to the supervisor (user notification)
+ *   listen()                               to the supervisor: non-loopback refused
+ *                                          unless AllowInbound (listen.c)
  *   sendto/sendmsg/sendmmsg + MSG_FASTOPEN EPERM (TFO connects from send)
  *   io_uring_setup/enter/register          ENOSYS (programs fall back)
  *   seccomp(SET_MODE_FILTER) with          EBUSY: a filter of the program's own
@@ -185,6 +187,7 @@ size_t guard_filter_build(struct sock_filter *prog, size_t cap, unsigned flags)
     ret(&b, RET_ERRNO(ENOSYS));
 
     ret_if_eq(&b, __NR_connect, SECCOMP_RET_USER_NOTIF);
+    ret_if_eq(&b, __NR_listen, SECCOMP_RET_USER_NOTIF);
     ret_if_eq(&b, __NR_io_uring_setup, RET_ERRNO(ENOSYS));
     ret_if_eq(&b, __NR_io_uring_enter, RET_ERRNO(ENOSYS));
     ret_if_eq(&b, __NR_io_uring_register, RET_ERRNO(ENOSYS));

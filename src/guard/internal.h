@@ -96,6 +96,10 @@ bool guard_notif_valid(const struct guard_sup *s, uint64_t id);
 
 void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n);
 
+/* ---- listen.c: one notified listen() ---------------------------------- */
+
+void guard_handle_listen(struct guard_sup *s, const struct seccomp_notif *n);
+
 /* ---- addfd.c ---------------------------------------------------------- */
 
 /* Put our socket srcfd at the program's fd number dstfd (replacing what is

@@ -55,7 +55,11 @@ static void handle(struct guard_sup *s, const struct seccomp_notif *n)
         guard_handle_connect(s, n);
         return;
     }
-    /* The filter notifies only connect; anything else is a bug: refuse. */
+    if (n->data.nr == __NR_listen) {
+        guard_handle_listen(s, n);
+        return;
+    }
+    /* The filter notifies only connect and listen; anything else is a bug: refuse. */
     guard_reply(s, n->id, -1, ENOSYS);
 }
 

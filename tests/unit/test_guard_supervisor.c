@@ -144,6 +144,7 @@ static struct torify_config cfg_for(uint16_t tor_port)
 }
 
 static bool isolate_next; /* IsolatePID for the next supervised() */
+static bool inbound_next; /* AllowInbound for the next supervised() */
 static pid_t isolated_child; /* pid of the last supervised() child */
 
 /* Run fn in a child under the filter, supervised by this process.
@@ -203,6 +204,7 @@ static int supervised(int (*fn)(void *), void *arg, uint16_t tor_port)
     s->listener = l;
     s->cfg = cfg_for(tor_port);
     s->cfg.isolate_pid = isolate_next;
+    s->cfg.allow_inbound = inbound_next;
     assert_int_equal(guard_supervisor_start(s), 0);
     isolated_child = pid;
     int st;
@@ -508,6 +510,67 @@ static void test_without_isolation_no_credentials_are_sent(void **st)
     stub_stop(cur);
 }
 
+static bool listening(int fd)
+{
+    int v = 0;
+    socklen_t l = sizeof v;
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l) == 0 && v == 1;
+}
+
+/* 0 when listen on a socket bound to ip behaves as expected for inbound
+ * not allowed: loopback listens, wildcard / unbound refused. */
+static int child_listens(void *arg)
+{
+    (void)arg;
+    int lo = socket(AF_INET, SOCK_STREAM, 0), any = socket(AF_INET, SOCK_STREAM, 0);
+    int unbound = socket(AF_INET6, SOCK_STREAM, 0), un = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(lo, (struct sockaddr *)&a, sizeof a) != 0)
+        return 150;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind(any, (struct sockaddr *)&a, sizeof a) != 0)
+        return 151;
+    if (listen(lo, 8) != 0 || !listening(lo))
+        return 152;
+    if (listen(any, 8) == 0 || errno != torify_err_errno(TORIFY_E_REFUSE_INBOUND) || listening(any))
+        return 153;
+    if (listen(unbound, 8) == 0 || listening(unbound))
+        return 154;
+    struct sockaddr_un ua = {.sun_family = AF_UNIX};
+    snprintf(ua.sun_path + 1, sizeof ua.sun_path - 1, "guard-unit-%d", (int)getpid()); /* abstract */
+    if (bind(un, (struct sockaddr *)&ua, sizeof ua) != 0 || listen(un, 8) != 0 || !listening(un))
+        return 155;
+    int p[2];
+    if (pipe(p) != 0 || listen(p[0], 1) == 0 || errno != ENOTSOCK)
+        return 156;
+    return 0;
+}
+
+static void test_listen_on_non_loopback_is_refused_loopback_allowed(void **st)
+{
+    (void)st;
+    assert_int_equal(supervised(child_listens, NULL, 1), 0);
+}
+
+static int child_listens_anywhere(void *arg)
+{
+    (void)arg;
+    int any = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    if (bind(any, (struct sockaddr *)&a, sizeof a) != 0)
+        return 160;
+    return listen(any, 8) == 0 && listening(any) ? 0 : 161;
+}
+
+static void test_allow_inbound_lets_the_wildcard_listen(void **st)
+{
+    (void)st;
+    inbound_next = true;
+    int r = supervised(child_listens_anywhere, NULL, 1);
+    inbound_next = false;
+    assert_int_equal(r, 0);
+}
+
 static void *tgid_thread(void *arg)
 {
     *(pid_t *)arg = guard_tgid_of((pid_t)syscall(SYS_gettid));
@@ -541,6 +604,8 @@ int main(void)
         cmocka_unit_test(test_thread_group_of_a_thread_is_its_process),
         cmocka_unit_test(test_isolate_pid_gives_per_process_credentials_like_the_shim),
         cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
+        cmocka_unit_test(test_listen_on_non_loopback_is_refused_loopback_allowed),
+        cmocka_unit_test(test_allow_inbound_lets_the_wildcard_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
