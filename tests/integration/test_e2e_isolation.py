@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import tornet  # noqa: E402
 
-HOLD_MS = 15000
+HOLD_MS = 25000  # long enough for a second circuit to be built under load
 
 
 def setUpModule():
