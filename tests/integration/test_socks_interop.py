@@ -203,6 +203,14 @@ class ScriptedCorrect(ProgMixin, util.TestCase):
         self.assertEqual([(r["cmd"], r["atyp"], r["host"]) for r in recs],
                          [(0xF1, 1, "10.1.2.3"), (0xF1, 4, "2001:db8::7")])
 
+    def test_largest_legal_reply_a_255_byte_name(self):
+        # The longest SOCKS5 reply there is (262 bytes): RESOLVE_PTR answered
+        # with a 255-byte name must come back whole, not cut or overflowed.
+        name = ("a" * 63 + ".") * 3 + "b" * 63
+        self.assertEqual(len(name), 255)
+        srv = self.server(ptr={"10.7.7.7": name})
+        self.assertEqual(self.blocking(srv.proxy, "ptr", "10.7.7.7").first, "name " + name)
+
     def test_virtual_mode_answers_for_any_host(self):
         srv = self.server(mode="virtual")
         res = self.blocking(srv.proxy, "connect", "anything.example:8080", "--http")
@@ -215,6 +223,19 @@ class ScriptedCorrect(ProgMixin, util.TestCase):
         res = self.blocking(srv.proxy, "connect", "web.test:80", "--http")
         self.assertOk(res)
         self.assertEqual(util.parse_http_body(res.stdout), "the page body\n")
+
+    def test_proxy_on_ipv6_loopback(self):
+        try:
+            srv = self.server(host="::1")
+        except OSError as e:
+            self.skipTest("no IPv6 loopback: %s" % e)
+        self.assertEqual(srv.proxy, "[::1]:%d" % srv.port)
+        res = self.blocking(srv.proxy, "connect", "web.test:80", "--http")
+        self.assertOk(res)
+        self.assertEqual(util.parse_http_body(res.stdout), "the page body\n")
+        res = self.nonblocking(srv.proxy, "web.test:80")
+        self.assertOk(res)
+        self.assertEqual(res.stdout.splitlines()[1:], ["the page body"])
 
     def test_unknown_name_in_relay_mode_is_host_unreachable(self):
         srv = self.server()
