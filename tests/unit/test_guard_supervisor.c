@@ -24,6 +24,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "guard/internal.h"
@@ -40,6 +41,8 @@ struct stub {
     uint8_t addr[16];
     uint16_t dport;
     char user[256], pass[256];
+    int active;          /* sessions being served */
+    pthread_cond_t idle;
 };
 
 static int read_full(int fd, void *buf, size_t n)
@@ -54,6 +57,63 @@ static int read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
+struct conn_job {
+    struct stub *s;
+    int c;
+};
+
+/* One SOCKS5 session; requests for port 7 are answered 1.5 s late. */
+static void *serve_one(void *arg)
+{
+    struct conn_job *j = arg;
+    struct stub *s = j->s;
+    int c = j->c;
+    free(j);
+    uint8_t g[2], m[255], h[4], a[16], p[2];
+    size_t alen = 0;
+    int ok_greet = read_full(c, g, 2) == 0 && g[1] > 0 && read_full(c, m, g[1]) == 0;
+    if (ok_greet && m[0] == 2) {
+        /* RFC 1929: record the user name and accept. */
+        uint8_t v, l;
+        char user[256] = {0}, pass[256] = {0};
+        ok_greet = write(c, "\x05\x02", 2) == 2 && read_full(c, &v, 1) == 0 && read_full(c, &l, 1) == 0 &&
+                   read_full(c, user, l) == 0 && read_full(c, &l, 1) == 0 && read_full(c, pass, l) == 0 &&
+                   write(c, "\x01\x00", 2) == 2;
+        pthread_mutex_lock(&s->mu);
+        snprintf(s->user, sizeof s->user, "%s", user);
+        snprintf(s->pass, sizeof s->pass, "%s", pass);
+        pthread_mutex_unlock(&s->mu);
+    } else if (ok_greet) {
+        ok_greet = write(c, "\x05\x00", 2) == 2;
+    }
+    if (ok_greet && read_full(c, h, 4) == 0) {
+        alen = h[3] == 1 ? 4 : h[3] == 4 ? 16 : 0;
+        if (alen && read_full(c, a, alen) == 0 && read_full(c, p, 2) == 0) {
+            uint16_t dport = (uint16_t)(p[0] << 8 | p[1]);
+            pthread_mutex_lock(&s->mu);
+            s->n_requests++;
+            s->atyp = h[3];
+            memcpy(s->addr, a, alen);
+            s->dport = dport;
+            pthread_mutex_unlock(&s->mu);
+            if (dport == 7)
+                usleep(1500 * 1000);
+            static const uint8_t ok[10] = {5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+            /* Answer and hang up. */
+            if (write(c, ok, sizeof ok) == sizeof ok) {
+                ssize_t w = write(c, "hello", 5);
+                (void)w;
+            }
+        }
+    }
+    close(c);
+    pthread_mutex_lock(&s->mu);
+    s->active--;
+    pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 static void *stub_main(void *arg)
 {
     struct stub *s = arg;
@@ -61,41 +121,26 @@ static void *stub_main(void *arg)
         int c = accept(s->lfd, NULL, NULL);
         if (c < 0)
             return NULL;
-        uint8_t g[2], m[255], h[4], a[16], p[2];
-        size_t alen = 0;
-        int ok_greet = read_full(c, g, 2) == 0 && g[1] > 0 && read_full(c, m, g[1]) == 0;
-        if (ok_greet && m[0] == 2) {
-            /* RFC 1929: record the user name and accept. */
-            uint8_t v, l;
-            char user[256] = {0}, pass[256] = {0};
-            ok_greet = write(c, "\x05\x02", 2) == 2 && read_full(c, &v, 1) == 0 && read_full(c, &l, 1) == 0 &&
-                       read_full(c, user, l) == 0 && read_full(c, &l, 1) == 0 && read_full(c, pass, l) == 0 &&
-                       write(c, "\x01\x00", 2) == 2;
+        struct conn_job *j = malloc(sizeof *j);
+        pthread_t t;
+        if (!j) {
+            close(c);
+            continue;
+        }
+        j->s = s;
+        j->c = c;
+        pthread_mutex_lock(&s->mu);
+        s->active++;
+        pthread_mutex_unlock(&s->mu);
+        if (pthread_create(&t, NULL, serve_one, j) != 0) {
+            close(c);
+            free(j);
             pthread_mutex_lock(&s->mu);
-            snprintf(s->user, sizeof s->user, "%s", user);
-            snprintf(s->pass, sizeof s->pass, "%s", pass);
+            s->active--;
             pthread_mutex_unlock(&s->mu);
-        } else if (ok_greet) {
-            ok_greet = write(c, "\x05\x00", 2) == 2;
+            continue;
         }
-        if (ok_greet && read_full(c, h, 4) == 0) {
-            alen = h[3] == 1 ? 4 : h[3] == 4 ? 16 : 0;
-            if (alen && read_full(c, a, alen) == 0 && read_full(c, p, 2) == 0) {
-                pthread_mutex_lock(&s->mu);
-                s->n_requests++;
-                s->atyp = h[3];
-                memcpy(s->addr, a, alen);
-                s->dport = (uint16_t)(p[0] << 8 | p[1]);
-                pthread_mutex_unlock(&s->mu);
-                static const uint8_t ok[10] = {5, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-                /* One connection at a time: answer and hang up. */
-                if (write(c, ok, sizeof ok) == sizeof ok) {
-                    ssize_t w = write(c, "hello", 5);
-                    (void)w;
-                }
-            }
-        }
-        close(c);
+        pthread_detach(t);
     }
 }
 
@@ -104,6 +149,7 @@ static struct stub *stub_start(void)
     struct stub *s = calloc(1, sizeof *s);
     assert_non_null(s);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
     s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l = sizeof in;
@@ -120,6 +166,10 @@ static void stub_stop(struct stub *s)
     shutdown(s->lfd, SHUT_RDWR);
     close(s->lfd);
     pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->mu);
+    while (s->active > 0)
+        pthread_cond_wait(&s->idle, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     free(s);
 }
 
@@ -510,6 +560,45 @@ static void test_without_isolation_no_credentials_are_sent(void **st)
     stub_stop(cur);
 }
 
+/* One thread's connect waits for a slow handshake (port 7, 1.5 s); the
+ * other's must not wait behind it. */
+static void *slow_connect(void *arg)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    *(int *)arg = connect_to(fd, "10.0.0.6", 7);
+    close(fd);
+    return NULL;
+}
+
+static int child_slow_and_fast(void *arg)
+{
+    (void)arg;
+    int slow_result = -1;
+    pthread_t t;
+    if (pthread_create(&t, NULL, slow_connect, &slow_result) != 0)
+        return 170;
+    usleep(200 * 1000); /* the slow one is in its handshake now */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int e = connect_to(fd, "10.0.0.6", 8);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    pthread_join(t, NULL);
+    if (e || slow_result)
+        return 171;
+    return ms < 700 ? 0 : 172;
+}
+
+static void test_slow_handshake_does_not_stall_other_connects(void **st)
+{
+    (void)st;
+    cur = stub_start();
+    assert_int_equal(supervised(child_slow_and_fast, NULL, cur->port), 0);
+    assert_int_equal(cur->n_requests, 2);
+    stub_stop(cur);
+}
+
 static bool listening(int fd)
 {
     int v = 0;
@@ -604,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_thread_group_of_a_thread_is_its_process),
         cmocka_unit_test(test_isolate_pid_gives_per_process_credentials_like_the_shim),
         cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
+        cmocka_unit_test(test_slow_handshake_does_not_stall_other_connects),
         cmocka_unit_test(test_listen_on_non_loopback_is_refused_loopback_allowed),
         cmocka_unit_test(test_allow_inbound_lets_the_wildcard_listen),
     };
