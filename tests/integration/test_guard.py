@@ -78,6 +78,12 @@ class Trap:
         return res, pkts, self.socks_requests()[s0:]
 
 
+def _which(name):
+    """Path of a system program; a path that does not exist when it is
+    missing, so the vector's test skips with a reason."""
+    return shutil.which(name) or "/usr/bin/" + name
+
+
 def P(name):
     return util.prog(name)
 
@@ -124,6 +130,12 @@ def vectors():
         "vfork_exec": ([le, "vfork", P("static_connect"), DEST4, PORT], "torified", DEST4, 1),
         "nested_seccomp_listener": ([P("leak_seccomp"), "nested", DEST4, PORT], "refused", None, 0),
         "steal_supervisor_listener": ([P("leak_seccomp"), "steal", DEST4, PORT], "refused", None, 0),
+        # Real programs (Debian packages of the test dependencies).
+        "ping_binary": ([_which("ping"), "-c", "1", "-W", "1", DEST4], "refused", None, 0),
+        "dig_binary": ([_which("dig"), "@" + DEST4, "leak-probe.example", "+tries=1", "+time=1"],
+                       "refused", None, 0),
+        "nc_udp_binary": (["/bin/sh", "-c", "echo leak-probe | %s -u -w 1 %s 53" % (_which("nc"), DEST4)],
+                          "refused", None, 0),
         "orphaned_grandchild": ([le, "daemon", P("static_connect"), DEST4, PORT], "torified", DEST4, 1),
     }
     return v
