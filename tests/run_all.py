@@ -299,8 +299,8 @@ def run_integration(path, timeout, env):
         return res
     res.passed += data["passed"]
     res.skipped += data["skipped"]
-    for t, d in data["failures"]:
-        res.fail(t, d)
+    res.failed += data["failed"]
+    res.failures.extend((t, d) for t, d in data["failures"])
     res.skips.extend(tuple(s) for s in data["skips"])
     if rc is None:
         res.fail("(timeout)", "killed after %ss" % timeout)
@@ -313,7 +313,7 @@ def child_run_module(path, result_file):
     sys.path.insert(0, INTEG)
     os.environ.setdefault("TORIFY_SRC", SRC)
     modname = os.path.splitext(os.path.basename(path))[0]
-    data = {"passed": 0, "skipped": 0, "failures": [], "skips": []}
+    data = {"passed": 0, "failed": 0, "skipped": 0, "failures": [], "skips": []}
     try:
         import importlib.util
         spec = importlib.util.spec_from_file_location(modname, path)
@@ -323,17 +323,35 @@ def child_run_module(path, result_file):
         suite = unittest.defaultTestLoader.loadTestsFromModule(mod)
     except Exception:
         data["failures"].append(("(import %s)" % modname, traceback.format_exc(limit=5)))
+        data["failed"] = 1
         suite = None
     if suite is not None:
-        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, buffer=False)
+        started = []
+
+        class Result(unittest.TextTestResult):
+            def startTest(self, test):
+                started.append(test.id())
+                super().startTest(test)
+
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, buffer=False, resultclass=Result)
         r = runner.run(suite)
-        bad = [(str(t), tb) for t, tb in r.failures + r.errors]
-        bad += [(str(t), "unexpected success") for t in r.unexpectedSuccesses]
-        data["failures"].extend(bad)
-        data["skipped"] = len(r.skipped)
+
+        # Count test methods, not subtests: a method fails if anything in it
+        # failed, is skipped if it was skipped as a whole, else it passed.
+        # Failing and skipped subtests are still listed one by one.
+        def key(t):
+            return t.test_case.id() if hasattr(t, "test_case") else t.id()
+
+        bad = [(t, tb) for t, tb in r.failures + r.errors]
+        bad += [(t, "unexpected success") for t in r.unexpectedSuccesses]
+        data["failures"].extend((str(t), tb) for t, tb in bad)
+        failed = {key(t) for t, _ in bad}
+        whole_skips = {t.id() for t, _ in r.skipped if not hasattr(t, "test_case")} - failed
+        ran = set(started)
+        data["failed"] = len(failed)  # includes setUpClass/module errors, which start no test
+        data["skipped"] = len(whole_skips)
         data["skips"] = [(str(t), reason) for t, reason in r.skipped]
-        data["passed"] = r.testsRun - len(r.failures) - len(r.errors) - len(r.skipped) \
-            - len(r.unexpectedSuccesses)
+        data["passed"] = len(ran - failed - whole_skips)
     tmp = result_file + ".tmp"
     with open(tmp, "w") as f:
         json.dump(data, f)
