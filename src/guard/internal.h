@@ -7,6 +7,7 @@
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,13 +74,20 @@ int guard_pidfd_getfd(int pidfd, int fd);
 
 /* ---- supervisor.c ----------------------------------------------------- */
 
+#define GUARD_QUEUE_LEN 256
+
 struct guard_sup {
     int listener;
     struct torify_config cfg;      /* own copy: the launcher's may go away */
     size_t notif_size;             /* kernel's sizeof(struct seccomp_notif) */
     size_t resp_size;              /* kernel's sizeof(struct seccomp_notif_resp) */
-    atomic_int busy;               /* handler threads running */
     atomic_ulong n_torified, n_direct, n_refused;
+    /* Worker pool (supervisor.c): notifications waiting for a worker. */
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    struct seccomp_notif *queue[GUARD_QUEUE_LEN];
+    size_t q_head, q_len;
+    int workers, idle;
 };
 
 /* Start the notification loop in a detached thread.  0 or -errno. */

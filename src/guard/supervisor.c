@@ -1,11 +1,12 @@
 /*
  * guard/supervisor.c — the notification loop.
  *
- * One thread receives notifications; each connect is handled in a thread
- * of its own, so one slow Tor handshake never stalls the connects of other
- * threads or processes of the guarded tree.  Above GUARD_MAX_BUSY handlers
- * the receiving thread handles the next one itself (back-pressure instead
- * of unbounded threads).
+ * One thread receives notifications and queues them for a pool of
+ * workers; a notification that finds no idle worker starts a new one (up
+ * to GUARD_MAX_WORKERS), so each connect in flight has a thread of its own
+ * and one slow Tor handshake never stalls the connects of other threads or
+ * processes of the guarded tree.  Workers are kept between connects (no
+ * thread creation per connect) and end after GUARD_IDLE_EXIT_S idle.
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,11 +15,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include "guard/internal.h"
 #include "guard/log.h"
 
-#define GUARD_MAX_BUSY 256
+#define GUARD_MAX_WORKERS 256
+#define GUARD_IDLE_EXIT_S 10
 #define GUARD_HANDLER_STACK (256 * 1024)
 
 int guard_reply(const struct guard_sup *s, uint64_t id, int64_t val, int err)
@@ -44,11 +47,6 @@ bool guard_notif_valid(const struct guard_sup *s, uint64_t id)
     return ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &v) == 0;
 }
 
-struct job {
-    struct guard_sup *s;
-    struct seccomp_notif *n;
-};
-
 static void handle(struct guard_sup *s, const struct seccomp_notif *n)
 {
     if (n->data.nr == __NR_connect) {
@@ -63,38 +61,90 @@ static void handle(struct guard_sup *s, const struct seccomp_notif *n)
     guard_reply(s, n->id, -1, ENOSYS);
 }
 
-static void *handler_main(void *arg)
+/* A worker takes notifications from the queue; one idle for
+ * GUARD_IDLE_EXIT_S seconds ends, so a burst leaves no threads behind. */
+static void *worker_main(void *arg)
 {
-    struct job *j = arg;
-    handle(j->s, j->n);
-    atomic_fetch_sub(&j->s->busy, 1);
-    free(j->n);
-    free(j);
-    return NULL;
+    struct guard_sup *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->q_len == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += GUARD_IDLE_EXIT_S;
+            s->idle++;
+            int r = pthread_cond_timedwait(&s->work, &s->mu, &until);
+            s->idle--;
+            if (r == ETIMEDOUT && s->q_len == 0) {
+                s->workers--;
+                pthread_mutex_unlock(&s->mu);
+                return NULL;
+            }
+        }
+        struct seccomp_notif *n = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % GUARD_QUEUE_LEN;
+        s->q_len--;
+        pthread_mutex_unlock(&s->mu);
+        handle(s, n);
+        free(n);
+        pthread_mutex_lock(&s->mu);
+    }
 }
 
+/* Queue n for a worker, starting one when none is idle (up to
+ * GUARD_MAX_WORKERS).  When the queue is full or no worker can be
+ * started, the receiving thread handles n itself: back-pressure instead of
+ * unbounded threads or a lost notification. */
 static void dispatch(struct guard_sup *s, struct seccomp_notif *n)
 {
-    if (atomic_fetch_add(&s->busy, 1) < GUARD_MAX_BUSY) {
-        struct job *j = malloc(sizeof *j);
+    pthread_mutex_lock(&s->mu);
+    if (s->q_len == GUARD_QUEUE_LEN) {
+        pthread_mutex_unlock(&s->mu);
+        handle(s, n);
+        free(n);
+        return;
+    }
+    s->queue[(s->q_head + s->q_len) % GUARD_QUEUE_LEN] = n;
+    s->q_len++;
+    if (s->idle > (int)s->q_len - 1) {
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    bool start = s->workers < GUARD_MAX_WORKERS;
+    if (start)
+        s->workers++;
+    pthread_mutex_unlock(&s->mu);
+    if (start) {
         pthread_attr_t attr;
         pthread_t t;
-        if (j && pthread_attr_init(&attr) == 0) {
-            j->s = s;
-            j->n = n;
-            int ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                     pthread_attr_setstacksize(&attr, GUARD_HANDLER_STACK) == 0 &&
-                     pthread_create(&t, &attr, handler_main, j) == 0;
+        int ok = pthread_attr_init(&attr) == 0;
+        if (ok) {
+            ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                 pthread_attr_setstacksize(&attr, GUARD_HANDLER_STACK) == 0 &&
+                 pthread_create(&t, &attr, worker_main, s) == 0;
             pthread_attr_destroy(&attr);
-            if (ok)
-                return;
         }
-        free(j);
+        if (ok)
+            return;
+        pthread_mutex_lock(&s->mu);
+        s->workers--;
+        pthread_mutex_unlock(&s->mu);
     }
-    /* Busy or out of threads: handle it here. */
-    handle(s, n);
-    atomic_fetch_sub(&s->busy, 1);
-    free(n);
+    /* No new worker: busy ones will get to it, unless there are none. */
+    pthread_mutex_lock(&s->mu);
+    bool nobody = s->workers == 0;
+    struct seccomp_notif *mine = NULL;
+    if (nobody && s->q_len > 0) {
+        mine = s->queue[s->q_head];
+        s->q_head = (s->q_head + 1) % GUARD_QUEUE_LEN;
+        s->q_len--;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (mine) {
+        handle(s, mine);
+        free(mine);
+    }
 }
 
 static void *loop_main(void *arg)
@@ -139,7 +189,13 @@ int guard_supervisor_start(struct guard_sup *s)
         return -errno;
     s->notif_size = sizes.seccomp_notif;
     s->resp_size = sizes.seccomp_notif_resp;
-    atomic_init(&s->busy, 0);
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&s->work, &ca) != 0 || pthread_mutex_init(&s->mu, NULL) != 0)
+        return -ENOMEM;
+    pthread_condattr_destroy(&ca);
+    s->q_head = s->q_len = 0;
+    s->workers = s->idle = 0;
     pthread_t t;
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)

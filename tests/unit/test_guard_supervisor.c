@@ -161,6 +161,29 @@ static struct stub *stub_start(void)
     return s;
 }
 
+/* What the stub recorded, read under its lock. */
+struct record {
+    int n_requests;
+    uint8_t atyp;
+    uint8_t addr[16];
+    uint16_t dport;
+    char user[256], pass[256];
+};
+
+static struct record rec_of(struct stub *s)
+{
+    struct record r;
+    pthread_mutex_lock(&s->mu);
+    r.n_requests = s->n_requests;
+    r.atyp = s->atyp;
+    memcpy(r.addr, s->addr, sizeof r.addr);
+    r.dport = s->dport;
+    memcpy(r.user, s->user, sizeof r.user);
+    memcpy(r.pass, s->pass, sizeof r.pass);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
 static void stub_stop(struct stub *s)
 {
     shutdown(s->lfd, SHUT_RDWR);
@@ -303,10 +326,11 @@ static void test_ip_connect_is_torified_with_the_requested_destination(void **st
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_torified_v4, NULL, cur->port), 0);
-    assert_int_equal(cur->n_requests, 1);
-    assert_int_equal(cur->atyp, 1);
-    assert_memory_equal(cur->addr, "\x0a\x0b\x0c\x0d", 4);
-    assert_int_equal(cur->dport, 8080);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 1);
+    assert_int_equal(rec.atyp, 1);
+    assert_memory_equal(rec.addr, "\x0a\x0b\x0c\x0d", 4);
+    assert_int_equal(rec.dport, 8080);
     stub_stop(cur);
 }
 
@@ -326,9 +350,10 @@ static void test_ipv6_connect_is_torified_as_an_ipv6_request(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_torified_v6, NULL, cur->port), 0);
-    assert_int_equal(cur->atyp, 4);
-    assert_memory_equal(cur->addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
-    assert_int_equal(cur->dport, 443);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.atyp, 4);
+    assert_memory_equal(rec.addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
+    assert_int_equal(rec.dport, 443);
     stub_stop(cur);
 }
 
@@ -382,7 +407,8 @@ static void test_swapped_socket_keeps_options_set_before_connect(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_options_kept, NULL, cur->port), 0);
-    assert_int_equal(cur->n_requests, 1);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 1);
     stub_stop(cur);
 }
 
@@ -391,7 +417,8 @@ static void test_swapped_socket_keeps_nonblock_and_cloexec(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_flags_kept, NULL, cur->port), 0);
-    assert_int_equal(cur->n_requests, 2);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 2);
     stub_stop(cur);
 }
 
@@ -407,7 +434,8 @@ static void test_unknown_fake_address_is_refused(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_fake, NULL, cur->port), torify_err_errno(TORIFY_E_REFUSE_UNKNOWN_FAKE));
-    assert_int_equal(cur->n_requests, 0);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 0);
     stub_stop(cur);
 }
 
@@ -443,7 +471,8 @@ static void test_bad_fd_and_non_socket_get_the_kernels_errors(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_bad_fds, NULL, cur->port), 0);
-    assert_int_equal(cur->n_requests, 0);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 0);
     stub_stop(cur);
 }
 
@@ -521,8 +550,9 @@ static void test_twenty_connects_in_a_row_all_torified(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_many, NULL, cur->port), 0);
-    assert_int_equal(cur->n_requests, 20);
-    assert_int_equal(cur->dport, 1019);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 20);
+    assert_int_equal(rec.dport, 1019);
     stub_stop(cur);
 }
 
@@ -541,13 +571,14 @@ static void test_isolate_pid_gives_per_process_credentials_like_the_shim(void **
     int r = supervised(child_isolated, NULL, cur->port);
     isolate_next = false;
     assert_int_equal(r, 0);
-    assert_int_equal(cur->n_requests, 1);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 1);
     /* "torify-<pid>-<start time>" / "isolate", as core/policy.c makes them. */
     char prefix[64];
     snprintf(prefix, sizeof prefix, "torify-%d-", (int)isolated_child);
-    assert_true(strncmp(cur->user, prefix, strlen(prefix)) == 0);
-    assert_true(strlen(cur->user) > strlen(prefix));
-    assert_string_equal(cur->pass, "isolate");
+    assert_true(strncmp(rec.user, prefix, strlen(prefix)) == 0);
+    assert_true(strlen(rec.user) > strlen(prefix));
+    assert_string_equal(rec.pass, "isolate");
     stub_stop(cur);
 }
 
@@ -556,7 +587,8 @@ static void test_without_isolation_no_credentials_are_sent(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_isolated, NULL, cur->port), 0);
-    assert_string_equal(cur->user, "");
+    struct record rec = rec_of(cur);
+    assert_string_equal(rec.user, "");
     stub_stop(cur);
 }
 
@@ -595,7 +627,8 @@ static void test_slow_handshake_does_not_stall_other_connects(void **st)
     (void)st;
     cur = stub_start();
     assert_int_equal(supervised(child_slow_and_fast, NULL, cur->port), 0);
-    assert_int_equal(cur->n_requests, 2);
+    struct record rec = rec_of(cur);
+    assert_int_equal(rec.n_requests, 2);
     stub_stop(cur);
 }
 
