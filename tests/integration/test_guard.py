@@ -141,11 +141,14 @@ def vectors():
     return v
 
 
-def _need_env(tc):
+def _need_env(tc, *progs):
+    """Skip (with the reason) when something the test runs is missing."""
     if os.geteuid() != 0:
         tc.skipTest("needs root for network namespaces")
     util.need_cmd(tc, "ip")
     util.need_file(tc, util.build_path("torify"), "launcher")
+    for name in progs:
+        util.need_file(tc, P(name), "test program")
 
 
 class GuardLeakCorpus(unittest.TestCase):
@@ -195,6 +198,7 @@ class GuardLeakCorpus(unittest.TestCase):
         the listener above it is torify's: it runs the program, which the
         outer supervisor still torifies, even a static one."""
         _need_env(self)
+        _need_env(self, "static_connect")
         t = util.build_path("torify")
         res, pkts, reqs = self.trap.run([t, t, P("static_connect"), DEST4, PORT])
         self.assertEqual(pkts, [])
@@ -207,6 +211,7 @@ class GuardLeakCorpus(unittest.TestCase):
         the environment) the launcher cannot install its own guard and
         refuses with a clear message, without running the program."""
         _need_env(self)
+        _need_env(self, "static_connect")
         t = util.build_path("torify")
         res, pkts, reqs = self.trap.run([t, "env", "-u", "TORIFY_GUARDED", t, P("static_connect"), DEST4, PORT])
         self.assertEqual(pkts, [])
@@ -257,13 +262,13 @@ class GuardPositiveControl(unittest.TestCase):
             cls.trap.close()
 
     def test_trap_counts_a_bare_static_connect(self):
-        _need_env(self)
+        _need_env(self, "static_connect")
         res, pkts, reqs = self.trap.run([P("static_connect"), DEST4, PORT], timeout=20)
         self.assertTrue(any(p.get("dst") == DEST4 and p.get("proto") == 6 for p in pkts), pkts)
         self.assertEqual(reqs, [])
 
     def test_trap_counts_a_bare_udp_datagram(self):
-        _need_env(self)
+        _need_env(self, "leak_udp")
         res, pkts, reqs = self.trap.run([P("leak_udp"), "sendto", DEST4, "53"])
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertTrue(any(p.get("dst") == DEST4 and p.get("proto") == 17 for p in pkts), pkts)
@@ -271,7 +276,7 @@ class GuardPositiveControl(unittest.TestCase):
     def test_no_guard_lets_an_inline_syscall_leak(self):
         """What the guard adds: LD_PRELOAD alone cannot see a connect made
         with the syscall instruction itself."""
-        _need_env(self)
+        _need_env(self, "leak_connect")
         res, pkts, reqs = self.trap.run([util.build_path("torify"), "--no-guard", P("leak_connect"), "asm",
                                          DEST4, PORT], timeout=20)
         self.assertTrue(any(p.get("dst") == DEST4 and p.get("proto") == 6 for p in pkts),
@@ -279,7 +284,7 @@ class GuardPositiveControl(unittest.TestCase):
         self.assertEqual(reqs, [])
 
     def test_same_inline_syscall_is_torified_under_the_guard(self):
-        _need_env(self)
+        _need_env(self, "leak_connect")
         res, pkts, reqs = self.trap.run([util.build_path("torify"), P("leak_connect"), "asm", DEST4, PORT])
         self.assertEqual(pkts, [])
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
