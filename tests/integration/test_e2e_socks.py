@@ -146,6 +146,38 @@ class LibraryHelpers(tornet.Case):
                         "the web server saw no request from the onion service")
 
 
+class UnixSocksPort(tornet.Case):
+    """Tor's SocksPort on a unix socket (torify -a /path, and the library's
+    "unix:/path" proxy address)."""
+
+    def setUp(self):
+        super().setUp()
+        self.path = self.net.env.get("socks_unix")
+        if not self.path or not os.path.exists(self.path):
+            self.skipTest("this tornet has no unix SocksPort")
+
+    def test_torify_over_the_unix_socket(self):
+        host = self.net.unique_host("unix")
+        path = self.net.unique_path("unix")
+        mark = self.net.mark()
+        env = self.env()
+        for k in ("TORIFY_TOR_ADDRESS", "TORIFY_TOR_PORT"):
+            env.pop(k)
+        r = self.torify(["-a", self.path, "curl", "-sS", "-m", "40", self.net.web_url(path, host)], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr[-800:])
+        self.assertIn(self.net.marker, r.stdout)
+        self.assert_via_exit(mark, path, "curl over the unix SocksPort")
+        self.assert_only_exits_resolved(mark, host)
+
+    def test_library_resolve_over_the_unix_socket(self):
+        prog = self.need_prog("socks_blocking")
+        host = self.net.unique_host("unixres")
+        mark = self.net.mark()
+        r = util.run([prog, "unix:" + self.path, "resolve", host], timeout=40)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "resolved 127.0.0.1"), r.stderr)
+        self.assert_only_exits_resolved(mark, host)
+
+
 class Check(tornet.Case):
     def test_check_recognizes_the_real_tor_client(self):
         r = self.torify(["--check"], timeout=60)
