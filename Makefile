@@ -21,7 +21,7 @@ WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototype
             -Wmissing-prototypes -Wno-unused-parameter
 OPT      ?= -O2 -g
 CFLAGS   ?=
-CPPFLAGS_ALL := -D_GNU_SOURCE -DTORIFY_VERSION=\"$(VERSION)\" -Iinclude -Isrc
+CPPFLAGS_ALL := -D_GNU_SOURCE -DTORIFY_VERSION=\"$(VERSION)\" -DTORIFY_PREFIX=\"$(PREFIX)\" -Iinclude -Isrc
 CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fno-strict-aliasing \
                 -fstack-protector-strong $(CFLAGS)
 LDFLAGS_ALL  := $(LDFLAGS)
