@@ -143,20 +143,8 @@ static int by_addr(const void *addr, socklen_t len, int type, struct hostent *re
         ip.family = AF_INET;
         memmove(ip.addr, ip.addr + 12, 4);
     }
-    const struct torify_state_config *st = torify_state_config();
-    const struct torify_config *c = &st->cfg;
     char name[NI_MAXHOST];
-    name[0] = '\0';
-    if (torify_cidr_contains(ip.family == AF_INET ? &c->fake4 : &c->fake6, ip.family, ip.addr)) {
-        struct torify_fakemap *m = torify_state_fakemap(NULL);
-        if (!m || torify_fakemap_lookup_addr(m, ip.family, ip.addr, name, sizeof name, NULL) != TORIFY_OK)
-            name[0] = '\0';
-    } else if (torify_ip_is_loopback(&ip)) {
-        memcpy(name, "localhost", sizeof "localhost");
-    } else if (st->config_err == TORIFY_OK) {
-        if (torify_tor_resolve_ptr(c, &ip, name, sizeof name) != TORIFY_OK)
-            name[0] = '\0';
-    }
+    torify_tor_reverse_name(&ip, name, sizeof name);
     if (!name[0]) {
         *h_errnop = HOST_NOT_FOUND;
         return 0;

@@ -206,20 +206,8 @@ EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, s
     if (!host || hostlen == 0 || (flags & NI_NUMERICHOST) || torify_ip_from_sockaddr(sa, salen, &ip) != 0)
         return f(sa, salen, host, hostlen, serv, servlen, flags | (host && hostlen ? 0 : NI_NUMERICHOST));
 
-    const struct torify_state_config *st = torify_state_config();
-    const struct torify_config *c = &st->cfg;
     char name[NI_MAXHOST];
-    name[0] = '\0';
-    if (torify_cidr_contains(ip.family == AF_INET ? &c->fake4 : &c->fake6, ip.family, ip.addr)) {
-        struct torify_fakemap *m = torify_state_fakemap(NULL);
-        if (!m || torify_fakemap_lookup_addr(m, ip.family, ip.addr, name, sizeof name, NULL) != TORIFY_OK)
-            name[0] = '\0';
-    } else if (torify_ip_is_loopback(&ip)) {
-        memcpy(name, "localhost", sizeof "localhost");
-    } else if (st->config_err == TORIFY_OK) {
-        if (torify_tor_resolve_ptr(c, &ip, name, sizeof name) != TORIFY_OK)
-            name[0] = '\0';
-    }
+    torify_tor_reverse_name(&ip, name, sizeof name);
     if (!name[0] && (flags & NI_NAMEREQD))
         return EAI_NONAME;
     /* The service part (and the numeric host when no name) from libc,

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fakemap.h"
+#include "core/state.h"
 #include "shim/real.h"
 
 static long long now_ms(void)
@@ -163,4 +165,23 @@ const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, ch
     else
         snprintf(buf, buf_len, "%s:%u", a, ip.port);
     return buf;
+}
+
+void torify_tor_reverse_name(const struct torify_ip *ip, char *name, size_t name_len)
+{
+    const struct torify_state_config *st = torify_state_config();
+    const struct torify_config *c = &st->cfg;
+    if (name_len == 0)
+        return;
+    name[0] = '\0';
+    if (torify_cidr_contains(ip->family == AF_INET ? &c->fake4 : &c->fake6, ip->family, ip->addr)) {
+        struct torify_fakemap *m = torify_state_fakemap(NULL);
+        if (!m || torify_fakemap_lookup_addr(m, ip->family, ip->addr, name, name_len, NULL) != TORIFY_OK)
+            name[0] = '\0';
+    } else if (torify_ip_is_loopback(ip)) {
+        snprintf(name, name_len, "localhost");
+    } else if (st->config_err == TORIFY_OK) {
+        if (torify_tor_resolve_ptr(c, ip, name, name_len) != TORIFY_OK)
+            name[0] = '\0';
+    }
 }

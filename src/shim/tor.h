@@ -34,6 +34,12 @@ void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o,
 torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct torify_ip *ip,
                                   char *name, size_t name_len);
 
+/* The name of an address for reverse lookups (gethostbyaddr, getnameinfo):
+ * a fake address gives its name from the map, loopback gives "localhost",
+ * any other address is asked of Tor (RESOLVE_PTR) -- never local DNS.
+ * name is "" when there is none. */
+void torify_tor_reverse_name(const struct torify_ip *ip, char *name, size_t name_len);
+
 /* "host:port" / "1.2.3.4:port" / "[v6]:port" of a sockaddr, for messages. */
 const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len);
 
