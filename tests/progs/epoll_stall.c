@@ -16,7 +16,8 @@
  *
  * Every call other than epoll_wait (getaddrinfo, socket, connect, getsockopt,
  * write, read, close) is timed; a connection's stall is its longest call.
- * Output: one JSON line.  fetch exits 0 iff all N fetches returned
+ * Output: one JSON line (stalls_ms: every connection's stall, in start order;
+ * stall_ms, timer_late_ms, fetch_ms: max/p50/p99).  fetch exits 0 iff all N fetches returned
  * "HTTP/1.x 200", a body of the announced Content-Length and, if given,
  * MARKER in the body; 1 otherwise; 2 on bad usage; 3 on a setup error.
  */
@@ -417,6 +418,10 @@ static int run_fetch(const struct fetch_args *a)
     }
     printf("{\"n\":%d,\"concurrency\":%d,\"ok\":%d,\"failed\":%d,\"total_ms\":%.3f,", a->n, a->conc, ok, failed,
            (t_end - t_begin) / 1e6);
+    printf("\"stalls_ms\":[");
+    for (size_t i = 0; i < ns; i++)
+        printf("%s%.3f", i ? "," : "", stalls[i] / 1e6);
+    printf("],");
     print_stats("stall_ms", stalls, ns, 1);
     printf("\"worst_call\":\"%s\",", worst >= 0 ? call_name[conns[worst].stall_call] : "");
     printf("\"call_max_ms\":{");

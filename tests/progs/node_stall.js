@@ -10,7 +10,8 @@
 //     previous tick a tick runs; a fetch's stall is the largest lag seen while
 //     that fetch was in flight;
 //   - perf_hooks.monitorEventLoopDelay (resolution 1 ms): node's own histogram.
-// Output: one JSON line.  Exit 0 iff every fetch returned status 200, a body of
+// Output: one JSON line (stalls_ms: every fetch's stall, in completion order;
+// stall_ms, loop_lag_ms, eld_ms, fetch_ms: max/p50/p99).  Exit 0 iff every fetch returned status 200, a body of
 // the announced Content-Length and, if given, MARKER in the body; 1 otherwise.
 'use strict';
 const http = require('http');
@@ -113,6 +114,7 @@ function report() {
   const ms = (ns) => Math.round(ns / 1e3) / 1e3;
   const out = {
     n, concurrency: conc, ok, failed, total_ms: Math.round((nowMs() - t0) * 1000) / 1000,
+    stalls_ms: stalls.map((x) => Math.round(x * 1000) / 1000),
     stall_ms: stats(stalls),
     loop_lag_ms: stats(lags),
     eld_ms: { max: ms(eld.max), p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)) },
