@@ -1,23 +1,48 @@
 /* core/fakemap.c — see fakemap.h.
  *
- * Layout of the one shared mapping:
- *   struct torify_fakemap (header, with the process-shared robust mutex)
- *   struct slot slots[capacity]
- *   uint32_t index[index_size]   open addressing, linear probing; 0 = empty,
- *                                else slot + 1.  index_size is a power of two
- *                                >= 2 * capacity, so probes stay short.
- * Everything is addressed by offsets from the header, so the mapping works
- * the same in the parent and in forked children.
+ * Layout of the one shared mapping (a sealed memfd, or anonymous memory
+ * when memfd_create is unavailable):
+ *   struct shared   header: magic, version, geometry, ranges, the
+ *                   process-shared robust mutex, the LRU ends
+ *   struct slot     slots[capacity]
+ *   uint32_t        index[index_size]   open addressing, linear probing;
+ *                   0 = empty, else slot + 1.  index_size is a power of two
+ *                   >= 2 * capacity, so probes stay short.
+ *
+ * The geometry (capacity, offsets, ranges, hash function) lives in the
+ * process-local handle, computed from this process's own configuration;
+ * the shared header only has to agree with it when a map is attached.
+ * Everything else read from the shared memory is untrusted: another
+ * process with the same uid may scribble on it.  Every slot number and
+ * length read from it is loaded once and bounds-checked before use, and
+ * every walk (probe sequence, LRU list) is bounded, so a corrupt map can
+ * give wrong names but never make this code touch memory outside the
+ * mapping or loop forever.  Detected damage is repaired by rebuilding the
+ * index and LRU list from the slots (as after a dead lock holder).
  */
 #include "core/fakemap.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC "torifymp"
+#define VERSION 1u
+#define NO_SLOT TORIFY_FAKEMAP_NO_SLOT
+
+/* Relaxed single loads/stores of shared fields: a value is read once, then
+ * checked and used from a local, so a concurrent writer cannot change it
+ * between the check and the use. */
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 struct slot {
     _Atomic uint32_t holds;      /* live connections using this name */
@@ -28,28 +53,40 @@ struct slot {
     char name[TORIFY_FAKEMAP_NAME_MAX + 1];
 };
 
-struct torify_fakemap {
+struct wire_range {              /* a range as the header stores it: no padding */
+    uint8_t addr[16];
+    uint8_t prefix;
+    uint8_t family4;             /* 1: AF_INET, 0: AF_INET6 */
+    uint8_t pad[6];
+};
+
+struct shared {
+    char magic[8];
+    uint32_t version;
+    uint32_t capacity;
+    uint32_t index_size;
+    uint32_t slot_size;
+    uint64_t map_len;
+    uint64_t slots_off, index_off;
+    struct wire_range range4, range6;
     pthread_mutex_t lock;
+    uint32_t fresh;              /* slots [0, fresh) have been handed out at least once */
+    uint32_t count;              /* slots in use */
+    uint32_t lru_head, lru_tail; /* NO_SLOT when empty */
+};
+
+/* The process-local handle: trusted geometry and pointers into the mapping. */
+struct torify_fakemap {
+    struct shared *sh;
     size_t map_len;
     uint32_t capacity;
     uint32_t index_mask;
-    uint32_t fresh;              /* slots [0, fresh) have been handed out at least once */
-    uint32_t count;              /* slots in use */
-    uint32_t lru_head, lru_tail; /* TORIFY_FAKEMAP_NO_SLOT when empty */
     struct torify_cidr range4, range6;
     torify_fakemap_hash_fn hash;
-    size_t slots_off, index_off;
+    struct slot *slots;
+    uint32_t *index;
+    int fd;                      /* the memfd, or -1 */
 };
-
-static struct slot *slots_of(const struct torify_fakemap *m)
-{
-    return (struct slot *)((char *)m + m->slots_off);
-}
-
-static uint32_t *index_of(const struct torify_fakemap *m)
-{
-    return (uint32_t *)((char *)m + m->index_off);
-}
 
 uint64_t torify_fakemap_hash_default(const char *name, size_t len)
 {
@@ -73,28 +110,17 @@ static uint64_t range_room(const struct torify_cidr *r, uint64_t limit)
     return n < limit ? n : limit;
 }
 
-static void rebuild_index(struct torify_fakemap *m);
-
-static int lock_map(struct torify_fakemap *m)
+static void wire_range(const struct torify_cidr *r, struct wire_range *w)
 {
-    int r = pthread_mutex_lock(&m->lock);
-    if (r == EOWNERDEAD) {
-        /* A process died holding the lock, maybe mid-update: the slots are
-         * the truth (a slot is marked in_use only once complete), so the
-         * index is rebuilt from them. */
-        rebuild_index(m);
-        pthread_mutex_consistent(&m->lock);
-        return 0;
-    }
-    return r;
+    memset(w, 0, sizeof *w);
+    memcpy(w->addr, r->addr, 16);
+    w->prefix = r->prefix;
+    w->family4 = r->family == AF_INET;
 }
 
-static void unlock_map(struct torify_fakemap *m)
-{
-    pthread_mutex_unlock(&m->lock);
-}
-
-torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torify_fakemap_opts *opts)
+/* Geometry of a map for opts: the same computation in the creating process
+ * and in one attaching to it, so both must agree byte for byte. */
+static torify_err layout(const struct torify_fakemap_opts *opts, struct torify_fakemap *m, struct shared *hdr)
 {
     struct torify_fakemap_opts o;
     memset(&o, 0, sizeof o);
@@ -104,10 +130,9 @@ torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torif
         torify_cidr_parse("127.192.0.0/10", &o.range4);
     if (o.range6.family == 0)
         torify_cidr_parse("100::/64", &o.range6);
-    if (o.range4.family != AF_INET || o.range6.family != AF_INET6)
+    if (o.range4.family != AF_INET || o.range6.family != AF_INET6 || o.range4.prefix > 32 ||
+        o.range6.prefix > 128)
         return TORIFY_E_INVAL_ARGUMENT;
-    if (!o.hash)
-        o.hash = torify_fakemap_hash_default;
     uint64_t cap = o.capacity ? o.capacity : TORIFY_FAKEMAP_DEFAULT_CAPACITY;
     if (cap > (1u << 24))
         cap = 1u << 24; /* memory bound: 16M names is far beyond any program */
@@ -115,54 +140,354 @@ torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torif
     cap = range_room(&o.range6, cap);
     if (cap < 2)
         return TORIFY_E_INVAL_ARGUMENT;
-
     uint32_t index_size = 1;
     while (index_size < 2 * cap)
         index_size <<= 1;
-    size_t slots_off = (sizeof(struct torify_fakemap) + 63) & ~(size_t)63;
+    size_t slots_off = (sizeof(struct shared) + 63) & ~(size_t)63;
     size_t index_off = slots_off + (size_t)cap * sizeof(struct slot);
     size_t len = index_off + (size_t)index_size * sizeof(uint32_t);
 
-    /* MAP_SHARED: forked children see and update the same table.
-     * MAP_NORESERVE: pages cost memory only once touched. */
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return TORIFY_E_IO;
-    struct torify_fakemap *m = p;
+    memset(m, 0, sizeof *m);
     m->map_len = len;
     m->capacity = (uint32_t)cap;
     m->index_mask = index_size - 1;
     m->range4 = o.range4;
     m->range6 = o.range6;
-    m->hash = o.hash;
-    m->slots_off = slots_off;
-    m->index_off = index_off;
-    m->lru_head = m->lru_tail = TORIFY_FAKEMAP_NO_SLOT;
+    m->hash = o.hash ? o.hash : torify_fakemap_hash_default;
+    m->fd = -1;
 
+    memset(hdr, 0, sizeof *hdr);
+    memcpy(hdr->magic, MAGIC, sizeof hdr->magic);
+    hdr->version = VERSION;
+    hdr->capacity = (uint32_t)cap;
+    hdr->index_size = index_size;
+    hdr->slot_size = (uint32_t)sizeof(struct slot);
+    hdr->map_len = len;
+    hdr->slots_off = slots_off;
+    hdr->index_off = index_off;
+    wire_range(&o.range4, &hdr->range4);
+    wire_range(&o.range6, &hdr->range6);
+    return TORIFY_OK;
+}
+
+static void set_pointers(struct torify_fakemap *m, void *p)
+{
+    m->sh = p;
+    m->slots = (struct slot *)((char *)p + ((sizeof(struct shared) + 63) & ~(size_t)63));
+    m->index = (uint32_t *)((char *)m->slots + (size_t)m->capacity * sizeof(struct slot));
+}
+
+/* ---- bounds-checked access to shared values ---- */
+
+static bool ok_slot(const struct torify_fakemap *m, uint32_t s)
+{
+    return s < m->capacity;
+}
+
+/* A list link: NO_SLOT or a slot number. */
+static bool ok_link(const struct torify_fakemap *m, uint32_t s)
+{
+    return s == NO_SLOT || s < m->capacity;
+}
+
+static uint32_t fresh_of(const struct torify_fakemap *m)
+{
+    uint32_t f = LD(m->sh->fresh);
+    return f < m->capacity ? f : m->capacity;
+}
+
+/* ---- index and LRU list (under the lock) ----
+ * Each returns false when it meets damage; the caller repairs and retries. */
+
+static bool index_insert(struct torify_fakemap *m, uint32_t s, uint64_t h)
+{
+    uint32_t i = (uint32_t)h & m->index_mask;
+    for (uint32_t n = 0; n <= m->index_mask; n++, i = (i + 1) & m->index_mask) {
+        if (LD(m->index[i]) == 0) {
+            ST(m->index[i], s + 1);
+            return true;
+        }
+    }
+    return false; /* full: cannot happen with at most capacity entries */
+}
+
+/* Remove slot s from the index by backward shifting, so no tombstones pile
+ * up however often slots are recycled. */
+static bool index_remove(struct torify_fakemap *m, uint32_t s, uint64_t h)
+{
+    uint32_t *idx = m->index;
+    uint32_t mask = m->index_mask;
+    uint32_t p = (uint32_t)h & mask;
+    uint32_t n = 0;
+    for (;;) {
+        uint32_t e = LD(idx[p]);
+        if (e == s + 1)
+            break;
+        if (e == 0 || ++n > mask)
+            return false; /* not indexed: damage */
+        p = (p + 1) & mask;
+    }
+    ST(idx[p], 0);
+    n = 0;
+    for (uint32_t j = (p + 1) & mask; n <= mask; j = (j + 1) & mask, n++) {
+        uint32_t e = LD(idx[j]);
+        if (e == 0)
+            return true;
+        if (!ok_slot(m, e - 1))
+            return false;
+        uint32_t k = (uint32_t)LD(m->slots[e - 1].hash) & mask;
+        /* Move idx[j] back to p unless its home k lies cyclically in (p, j]. */
+        bool home_between = p <= j ? (k > p && k <= j) : (k > p || k <= j);
+        if (!home_between) {
+            ST(idx[p], e);
+            ST(idx[j], 0);
+            p = j;
+        }
+    }
+    return false;
+}
+
+static bool lru_unlink(struct torify_fakemap *m, uint32_t s)
+{
+    struct slot *sl = m->slots;
+    uint32_t prev = LD(sl[s].prev), next = LD(sl[s].next);
+    if (!ok_link(m, prev) || !ok_link(m, next))
+        return false;
+    if (prev != NO_SLOT)
+        ST(sl[prev].next, next);
+    else
+        ST(m->sh->lru_head, next);
+    if (next != NO_SLOT)
+        ST(sl[next].prev, prev);
+    else
+        ST(m->sh->lru_tail, prev);
+    ST(sl[s].prev, NO_SLOT);
+    ST(sl[s].next, NO_SLOT);
+    return true;
+}
+
+static bool lru_push_front(struct torify_fakemap *m, uint32_t s)
+{
+    struct slot *sl = m->slots;
+    uint32_t head = LD(m->sh->lru_head);
+    if (!ok_link(m, head))
+        return false;
+    ST(sl[s].prev, NO_SLOT);
+    ST(sl[s].next, head);
+    if (head != NO_SLOT)
+        ST(sl[head].prev, s);
+    ST(m->sh->lru_head, s);
+    if (LD(m->sh->lru_tail) == NO_SLOT)
+        ST(m->sh->lru_tail, s);
+    return true;
+}
+
+static bool lru_touch(struct torify_fakemap *m, uint32_t s)
+{
+    if (LD(m->sh->lru_head) == s)
+        return true;
+    return lru_unlink(m, s) && lru_push_front(m, s);
+}
+
+/* Rebuild the index, the LRU list and the count from the slots, which are
+ * the truth (a slot is marked in_use only once complete).  Used after a
+ * process died holding the lock and whenever damage is detected. */
+static void rebuild(struct torify_fakemap *m)
+{
+    memset(m->index, 0, ((size_t)m->index_mask + 1) * sizeof(uint32_t));
+    struct slot *sl = m->slots;
+    uint32_t fresh = fresh_of(m);
+    ST(m->sh->fresh, fresh);
+    ST(m->sh->lru_head, NO_SLOT);
+    ST(m->sh->lru_tail, NO_SLOT);
+    /* Slots a dead process had taken but not completed go to the tail, so
+     * they are the first to be reused instead of being lost. */
+    for (uint32_t s = 0; s < fresh; s++)
+        if (!LD(sl[s].in_use))
+            (void)lru_push_front(m, s);
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < fresh; s++) {
+        if (!LD(sl[s].in_use))
+            continue;
+        if (LD(sl[s].len) > TORIFY_FAKEMAP_NAME_MAX || !index_insert(m, s, LD(sl[s].hash)))
+            ST(sl[s].in_use, 0); /* unusable: drop it */
+        else
+            n++;
+        (void)lru_push_front(m, s);
+    }
+    ST(m->sh->count, n);
+}
+
+static int lock_map(struct torify_fakemap *m)
+{
+    int r = pthread_mutex_lock(&m->sh->lock);
+    if (r == EOWNERDEAD) {
+        /* A process died holding the lock, maybe mid-update. */
+        rebuild(m);
+        pthread_mutex_consistent(&m->sh->lock);
+        return 0;
+    }
+    return r;
+}
+
+static void unlock_map(struct torify_fakemap *m)
+{
+    pthread_mutex_unlock(&m->sh->lock);
+}
+
+/* ---- creation, attaching ---- */
+
+static torify_err init_shared(struct torify_fakemap *m, void *p, const struct shared *hdr)
+{
+    set_pointers(m, p);
+    struct shared *sh = m->sh;
+    memcpy(sh, hdr, offsetof(struct shared, lock));
+    sh->lru_head = sh->lru_tail = NO_SLOT;
     pthread_mutexattr_t a;
     if (pthread_mutexattr_init(&a) != 0)
-        goto fail;
+        return TORIFY_E_IO;
     int r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     if (r == 0)
         r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     if (r == 0)
-        r = pthread_mutex_init(&m->lock, &a);
+        r = pthread_mutex_init(&sh->lock, &a);
     pthread_mutexattr_destroy(&a);
-    if (r != 0)
+    return r == 0 ? TORIFY_OK : TORIFY_E_IO;
+}
+
+/* A sealed memfd of len bytes: its size can never change, so no process can
+ * shrink it under another's mapping (which would turn reads into SIGBUS). */
+static int make_memfd(size_t len)
+{
+#ifdef MFD_ALLOW_SEALING
+    int fd = memfd_create("torify-fakemap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)len) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    (void)len;
+    return -1;
+#endif
+}
+
+torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torify_fakemap_opts *opts)
+{
+    struct torify_fakemap *m = calloc(1, sizeof *m);
+    if (!m)
+        return TORIFY_E_IO;
+    struct shared hdr;
+    torify_err e = layout(opts, m, &hdr);
+    if (e) {
+        free(m);
+        return e;
+    }
+    /* MAP_SHARED: forked children see and update the same table; the memfd
+     * lets an exec'd program attach to it too.  MAP_NORESERVE: pages cost
+     * memory only once touched. */
+    int fd = make_memfd(m->map_len);
+    void *p = fd >= 0 ? mmap(NULL, m->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0)
+                      : mmap(NULL, m->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+                             -1, 0);
+    if (p == MAP_FAILED) {
+        if (fd >= 0)
+            close(fd);
+        free(m);
+        return TORIFY_E_IO;
+    }
+    m->fd = fd;
+    if (init_shared(m, p, &hdr) != TORIFY_OK) {
+        torify_fakemap_destroy(m);
+        return TORIFY_E_IO;
+    }
+    *out = m;
+    return TORIFY_OK;
+}
+
+torify_err torify_fakemap_attach(struct torify_fakemap **out, int fd, uint64_t ino,
+                                 const struct torify_fakemap_opts *opts)
+{
+    if (fd < 0)
+        return TORIFY_E_INVAL_ARGUMENT;
+    struct torify_fakemap *m = calloc(1, sizeof *m);
+    if (!m)
+        return TORIFY_E_IO;
+    struct shared want;
+    torify_err e = layout(opts, m, &want);
+    if (e)
         goto fail;
+    e = TORIFY_E_INVAL_ARGUMENT;
+    if (m->hash != torify_fakemap_hash_default)
+        goto fail; /* another process cannot share a private hash function */
+    /* The fd must be the very file the environment names, of the size this
+     * process's configuration gives, sealed so that size can never change. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_ino != ino ||
+        st.st_size < 0 || (uint64_t)st.st_size != m->map_len)
+        goto fail;
+#ifdef F_GET_SEALS
+    int seals = fcntl(fd, F_GET_SEALS);
+    int need = F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL;
+    if (seals < 0 || (seals & need) != need)
+        goto fail;
+#else
+    goto fail;
+#endif
+    void *p = mmap(NULL, m->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        e = TORIFY_E_IO;
+        goto fail;
+    }
+    /* Same magic, version and geometry as this process would create. */
+    struct shared got;
+    memcpy(&got, p, offsetof(struct shared, lock));
+    if (memcmp(&got, &want, offsetof(struct shared, lock)) != 0) {
+        munmap(p, m->map_len);
+        goto fail;
+    }
+    set_pointers(m, p);
+    m->fd = -1; /* not ours to close: it belongs to the environment's owner */
     *out = m;
     return TORIFY_OK;
 fail:
-    munmap(p, len);
-    return TORIFY_E_IO;
+    free(m);
+    return e;
+}
+
+int torify_fakemap_fd(const struct torify_fakemap *m)
+{
+    return m ? m->fd : -1;
+}
+
+int torify_fakemap_export(struct torify_fakemap *m, int min_fd, uint64_t *ino)
+{
+    if (!m || m->fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(m->fd, &st) != 0)
+        return -1;
+    int nfd = fcntl(m->fd, F_DUPFD, min_fd); /* no FD_CLOEXEC: it must survive exec */
+    if (nfd < 0)
+        return -1;
+    close(m->fd);
+    m->fd = nfd;
+    *ino = (uint64_t)st.st_ino;
+    return nfd;
 }
 
 void torify_fakemap_destroy(struct torify_fakemap *m)
 {
     if (!m)
         return;
-    pthread_mutex_destroy(&m->lock);
-    munmap(m, m->map_len);
+    if (m->sh)
+        munmap(m->sh, m->map_len);
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m);
 }
 
 uint32_t torify_fakemap_capacity(const struct torify_fakemap *m)
@@ -174,9 +499,9 @@ uint32_t torify_fakemap_count(struct torify_fakemap *m)
 {
     if (lock_map(m) != 0)
         return 0;
-    uint32_t n = m->count;
+    uint32_t n = LD(m->sh->count);
     unlock_map(m);
-    return n;
+    return n < m->capacity ? n : m->capacity;
 }
 
 /* Lower-case, drop one trailing dot: "Example.COM." and "example.com" are one name. */
@@ -197,126 +522,92 @@ static torify_err normalise(const char *name, size_t len, char out[TORIFY_FAKEMA
     return TORIFY_OK;
 }
 
-static void index_insert(struct torify_fakemap *m, uint32_t s)
+/* Slot of a name, or NO_SLOT.  *damaged is set when the probe meets an
+ * entry that cannot be right. */
+static uint32_t index_find(struct torify_fakemap *m, uint64_t h, const char *name, size_t len, bool *damaged)
 {
-    uint32_t *idx = index_of(m);
-    uint32_t i = (uint32_t)slots_of(m)[s].hash & m->index_mask;
-    while (idx[i] != 0)
-        i = (i + 1) & m->index_mask;
-    idx[i] = s + 1;
-}
-
-/* Remove slot s from the index by backward shifting, so no tombstones pile
- * up however often slots are recycled. */
-static void index_remove(struct torify_fakemap *m, uint32_t s)
-{
-    uint32_t *idx = index_of(m);
-    struct slot *sl = slots_of(m);
-    uint32_t mask = m->index_mask;
-    uint32_t p = (uint32_t)sl[s].hash & mask;
-    uint32_t guard = 0;
-    while (idx[p] != s + 1) {
-        if (idx[p] == 0 || ++guard > mask)
-            return; /* not indexed (cannot happen when consistent) */
-        p = (p + 1) & mask;
-    }
-    idx[p] = 0;
-    for (uint32_t j = (p + 1) & mask; idx[j] != 0; j = (j + 1) & mask) {
-        uint32_t k = (uint32_t)sl[idx[j] - 1].hash & mask;
-        /* Move idx[j] back to p unless its home k lies cyclically in (p, j]. */
-        bool home_between = p <= j ? (k > p && k <= j) : (k > p || k <= j);
-        if (!home_between) {
-            idx[p] = idx[j];
-            idx[j] = 0;
-            p = j;
+    uint32_t i = (uint32_t)h & m->index_mask;
+    for (uint32_t n = 0; n <= m->index_mask; n++, i = (i + 1) & m->index_mask) {
+        uint32_t e = LD(m->index[i]);
+        if (e == 0)
+            return NO_SLOT;
+        if (!ok_slot(m, e - 1)) {
+            *damaged = true;
+            return NO_SLOT;
         }
+        struct slot *s = &m->slots[e - 1];
+        /* len <= NAME_MAX, so the compare stays inside the slot. */
+        if (LD(s->hash) == h && LD(s->len) == len && memcmp(s->name, name, len) == 0)
+            return e - 1;
     }
-}
-
-/* ---- LRU list (under the lock) ---- */
-
-static void lru_unlink(struct torify_fakemap *m, uint32_t s)
-{
-    struct slot *sl = slots_of(m);
-    if (sl[s].prev != TORIFY_FAKEMAP_NO_SLOT)
-        sl[sl[s].prev].next = sl[s].next;
-    else
-        m->lru_head = sl[s].next;
-    if (sl[s].next != TORIFY_FAKEMAP_NO_SLOT)
-        sl[sl[s].next].prev = sl[s].prev;
-    else
-        m->lru_tail = sl[s].prev;
-    sl[s].prev = sl[s].next = TORIFY_FAKEMAP_NO_SLOT;
-}
-
-static void lru_push_front(struct torify_fakemap *m, uint32_t s)
-{
-    struct slot *sl = slots_of(m);
-    sl[s].prev = TORIFY_FAKEMAP_NO_SLOT;
-    sl[s].next = m->lru_head;
-    if (m->lru_head != TORIFY_FAKEMAP_NO_SLOT)
-        sl[m->lru_head].prev = s;
-    m->lru_head = s;
-    if (m->lru_tail == TORIFY_FAKEMAP_NO_SLOT)
-        m->lru_tail = s;
-}
-
-static void lru_touch(struct torify_fakemap *m, uint32_t s)
-{
-    if (m->lru_head == s)
-        return;
-    lru_unlink(m, s);
-    lru_push_front(m, s);
-}
-
-static void rebuild_index(struct torify_fakemap *m)
-{
-    memset(index_of(m), 0, ((size_t)m->index_mask + 1) * sizeof(uint32_t));
-    struct slot *sl = slots_of(m);
-    uint32_t n = 0;
-    /* The recency order may be torn too: rebuild it in slot order. */
-    m->lru_head = m->lru_tail = TORIFY_FAKEMAP_NO_SLOT;
-    if (m->fresh > m->capacity)
-        m->fresh = m->capacity;
-    /* Slots a dead process had taken but not completed go to the tail, so
-     * they are the first to be reused instead of being lost. */
-    for (uint32_t s = 0; s < m->fresh; s++)
-        if (!sl[s].in_use)
-            lru_push_front(m, s);
-    for (uint32_t s = 0; s < m->fresh; s++) {
-        if (sl[s].in_use) {
-            index_insert(m, s);
-            lru_push_front(m, s);
-            n++;
-        }
-    }
-    m->count = n;
-}
-
-static uint32_t index_find(struct torify_fakemap *m, uint64_t h, const char *name, size_t len)
-{
-    uint32_t *idx = index_of(m);
-    struct slot *sl = slots_of(m);
-    for (uint32_t i = (uint32_t)h & m->index_mask; idx[i] != 0; i = (i + 1) & m->index_mask) {
-        struct slot *s = &sl[idx[i] - 1];
-        if (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0)
-            return idx[i] - 1;
-    }
-    return TORIFY_FAKEMAP_NO_SLOT;
+    *damaged = true; /* an index with no empty entry */
+    return NO_SLOT;
 }
 
 /* Least recently used slot that no live connection holds, searched from
  * the tail of the LRU list; bounded by the capacity.  NO_SLOT if every
- * slot is held. */
-static uint32_t pick_victim(struct torify_fakemap *m)
+ * slot is held (or the list is damaged: *damaged). */
+static uint32_t pick_victim(struct torify_fakemap *m, bool *damaged)
 {
-    struct slot *sl = slots_of(m);
-    uint32_t guard = 0;
-    for (uint32_t s = m->lru_tail; s != TORIFY_FAKEMAP_NO_SLOT && guard <= m->capacity; s = sl[s].prev, guard++) {
+    struct slot *sl = m->slots;
+    uint32_t s = LD(m->sh->lru_tail);
+    for (uint32_t n = 0; s != NO_SLOT && n < m->capacity; n++) {
+        if (!ok_slot(m, s)) {
+            *damaged = true;
+            return NO_SLOT;
+        }
         if (atomic_load(&sl[s].holds) == 0)
             return s;
+        s = LD(sl[s].prev);
     }
-    return TORIFY_FAKEMAP_NO_SLOT;
+    return NO_SLOT;
+}
+
+/* One attempt of assign under the lock: 0 done, 1 damaged (repair and
+ * retry), -1 every slot held. */
+static int assign_locked(struct torify_fakemap *m, const char *norm, size_t nlen, uint64_t h, uint32_t *slot)
+{
+    struct slot *sl = m->slots;
+    bool damaged = false;
+    uint32_t s = index_find(m, h, norm, nlen, &damaged);
+    if (damaged)
+        return 1;
+    if (s != NO_SLOT) {
+        if (!lru_touch(m, s))
+            return 1;
+        *slot = s;
+        return 0;
+    }
+    uint32_t fresh = fresh_of(m);
+    if (fresh < m->capacity) {
+        s = fresh;
+        ST(m->sh->fresh, fresh + 1);
+    } else {
+        s = pick_victim(m, &damaged);
+        if (damaged)
+            return 1;
+        if (s == NO_SLOT)
+            return -1;
+        if (!lru_unlink(m, s))
+            return 1;
+        if (LD(sl[s].in_use)) { /* (an incomplete slot left by a dead process is not indexed) */
+            if (!index_remove(m, s, LD(sl[s].hash)))
+                return 1;
+            ST(sl[s].in_use, 0);
+            uint32_t c = LD(m->sh->count);
+            ST(m->sh->count, c ? c - 1 : 0);
+        }
+    }
+    memcpy(sl[s].name, norm, nlen + 1);
+    ST(sl[s].len, (uint8_t)nlen);
+    ST(sl[s].hash, h);
+    atomic_store(&sl[s].holds, 0);
+    ST(sl[s].in_use, 1);
+    if (!index_insert(m, s, h) || !lru_push_front(m, s))
+        return 1;
+    ST(m->sh->count, LD(m->sh->count) + 1);
+    *slot = s;
+    return 0;
 }
 
 torify_err torify_fakemap_assign(struct torify_fakemap *m, const char *name, size_t len, uint32_t *slot)
@@ -329,41 +620,16 @@ torify_err torify_fakemap_assign(struct torify_fakemap *m, const char *name, siz
     uint64_t h = m->hash(norm, nlen);
     if (lock_map(m) != 0)
         return TORIFY_E_IO;
-    struct slot *sl = slots_of(m);
-    uint32_t s = index_find(m, h, norm, nlen);
-    if (s != TORIFY_FAKEMAP_NO_SLOT) {
-        lru_touch(m, s);
-        unlock_map(m);
-        *slot = s;
-        return TORIFY_OK;
+    int r = assign_locked(m, norm, nlen, h, slot);
+    if (r == 1) { /* damaged map: repair once and retry */
+        rebuild(m);
+        r = assign_locked(m, norm, nlen, h, slot);
     }
-    if (m->fresh < m->capacity) {
-        s = m->fresh++;
-    } else {
-        s = pick_victim(m);
-        if (s == TORIFY_FAKEMAP_NO_SLOT) {
-            unlock_map(m);
-            errno = ENOSPC;
-            return TORIFY_E_IO;
-        }
-        lru_unlink(m, s);
-        if (sl[s].in_use) { /* (an incomplete slot left by a dead process is not indexed) */
-            index_remove(m, s);
-            sl[s].in_use = 0;
-            m->count--;
-        }
-    }
-    memcpy(sl[s].name, norm, nlen + 1);
-    sl[s].len = (uint8_t)nlen;
-    sl[s].hash = h;
-    atomic_store(&sl[s].holds, 0);
-    sl[s].in_use = 1;
-    index_insert(m, s);
-    lru_push_front(m, s);
-    m->count++;
     unlock_map(m);
-    *slot = s;
-    return TORIFY_OK;
+    if (r == 0)
+        return TORIFY_OK;
+    errno = r < 0 ? ENOSPC : EIO;
+    return TORIFY_E_IO;
 }
 
 void torify_fakemap_addr4(const struct torify_fakemap *m, uint32_t slot, uint8_t out[4])
@@ -411,39 +677,57 @@ static uint32_t slot_of_addr(const struct torify_fakemap *m, int family, const u
         off = (uint64_t)(a - base);
     } else {
         if (memcmp(addr, m->range6.addr, 8) != 0)
-            return TORIFY_FAKEMAP_NO_SLOT;
+            return NO_SLOT;
         off = low64(addr) - low64(m->range6.addr);
     }
     if (off == 0 || off - 1 >= m->capacity)
-        return TORIFY_FAKEMAP_NO_SLOT;
+        return NO_SLOT;
     return (uint32_t)(off - 1);
+}
+
+static torify_err lookup(struct torify_fakemap *m, int family, const uint8_t *addr, char *name, size_t name_len,
+                         uint32_t *slot, bool hold)
+{
+    if ((family != AF_INET && family != AF_INET6) || !torify_fakemap_in_range(m, family, addr))
+        return TORIFY_E_INVAL_TARGET;
+    uint32_t s = slot_of_addr(m, family, addr);
+    if (s == NO_SLOT)
+        return TORIFY_E_REFUSE_UNKNOWN_FAKE;
+    if (lock_map(m) != 0)
+        return TORIFY_E_IO;
+    struct slot *sl = m->slots;
+    uint32_t len = LD(sl[s].len);
+    if (s >= fresh_of(m) || !LD(sl[s].in_use) || len == 0 || len > TORIFY_FAKEMAP_NAME_MAX) {
+        unlock_map(m);
+        return TORIFY_E_REFUSE_UNKNOWN_FAKE;
+    }
+    if (!lru_touch(m, s))
+        rebuild(m);
+    if (name && name_len) {
+        size_t n = len < name_len - 1 ? len : name_len - 1;
+        memcpy(name, sl[s].name, n);
+        name[n] = '\0';
+    }
+    /* Held under the lock: the slot cannot be recycled between the lookup
+     * and the hold. */
+    if (hold)
+        atomic_fetch_add(&sl[s].holds, 1);
+    unlock_map(m);
+    if (slot)
+        *slot = s;
+    return TORIFY_OK;
 }
 
 torify_err torify_fakemap_lookup_addr(struct torify_fakemap *m, int family, const uint8_t *addr,
                                       char *name, size_t name_len, uint32_t *slot)
 {
-    if ((family != AF_INET && family != AF_INET6) || !torify_fakemap_in_range(m, family, addr))
-        return TORIFY_E_INVAL_TARGET;
-    uint32_t s = slot_of_addr(m, family, addr);
-    if (s == TORIFY_FAKEMAP_NO_SLOT)
-        return TORIFY_E_REFUSE_UNKNOWN_FAKE;
-    if (lock_map(m) != 0)
-        return TORIFY_E_IO;
-    struct slot *sl = slots_of(m);
-    if (s >= m->fresh || !sl[s].in_use) {
-        unlock_map(m);
-        return TORIFY_E_REFUSE_UNKNOWN_FAKE;
-    }
-    lru_touch(m, s);
-    if (name && name_len) {
-        size_t n = sl[s].len < name_len - 1 ? sl[s].len : name_len - 1;
-        memcpy(name, sl[s].name, n);
-        name[n] = '\0';
-    }
-    unlock_map(m);
-    if (slot)
-        *slot = s;
-    return TORIFY_OK;
+    return lookup(m, family, addr, name, name_len, slot, false);
+}
+
+torify_err torify_fakemap_lookup_hold(struct torify_fakemap *m, int family, const uint8_t *addr,
+                                      char *name, size_t name_len, uint32_t *slot)
+{
+    return lookup(m, family, addr, name, name_len, slot, true);
 }
 
 torify_err torify_fakemap_lock_and_abandon(struct torify_fakemap *m)
@@ -451,17 +735,25 @@ torify_err torify_fakemap_lock_and_abandon(struct torify_fakemap *m)
     return lock_map(m) == 0 ? TORIFY_OK : TORIFY_E_IO;
 }
 
+void *torify_fakemap_raw(struct torify_fakemap *m, size_t *len, size_t *lock_off, size_t *lock_len)
+{
+    *len = m->map_len;
+    *lock_off = offsetof(struct shared, lock);
+    *lock_len = sizeof m->sh->lock;
+    return m->sh;
+}
+
 void torify_fakemap_hold(struct torify_fakemap *m, uint32_t slot)
 {
     if (slot < m->capacity)
-        atomic_fetch_add(&slots_of(m)[slot].holds, 1);
+        atomic_fetch_add(&m->slots[slot].holds, 1);
 }
 
 void torify_fakemap_release(struct torify_fakemap *m, uint32_t slot)
 {
     if (slot >= m->capacity)
         return;
-    _Atomic uint32_t *h = &slots_of(m)[slot].holds;
+    _Atomic uint32_t *h = &m->slots[slot].holds;
     uint32_t v = atomic_load(h);
     /* Never wrap below zero (a child may close a copy its parent also closes). */
     while (v > 0 && !atomic_compare_exchange_weak(h, &v, v - 1))

@@ -5,11 +5,14 @@
  * range4.base + 1 + i (IPv4) and range6.base + 1 + i (IPv6).  Address ->
  * slot is arithmetic, name -> slot a hash index: both O(1).
  *
- * The whole table lives in one anonymous MAP_SHARED mapping with a
- * process-shared robust mutex, so threads and forked children (which inherit
- * the mapping) all agree on every name's address.  Memory is bounded by the
- * capacity fixed at creation; when the table is full the least recently used
- * slot that no live connection holds is recycled (an LRU list, O(1)).
+ * The whole table lives in one MAP_SHARED mapping of a sealed memfd (fixed
+ * size) with a process-shared robust mutex, so threads and forked children
+ * (which inherit the mapping) all agree on every name's address, and an
+ * exec'd program can attach to the same memfd (torify_fakemap_attach).
+ * Memory is bounded by the capacity fixed at creation; when the table is
+ * full the least recently used slot that no live connection holds is
+ * recycled (an LRU list, O(1)).  The shared memory is treated as untrusted:
+ * a corrupt map may give wrong names, never out-of-bounds accesses.
  */
 #ifndef TORIFY_CORE_FAKEMAP_H
 #define TORIFY_CORE_FAKEMAP_H
@@ -37,9 +40,29 @@ struct torify_fakemap_opts {
     torify_fakemap_hash_fn hash;       /* NULL: FNV-1a 64 */
 };
 
-/* Create a map (mmap'd, shared with future children).  Errors:
- * TORIFY_E_INVAL_ARGUMENT (range too small), TORIFY_E_IO (mmap/mutex). */
+/* Create a map (mmap'd, shared with future children).  Backed by a sealed
+ * memfd (O_CLOEXEC; see torify_fakemap_fd) when the kernel has memfd_create,
+ * else anonymous shared memory.  Errors: TORIFY_E_INVAL_ARGUMENT (range too
+ * small), TORIFY_E_IO (mmap/mutex). */
 torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torify_fakemap_opts *opts);
+
+/* Attach to a map another process created, given its memfd and the inode
+ * it announced.  Accepted only if fd is that inode, sealed against growing
+ * and shrinking, of exactly the size opts give, and its header has the same
+ * magic, version, capacity and ranges as a map created here with opts (and
+ * the default hash).  Else TORIFY_E_INVAL_ARGUMENT (TORIFY_E_IO if mmap
+ * fails) and nothing is kept.  The fd is not closed by destroy. */
+torify_err torify_fakemap_attach(struct torify_fakemap **out, int fd, uint64_t ino,
+                                 const struct torify_fakemap_opts *opts);
+
+/* The memfd of a map this process created, or -1 (anonymous, attached). */
+int torify_fakemap_fd(const struct torify_fakemap *m);
+
+/* Make the memfd survive exec: move it to a number >= min_fd without
+ * FD_CLOEXEC.  Returns the new fd and its inode (*ino), or -1 (anonymous
+ * map, or no fd free there). */
+int torify_fakemap_export(struct torify_fakemap *m, int min_fd, uint64_t *ino);
+
 void torify_fakemap_destroy(struct torify_fakemap *m);
 
 uint32_t torify_fakemap_capacity(const struct torify_fakemap *m);
@@ -65,6 +88,11 @@ bool torify_fakemap_in_range(const struct torify_fakemap *m, int family, const u
 torify_err torify_fakemap_lookup_addr(struct torify_fakemap *m, int family, const uint8_t *addr,
                                       char *name, size_t name_len, uint32_t *slot);
 
+/* lookup_addr that also holds the slot (see below) under the map's lock, so
+ * it cannot be recycled between the lookup and the hold. */
+torify_err torify_fakemap_lookup_hold(struct torify_fakemap *m, int family, const uint8_t *addr,
+                                      char *name, size_t name_len, uint32_t *slot);
+
 /* A live connection holds / releases a slot: held slots are never recycled.
  * Lock-free (safe from close(), even in a signal handler). */
 void torify_fakemap_hold(struct torify_fakemap *m, uint32_t slot);
@@ -73,6 +101,11 @@ void torify_fakemap_release(struct torify_fakemap *m, uint32_t slot);
 /* Test support for the robust lock: take the map's lock and keep it (the
  * caller, a child process, then exits without releasing it). */
 torify_err torify_fakemap_lock_and_abandon(struct torify_fakemap *m);
+
+/* Test support: the shared mapping itself (to corrupt it on purpose) and
+ * where its lock lies (a process that scribbles on the lock can make others
+ * wait: that is denial of service, not memory unsafety). */
+void *torify_fakemap_raw(struct torify_fakemap *m, size_t *len, size_t *lock_off, size_t *lock_len);
 
 /* The default hash (FNV-1a 64), exposed for tests. */
 uint64_t torify_fakemap_hash_default(const char *name, size_t len);

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---- configuration ----------------------------------------------------- */
@@ -60,6 +62,55 @@ static struct torify_fakemap *fakemap;
 static torify_err fakemap_err;
 static pthread_once_t fakemap_once = PTHREAD_ONCE_INIT;
 
+/* "<fd>:<inode>", both decimal, nothing else. */
+static bool parse_fakemap_env(const char *v, int *fd, uint64_t *ino)
+{
+    uint64_t a = 0, b = 0;
+    const char *p = v;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((a = a * 10 + (uint64_t)(*p - '0')) > INT32_MAX)
+            return false;
+    if (*p++ != ':' || *p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (b > (UINT64_MAX - 9) / 10)
+            return false;
+        b = b * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p != '\0')
+        return false;
+    *fd = (int)a;
+    *ino = b;
+    return true;
+}
+
+/* Where the exported memfd goes: high, out of the way of the program's own
+ * low fds, below 1024 and the soft limit. */
+static int export_min_fd(void)
+{
+    struct rlimit rl;
+    rlim_t lim = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < lim)
+        lim = rl.rlim_cur;
+    return lim >= 16 ? (int)(lim * 3 / 4) : 3;
+}
+
+/* Hand the map on to programs this one execs: the memfd stays open across
+ * exec and the environment names it.  Not in AT_SECURE processes. */
+static void fakemap_export(struct torify_fakemap *m)
+{
+    uint64_t ino = 0;
+    int fd = torify_fakemap_export(m, export_min_fd(), &ino);
+    if (fd < 0)
+        return;
+    char v[48];
+    snprintf(v, sizeof v, "%d:%llu", fd, (unsigned long long)ino);
+    if (setenv(TORIFY_FAKEMAP_ENV, v, 1) != 0)
+        torify_log(TORIFY_LOG_INFO, "cannot export the fake address map to exec'd programs");
+}
+
 static void fakemap_init(void)
 {
     const struct torify_state_config *s = torify_state_config();
@@ -68,7 +119,23 @@ static void fakemap_init(void)
     o.range4 = s->cfg.fake4;
     o.range6 = s->cfg.fake6;
     struct torify_fakemap *m = NULL;
+    /* A set-uid program never trusts an inherited map (its caller wrote it). */
+    bool secure = getauxval(AT_SECURE) != 0;
+    const char *inherited = secure ? NULL : getenv(TORIFY_FAKEMAP_ENV);
+    if (inherited) {
+        int fd;
+        uint64_t ino;
+        if (parse_fakemap_env(inherited, &fd, &ino) && torify_fakemap_attach(&m, fd, ino, &o) == TORIFY_OK) {
+            __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
+            torify_log(TORIFY_LOG_DEBUG, "using the fake address map inherited from the parent (fd %d)", fd);
+            return;
+        }
+        torify_log(TORIFY_LOG_INFO, "ignoring %s=%s (not a usable fake address map): starting a new one",
+                   TORIFY_FAKEMAP_ENV, inherited);
+    }
     fakemap_err = torify_fakemap_create(&m, &o);
+    if (fakemap_err == TORIFY_OK && !secure)
+        fakemap_export(m);
     __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
     if (fakemap_err)
         torify_log(TORIFY_LOG_ERROR, "cannot create the fake address map: %s", torify_strerror(fakemap_err));

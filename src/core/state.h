@@ -31,7 +31,13 @@ struct torify_state_config {
 };
 const struct torify_state_config *torify_state_config(void);
 
-/* The fake map, or NULL (with *err) when it could not be created. */
+/* The environment variable that hands the fake map's memfd to exec'd
+ * programs: "<fd>:<inode>" (docs/DESIGN.md, "The fake-address map"). */
+#define TORIFY_FAKEMAP_ENV "TORIFY_FAKEMAP_FD"
+
+/* The fake map, or NULL (with *err) when it could not be created.  Attached
+ * to the one named by TORIFY_FAKEMAP_ENV when that one validates (never in
+ * AT_SECURE processes), else created and exported through it. */
 struct torify_fakemap *torify_state_fakemap(torify_err *err);
 
 /* ---- fd table --------------------------------------------------------- */

@@ -150,12 +150,11 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
         torify_err me = TORIFY_E_IO;
         struct torify_fakemap *m = torify_state_fakemap(&me);
         char name[TORIFY_FAKEMAP_NAME_MAX + 1];
-        e = m ? torify_fakemap_lookup_addr(m, ip.family, ip.addr, name, sizeof name, &rec.fake_slot)
+        /* Held from the lookup on, so the name cannot be recycled under us. */
+        e = m ? torify_fakemap_lookup_hold(m, ip.family, ip.addr, name, sizeof name, &rec.fake_slot)
               : TORIFY_E_REFUSE_UNKNOWN_FAKE;
         if (e != TORIFY_OK)
             return refuse(TORIFY_E_REFUSE_UNKNOWN_FAKE, sa, len);
-        /* Hold the name before the handshake so it cannot be recycled under us. */
-        torify_fakemap_hold(m, rec.fake_slot);
         e = torify_target_host(&rec.target, name, strlen(name), ip.port);
     } else if (ip.family == AF_INET) {
         e = torify_target_ipv4(&rec.target, ip.addr, ip.port);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -423,6 +426,179 @@ static void test_a_process_dying_with_the_lock_does_not_deadlock_the_others(void
     torify_fakemap_destroy(m);
 }
 
+/* ---- sharing across exec: attach by fd, validation, untrusted memory ---- */
+
+static struct torify_fakemap *attach(struct torify_fakemap *m, uint32_t cap, torify_err want)
+{
+    uint64_t ino = 0;
+    int fd = torify_fakemap_export(m, 100, &ino);
+    assert_true(fd >= 100);
+    assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0); /* survives exec */
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    o.capacity = cap;
+    struct torify_fakemap *a = NULL;
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino, &o), want);
+    return a;
+}
+
+static void test_an_attached_map_shares_every_name_both_ways(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    assert_true(torify_fakemap_fd(m) >= 0);
+    uint32_t s = assign(m, "before.test");
+    struct torify_fakemap *a = attach(m, 0, TORIFY_OK);
+    char back[256];
+    name_of4(a, s, back, sizeof back);
+    assert_string_equal(back, "before.test");
+    uint32_t t;
+    assert_int_equal(torify_fakemap_assign(a, "after.test", 10, &t), TORIFY_OK);
+    name_of4(m, t, back, sizeof back);
+    assert_string_equal(back, "after.test");
+    assert_int_equal(assign(m, "Before.Test."), s);
+    torify_fakemap_destroy(a);
+    torify_fakemap_destroy(m);
+}
+
+static void test_attach_refuses_anything_but_the_announced_sealed_map_of_its_own_geometry(void **state)
+{
+    struct torify_fakemap *m = make(0, NULL, NULL, NULL);
+    uint64_t ino = 0;
+    int fd = torify_fakemap_export(m, 100, &ino);
+    assert_true(fd >= 0);
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    struct torify_fakemap *a = NULL;
+    /* Wrong inode (the fd number was reused for another file). */
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino + 1, &o), TORIFY_E_INVAL_ARGUMENT);
+    /* Not an fd / a closed one. */
+    assert_int_equal(torify_fakemap_attach(&a, -1, ino, &o), TORIFY_E_INVAL_ARGUMENT);
+    assert_int_equal(torify_fakemap_attach(&a, 999, ino, &o), TORIFY_E_INVAL_ARGUMENT);
+    /* Another configuration's ranges or capacity. */
+    struct torify_fakemap_opts other = o;
+    assert_int_equal(torify_cidr_parse("10.128.0.0/10", &other.range4), 0);
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino, &other), TORIFY_E_INVAL_ARGUMENT);
+    other = o;
+    other.capacity = 1000;
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino, &other), TORIFY_E_INVAL_ARGUMENT);
+    /* A file of the right size that is not sealed (could shrink under us). */
+    size_t len, lo, ll;
+    void *raw = torify_fakemap_raw(m, &len, &lo, &ll);
+    int plain = memfd_create("not-sealed", MFD_CLOEXEC);
+    assert_true(plain >= 0);
+    assert_int_equal(ftruncate(plain, (off_t)len), 0);
+    assert_int_equal(pwrite(plain, raw, 4096, 0), 4096);
+    struct stat st;
+    assert_int_equal(fstat(plain, &st), 0);
+    assert_int_equal(torify_fakemap_attach(&a, plain, st.st_ino, &o), TORIFY_E_INVAL_ARGUMENT);
+    close(plain);
+    /* A wrong magic or version in the header. */
+    char *hdr = raw;
+    hdr[0] ^= 0x55;
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino, &o), TORIFY_E_INVAL_ARGUMENT);
+    hdr[0] ^= 0x55;
+    hdr[8] ^= 0x01;
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino, &o), TORIFY_E_INVAL_ARGUMENT);
+    hdr[8] ^= 0x01;
+    /* And the real one still attaches. */
+    assert_int_equal(torify_fakemap_attach(&a, fd, ino, &o), TORIFY_OK);
+    torify_fakemap_destroy(a);
+    torify_fakemap_destroy(m);
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (uint32_t)rnd_state;
+}
+
+/* Overwrite [from, to) of the shared memory, sparing the lock. */
+static void scribble(struct torify_fakemap *m, size_t from, size_t to, int kind)
+{
+    size_t len, lo, ll;
+    unsigned char *raw = torify_fakemap_raw(m, &len, &lo, &ll);
+    if (to > len)
+        to = len;
+    for (size_t i = from; i < to; i++) {
+        if (i >= lo && i < lo + ll)
+            continue;
+        raw[i] = kind == 0 ? (unsigned char)rnd() : kind == 1 ? 0xFF : (i % 4 == 0 ? 1 : 0);
+    }
+}
+
+static void test_a_scribbled_index_and_header_are_repaired_from_the_slots(void **state)
+{
+    /* The index entirely 0xFF (slots out of range), entirely "slot 0" (no
+     * empty entry, endless probing), or random; the header's counters and
+     * list ends random: every name keeps its address. */
+    for (int kind = 0; kind < 3; kind++) {
+        struct torify_fakemap *m = make(1024, NULL, NULL, NULL);
+        uint32_t slots[300];
+        char name[32], back[256];
+        for (int i = 0; i < 300; i++) {
+            snprintf(name, sizeof name, "n%d.test", i);
+            slots[i] = assign(m, name);
+        }
+        size_t len, lo, ll;
+        (void)torify_fakemap_raw(m, &len, &lo, &ll);
+        size_t index_bytes = 2048 * sizeof(uint32_t);
+        scribble(m, len - index_bytes, len, kind);
+        scribble(m, lo + ll, lo + ll + 16, 0); /* fresh, count, LRU ends */
+        for (int i = 0; i < 300; i++) {
+            snprintf(name, sizeof name, "n%d.test", i);
+            assert_int_equal(assign(m, name), slots[i]);
+            name_of4(m, slots[i], back, sizeof back);
+            assert_string_equal(back, name);
+        }
+        uint32_t t = assign(m, "new.test");
+        name_of4(m, t, back, sizeof back);
+        assert_string_equal(back, "new.test");
+        torify_fakemap_destroy(m);
+    }
+}
+
+static void test_random_garbage_anywhere_but_the_lock_never_breaks_bounds(void **state)
+{
+    /* A hostile process with the same uid can write anything: names may
+     * come out wrong, every call must still return (bounded) and stay in
+     * bounds (the sanitizer build checks the latter). */
+    struct torify_fakemap *m = make(512, NULL, NULL, NULL);
+    size_t len, lo, ll;
+    (void)torify_fakemap_raw(m, &len, &lo, &ll);
+    char name[32], back[256];
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 20; i++) {
+            snprintf(name, sizeof name, "r%d-%d.test", round, i);
+            uint32_t s = TORIFY_FAKEMAP_NO_SLOT;
+            torify_err e = torify_fakemap_assign(m, name, strlen(name), &s);
+            assert_true(e == TORIFY_OK || e == TORIFY_E_IO);
+            if (e == TORIFY_OK) {
+                assert_true(s < torify_fakemap_capacity(m));
+                uint8_t a[16];
+                torify_fakemap_addr6(m, s, a);
+                torify_err le = torify_fakemap_lookup_addr(m, AF_INET6, a, back, sizeof back, NULL);
+                assert_true(le == TORIFY_OK || le == TORIFY_E_REFUSE_UNKNOWN_FAKE);
+                if (le == TORIFY_OK)
+                    assert_true(strlen(back) <= TORIFY_FAKEMAP_NAME_MAX);
+            }
+        }
+        /* A burst of garbage somewhere: header, slots or index. */
+        size_t at = rnd() % len, n = 1 + rnd() % 8192;
+        scribble(m, at, at + n, round % 3);
+        uint32_t s = rnd() % 600; /* in and out of range */
+        uint8_t a4[4];
+        torify_fakemap_addr4(m, s, a4);
+        (void)torify_fakemap_lookup_addr(m, AF_INET, a4, back, sizeof back, NULL);
+        torify_fakemap_hold(m, s);
+        torify_fakemap_release(m, s);
+        (void)torify_fakemap_count(m);
+    }
+    torify_fakemap_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +616,10 @@ int main(void)
         cmocka_unit_test(test_forked_children_share_the_map_with_the_parent),
         cmocka_unit_test(test_a_child_dying_mid_use_does_not_wedge_the_map),
         cmocka_unit_test(test_a_process_dying_with_the_lock_does_not_deadlock_the_others),
+        cmocka_unit_test(test_an_attached_map_shares_every_name_both_ways),
+        cmocka_unit_test(test_attach_refuses_anything_but_the_announced_sealed_map_of_its_own_geometry),
+        cmocka_unit_test(test_a_scribbled_index_and_header_are_repaired_from_the_slots),
+        cmocka_unit_test(test_random_garbage_anywhere_but_the_lock_never_breaks_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
