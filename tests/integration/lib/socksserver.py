@@ -29,6 +29,10 @@ Modes:
   virtual          CONNECT to anything succeeds; the server itself answers
                    the first request with "HTTP/1.0 200" and the body
                    "hello from HOST:PORT\\n".
+  echo             CONNECT to anything succeeds; the server reads one line
+                   and answers "HOST:PORT LINE\\n" (HOST as the request named
+                   it), then closes first, so no TIME_WAIT piles up on the
+                   client's ephemeral ports (stress tests: 25,600 connects).
   error            every request is answered with reply code reply_code.
   no-method        SOCKS5 greeting answered 0xFF (no acceptable method).
   bad-method       SOCKS5 greeting answered with a method not offered (0x01).
@@ -68,7 +72,7 @@ S5_OK, S5_GENERAL, S5_NOT_ALLOWED, S5_NET_UNREACH, S5_HOST_UNREACH, S5_REFUSED =
 S5_CMD_UNSUPPORTED, S5_ATYP_UNSUPPORTED = 7, 8
 S4_GRANTED, S4_REJECTED = 0x5A, 0x5B
 
-MODES = ("relay", "virtual", "error", "no-method", "bad-method", "wrong-version",
+MODES = ("relay", "virtual", "echo", "error", "no-method", "bad-method", "wrong-version",
          "wrong-version-greeting", "unknown-atyp", "garbage", "oversized", "truncated",
          "close-mid-reply", "close", "silent", "slow")
 
@@ -559,6 +563,8 @@ class SocksServer:
         base = self.slow_base if m == "slow" else m
         if base == "relay":
             self._connect_relay(c, rec, socks5)
+        elif base == "echo":
+            self._connect_echo(c, rec, socks5)
         else:
             self._connect_virtual(c, rec, socks5)
 
@@ -647,6 +653,12 @@ class SocksServer:
                         dst.shutdown(socket.SHUT_WR)
                     except OSError:
                         pass
+
+    def _connect_echo(self, c, rec, socks5):
+        if not self._send_reply(c, self._reply(socks5, True, 0, "0.0.0.0", 0), socks5):
+            return
+        line = c.read_until(b"\n", limit=4096)
+        c.send(("%s " % _fmt_hostport(rec["host"], rec["port"])).encode("latin-1") + line + b"\n")
 
     def _connect_virtual(self, c, rec, socks5):
         if not self._send_reply(c, self._reply(socks5, True, 0, "0.0.0.0", 0), socks5):

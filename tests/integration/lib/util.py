@@ -253,3 +253,37 @@ def is_root():
 
 def errno_name(e):
     return errno.errorcode.get(e, str(e))
+
+
+# ---- preloading the shim directly ------------------------------------------
+
+def shim_env(base=None, **extra):
+    """An environment that preloads $BUILD/libtorify.so into a program (no
+    launcher), without any TORIFY_/TORSOCKS_ setting or LD_PRELOAD inherited
+    from the caller.  For a sanitizer build ($BUILD/sanitize.env, written by
+    the Makefile) the sanitizer's runtime is preloaded first, as it must be
+    for an instrumented library in an uninstrumented program, and its
+    options are set."""
+    env = {k: v for k, v in (base if base is not None else os.environ).items()
+           if not k.startswith(("TORIFY_", "TORSOCKS_")) and k != "LD_PRELOAD"}
+    preload = [os.path.realpath(build_path("libtorify.so"))]
+    env.update(sanitizer_env())
+    if env.get("TORIFY_SAN_RUNTIME"):
+        preload.insert(0, env.pop("TORIFY_SAN_RUNTIME"))
+    env["LD_PRELOAD"] = " ".join(preload)
+    env.update(extra)
+    return env
+
+
+def sanitizer_env():
+    """KEY=VALUE lines of $BUILD/sanitize.env (empty for a normal build)."""
+    out = {}
+    try:
+        with open(build_path("sanitize.env")) as f:
+            for line in f:
+                k, sep, v = line.strip().partition("=")
+                if sep and k and not k.startswith("#"):
+                    out[k] = v
+    except FileNotFoundError:
+        pass
+    return out
