@@ -122,6 +122,21 @@ bool torify_cidr_contains(const struct torify_cidr *net, int family, const uint8
     return (addr[full] & mask) == net->addr[full];
 }
 
+const char *const torify_exempt_exe_builtin[] = { "/usr/bin/tor", "/usr/sbin/tor", NULL };
+
+bool torify_config_exe_exempt(const struct torify_config *c, const char *exe)
+{
+    if (!exe || !exe[0])
+        return false;
+    for (size_t i = 0; torify_exempt_exe_builtin[i]; i++)
+        if (strcmp(exe, torify_exempt_exe_builtin[i]) == 0)
+            return true;
+    for (size_t i = 0; c && i < c->n_exempt_exe; i++)
+        if (strcmp(exe, c->exempt_exe[i]) == 0)
+            return true;
+    return false;
+}
+
 void torify_config_defaults(struct torify_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -169,6 +184,7 @@ torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_l
 enum key_id {
     K_TOR_ADDRESS, K_TOR_PORT, K_TOR_UNIX, K_PROTOCOL, K_USER, K_PASS, K_ISOLATE,
     K_INBOUND, K_LOCALHOST, K_EXEMPT, K_EXEMPT_LIST, K_FAKE4, K_FAKE6, K_LOG_LEVEL, K_LOG_FILE,
+    K_EXEMPT_EXE,
 };
 
 static const struct { const char *name; enum key_id id; } file_keys[] = {
@@ -187,6 +203,7 @@ static const struct { const char *name; enum key_id id; } file_keys[] = {
     { "FakeAddrRange6", K_FAKE6 },
     { "LogLevel", K_LOG_LEVEL },
     { "LogFile", K_LOG_FILE },
+    { "ExemptExecutable", K_EXEMPT_EXE },
 };
 
 static torify_err add_exempt(struct torify_config *c, const char *text, const char *where,
@@ -308,6 +325,16 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
     case K_LOG_FILE:
         if (!copy_str(c->log_file, sizeof c->log_file, v))
             return fail(err, err_len, "%s: %s path too long", where, key);
+        return TORIFY_OK;
+    case K_EXEMPT_EXE:
+        /* Compared with /proc/self/exe, which is always absolute. */
+        if (v[0] != '/')
+            return fail(err, err_len, "%s: %s '%s' must be an absolute path", where, key, v);
+        if (c->n_exempt_exe >= TORIFY_EXEMPT_EXE_MAX)
+            return fail(err, err_len, "%s: too many %s entries (at most %d)", where, key, TORIFY_EXEMPT_EXE_MAX);
+        if (!copy_str(c->exempt_exe[c->n_exempt_exe], sizeof c->exempt_exe[0], v))
+            return fail(err, err_len, "%s: %s path longer than %d bytes", where, key, TORIFY_EXE_PATH_MAX - 1);
+        c->n_exempt_exe++;
         return TORIFY_OK;
     }
     return fail(err, err_len, "%s: internal: unhandled key", where);

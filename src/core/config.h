@@ -25,6 +25,8 @@ struct torify_cidr {
 };
 
 #define TORIFY_EXEMPT_MAX 32
+#define TORIFY_EXEMPT_EXE_MAX 16
+#define TORIFY_EXE_PATH_MAX 256
 #define TORIFY_CONFIG_ERR_MAX 512
 
 struct torify_config {
@@ -46,6 +48,11 @@ struct torify_config {
 
     struct torify_cidr exempt[TORIFY_EXEMPT_MAX];
     size_t n_exempt;
+
+    /* Executables that run untouched (pure pass-through): ExemptExecutable
+     * lines, on top of the built-in torify_exempt_exe_builtin. */
+    char exempt_exe[TORIFY_EXEMPT_EXE_MAX][TORIFY_EXE_PATH_MAX];
+    size_t n_exempt_exe;
 
     struct torify_cidr fake4;          /* default 127.192.0.0/10 */
     struct torify_cidr fake6;          /* default 100::/64 */
@@ -90,6 +97,15 @@ torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_l
  * Host bits below the prefix are cleared.  Return 0 or -1. */
 int torify_cidr_parse(const char *text, struct torify_cidr *out);
 bool torify_cidr_contains(const struct torify_cidr *net, int family, const uint8_t *addr);
+
+/* Always exempt, whatever the file says: Debian's tor daemon.  A torified
+ * Tor would send its own connections to its own SocksPort. */
+extern const char *const torify_exempt_exe_builtin[];
+
+/* Is exe (the real executable, as /proc/self/exe names it) exempt?  Exact
+ * string match against the built-in list and, when c is not NULL, the
+ * ExemptExecutable entries.  exe NULL or empty: not exempt. */
+bool torify_config_exe_exempt(const struct torify_config *c, const char *exe);
 
 /* Booleans in config and environment: 1/0, yes/no, true/false, on/off. */
 int torify_parse_bool(const char *text, bool *out);

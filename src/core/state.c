@@ -17,9 +17,32 @@
 static struct torify_state_config config_state;
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
+_Atomic int torify_pass_state = TORIFY_PASS_UNKNOWN;
+
 static const char *env_get(const char *name)
 {
     return getenv(name);
+}
+
+bool torify_state_exempt_rule(const struct torify_config *cfg, bool launched, const char *exe)
+{
+    /* `torify tor` means "torify this": the launcher's word wins.  Without
+     * /proc we cannot tell what runs: torify it (a tor that is torified
+     * fails closed, it does not leak). */
+    if (launched || !exe)
+        return false;
+    return torify_config_exe_exempt(cfg, exe);
+}
+
+/* The real executable, or NULL.  Not argv[0] or comm: those are whatever
+ * the caller chose.  A truncated link is treated as unreadable. */
+static const char *self_exe(char *buf, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+    if (n <= 0 || (size_t)n >= len - 1)
+        return NULL;
+    buf[n] = '\0';
+    return buf;
 }
 
 static void config_init(void)
@@ -33,19 +56,29 @@ static void config_init(void)
         const char *l = getenv("TORIFY_LAUNCHED");
         s->cfg.launched = l && strcmp(l, "1") == 0;
     }
+    char exe[TORIFY_EXE_PATH_MAX + 1];
+    const char *self = self_exe(exe, sizeof exe);
+    s->exempt = torify_state_exempt_rule(s->config_err == TORIFY_OK ? &s->cfg : NULL, s->cfg.launched, self);
+
     enum torify_log_level level = s->cfg.log_level_set ? s->cfg.log_level
                                   : s->cfg.launched   ? TORIFY_LOG_NOTICE
                                                       : TORIFY_LOG_QUIET;
     int fd = -1;
-    if (s->cfg.log_file[0]) {
+    /* An exempt process only ever logs that it is exempt (info level). */
+    if (s->cfg.log_file[0] && (!s->exempt || level >= TORIFY_LOG_INFO)) {
         fd = open(s->cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         /* An unopenable log file falls back to stderr rather than silence. */
     }
-    if (s->config_err != TORIFY_OK && level < TORIFY_LOG_ERROR)
-        level = TORIFY_LOG_ERROR; /* failing closed must not be a mystery */
+    /* Failing closed must not be a mystery; an exempt process is not
+     * failing closed, and stays silent. */
+    if (s->config_err != TORIFY_OK && !s->exempt && level < TORIFY_LOG_ERROR)
+        level = TORIFY_LOG_ERROR;
     torify_log_setup(level, fd);
-    if (s->config_err != TORIFY_OK)
+    if (s->config_err != TORIFY_OK && !s->exempt)
         torify_log(TORIFY_LOG_ERROR, "configuration error: %s (refusing all connections)", s->config_msg);
+    if (s->exempt)
+        torify_log(TORIFY_LOG_INFO, "%s is exempt (ExemptExecutable): every call passes untouched", self);
+    atomic_store_explicit(&torify_pass_state, s->exempt ? TORIFY_PASS_YES : TORIFY_PASS_NO, memory_order_release);
 }
 
 const struct torify_state_config *torify_state_config(void)

@@ -28,8 +28,33 @@ struct torify_state_config {
     struct torify_config cfg;
     torify_err config_err;
     char config_msg[TORIFY_CONFIG_ERR_MAX];
+    bool exempt;                      /* pass-through: see torify_state_passthrough */
 };
 const struct torify_state_config *torify_state_config(void);
+
+/* ---- exemption (ExemptExecutable, the Tor daemon) ---------------------- */
+
+enum { TORIFY_PASS_UNKNOWN = 0, TORIFY_PASS_NO, TORIFY_PASS_YES };
+extern _Atomic int torify_pass_state;
+
+/* Should every interposed call go straight to libc?  True only for a
+ * process whose real executable (/proc/self/exe, read once when the
+ * configuration is loaded) is exempt, and that was not started by the
+ * launcher.  After the first call: one atomic load. */
+static inline bool torify_state_passthrough(void)
+{
+    int v = atomic_load_explicit(&torify_pass_state, memory_order_acquire);
+    if (__builtin_expect(v == TORIFY_PASS_UNKNOWN, 0)) {
+        (void)torify_state_config();
+        v = atomic_load_explicit(&torify_pass_state, memory_order_acquire);
+    }
+    return v == TORIFY_PASS_YES;
+}
+
+/* The pure rule behind it (unit-tested): exe is what readlink of
+ * /proc/self/exe gave (NULL when it failed: /proc not mounted), cfg NULL
+ * when the configuration is broken (then only the built-in list counts). */
+bool torify_state_exempt_rule(const struct torify_config *cfg, bool launched, const char *exe);
 
 /* The environment variable that hands the fake map's memfd to exec'd
  * programs: "<fd>:<inode>" (docs/DESIGN.md, "The fake-address map"). */

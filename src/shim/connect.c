@@ -125,6 +125,8 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (!sa || len < (socklen_t)sizeof(sa_family_t) || sa->sa_family == AF_UNIX)
         return torify_real_connect(fd, sa, len);
 
+    if (torify_state_passthrough())
+        return torify_real_connect(fd, sa, len);
     const struct torify_state_config *st = torify_state_config();
     const struct torify_config *c = &st->cfg;
     int type = torify_sock_type(fd);

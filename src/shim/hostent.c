@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/policy.h"
 #include "core/state.h"
+#include "shim/real.h"
 #include "shim/tor.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -168,17 +169,29 @@ static __thread struct {
 EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
                             struct hostent **result, int *h_errnop)
 {
+    if (torify_state_passthrough()) {
+        torify_gethostbyname2_r_fn f = REAL(GETHOSTBYNAME2_R, torify_gethostbyname2_r_fn);
+        return f ? f(name, af, ret, buf, buflen, result, h_errnop) : ENOSYS;
+    }
     return by_name(name, af, ret, buf, buflen, result, h_errnop);
 }
 
 EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
                            struct hostent **result, int *h_errnop)
 {
+    if (torify_state_passthrough()) {
+        torify_gethostbyname_r_fn f = REAL(GETHOSTBYNAME_R, torify_gethostbyname_r_fn);
+        return f ? f(name, ret, buf, buflen, result, h_errnop) : ENOSYS;
+    }
     return by_name(name, AF_INET, ret, buf, buflen, result, h_errnop);
 }
 
 EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
+    if (torify_state_passthrough()) {
+        torify_gethostbyname2_fn f = REAL(GETHOSTBYNAME2, torify_gethostbyname2_fn);
+        return f ? f(name, af) : NULL;
+    }
     struct hostent *res;
     int herr = 0;
     int r = by_name(name, af, &tls_result.he, tls_result.buf, sizeof tls_result.buf, &res, &herr);
@@ -193,17 +206,29 @@ EXPORT struct hostent *gethostbyname2(const char *name, int af)
 
 EXPORT struct hostent *gethostbyname(const char *name)
 {
+    if (torify_state_passthrough()) {
+        torify_gethostbyname_fn f = REAL(GETHOSTBYNAME, torify_gethostbyname_fn);
+        return f ? f(name) : NULL;
+    }
     return gethostbyname2(name, AF_INET);
 }
 
 EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
                            size_t buflen, struct hostent **result, int *h_errnop)
 {
+    if (torify_state_passthrough()) {
+        torify_gethostbyaddr_r_fn f = REAL(GETHOSTBYADDR_R, torify_gethostbyaddr_r_fn);
+        return f ? f(addr, len, type, ret, buf, buflen, result, h_errnop) : ENOSYS;
+    }
     return by_addr(addr, len, type, ret, buf, buflen, result, h_errnop);
 }
 
 EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
 {
+    if (torify_state_passthrough()) {
+        torify_gethostbyaddr_fn f = REAL(GETHOSTBYADDR, torify_gethostbyaddr_fn);
+        return f ? f(addr, len, type) : NULL;
+    }
     struct hostent *res;
     int herr = 0;
     int r = by_addr(addr, len, type, &tls_result.he, tls_result.buf, sizeof tls_result.buf, &res, &herr);

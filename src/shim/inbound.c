@@ -20,6 +20,8 @@
 
 static torify_err check_listener(const char *call, int fd)
 {
+    if (torify_state_passthrough())
+        return TORIFY_OK;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     memset(&ss, 0, sizeof ss);

@@ -3,6 +3,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "core/log.h"
 
@@ -23,6 +25,21 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_ACCEPT4] = "accept4",
     [TORIFY_REAL_GETPEERNAME] = "getpeername",
     [TORIFY_REAL_SYSCALL] = "syscall",
+    [TORIFY_REAL_GETADDRINFO_A] = "getaddrinfo_a",
+    [TORIFY_REAL_GETHOSTBYNAME] = "gethostbyname",
+    [TORIFY_REAL_GETHOSTBYNAME2] = "gethostbyname2",
+    [TORIFY_REAL_GETHOSTBYNAME_R] = "gethostbyname_r",
+    [TORIFY_REAL_GETHOSTBYNAME2_R] = "gethostbyname2_r",
+    [TORIFY_REAL_GETHOSTBYADDR] = "gethostbyaddr",
+    [TORIFY_REAL_GETHOSTBYADDR_R] = "gethostbyaddr_r",
+    [TORIFY_REAL_RES_QUERY] = "res_query",
+    [TORIFY_REAL_RES_SEARCH] = "res_search",
+    [TORIFY_REAL_RES_QUERYDOMAIN] = "res_querydomain",
+    [TORIFY_REAL_RES_SEND] = "res_send",
+    [TORIFY_REAL_RES_NQUERY] = "res_nquery",
+    [TORIFY_REAL_RES_NSEARCH] = "res_nsearch",
+    [TORIFY_REAL_RES_NQUERYDOMAIN] = "res_nquerydomain",
+    [TORIFY_REAL_RES_NSEND] = "res_nsend",
 };
 
 void *torify_real_resolve(enum torify_real_id id)
@@ -30,6 +47,13 @@ void *torify_real_resolve(enum torify_real_id id)
     if ((unsigned)id >= TORIFY_REAL__COUNT)
         return NULL;
     void *p = dlsym(RTLD_NEXT, real_names[id]);
+    if (!p && strncmp(real_names[id], "res_", 4) == 0) {
+        /* Before glibc 2.34 the res_* functions were exported as __res_*
+         * only (res_query was a macro). */
+        char alt[32];
+        if (snprintf(alt, sizeof alt, "__%s", real_names[id]) < (int)sizeof alt)
+            p = dlsym(RTLD_NEXT, alt);
+    }
     if (!p) {
         torify_log(TORIFY_LOG_ERROR, "cannot find the real %s()", real_names[id]);
         errno = ENOSYS;

@@ -27,6 +27,22 @@ enum torify_real_id {
     TORIFY_REAL_ACCEPT4,
     TORIFY_REAL_GETPEERNAME,
     TORIFY_REAL_SYSCALL,
+    /* Only called on the pass-through path of exempt processes. */
+    TORIFY_REAL_GETADDRINFO_A,
+    TORIFY_REAL_GETHOSTBYNAME,
+    TORIFY_REAL_GETHOSTBYNAME2,
+    TORIFY_REAL_GETHOSTBYNAME_R,
+    TORIFY_REAL_GETHOSTBYNAME2_R,
+    TORIFY_REAL_GETHOSTBYADDR,
+    TORIFY_REAL_GETHOSTBYADDR_R,
+    TORIFY_REAL_RES_QUERY,
+    TORIFY_REAL_RES_SEARCH,
+    TORIFY_REAL_RES_QUERYDOMAIN,
+    TORIFY_REAL_RES_SEND,
+    TORIFY_REAL_RES_NQUERY,
+    TORIFY_REAL_RES_NSEARCH,
+    TORIFY_REAL_RES_NQUERYDOMAIN,
+    TORIFY_REAL_RES_NSEND,
     TORIFY_REAL__COUNT
 };
 
@@ -55,6 +71,15 @@ typedef int (*torify_accept_fn)(int, struct sockaddr *, socklen_t *);
 typedef int (*torify_accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 typedef int (*torify_getpeername_fn)(int, struct sockaddr *, socklen_t *);
 typedef long (*torify_syscall_fn)(long, ...);
+typedef int (*torify_getaddrinfo_a_fn)(int, struct gaicb **, int, struct sigevent *);
+typedef struct hostent *(*torify_gethostbyname_fn)(const char *);
+typedef struct hostent *(*torify_gethostbyname2_fn)(const char *, int);
+typedef int (*torify_gethostbyname_r_fn)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
+typedef int (*torify_gethostbyname2_r_fn)(const char *, int, struct hostent *, char *, size_t, struct hostent **,
+                                          int *);
+typedef struct hostent *(*torify_gethostbyaddr_fn)(const void *, socklen_t, int);
+typedef int (*torify_gethostbyaddr_r_fn)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+                                         struct hostent **, int *);
 
 #define REAL(id, type) ((type)torify_real(TORIFY_REAL_##id))
 

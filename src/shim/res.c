@@ -5,6 +5,7 @@
  * be carried by Tor.  Each returns -1 at once with h_errno NO_RECOVERY and
  * errno ECONNREFUSED.  glibc exports both res_query (2.34+) and the older
  * __res_query names that binaries built against older headers use.
+ * An exempt process (ExemptExecutable) gets libc's functions untouched.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -12,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/state.h"
+#include "shim/real.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -32,47 +34,109 @@ static int refuse_dns(const char *call, const char *what)
     return refuse_dns_state(NULL, call, what);
 }
 
+typedef int (*query_fn)(const char *, int, int, unsigned char *, int);
+typedef int (*querydomain_fn)(const char *, const char *, int, int, unsigned char *, int);
+typedef int (*send_fn)(const unsigned char *, int, unsigned char *, int);
+typedef int (*nquery_fn)(res_state, const char *, int, int, unsigned char *, int);
+typedef int (*nquerydomain_fn)(res_state, const char *, const char *, int, int, unsigned char *, int);
+typedef int (*nsend_fn)(res_state, const unsigned char *, int, unsigned char *, int);
+
+/* Each res_* and its __res_* twin: pass-through when exempt, else refused. */
+static int query(enum torify_real_id id, const char *call, const char *d, int c, int t, unsigned char *a, int l)
+{
+    if (torify_state_passthrough()) {
+        query_fn f = (query_fn)torify_real(id);
+        return f ? f(d, c, t, a, l) : -1;
+    }
+    return refuse_dns(call, d);
+}
+
+static int querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l)
+{
+    if (torify_state_passthrough()) {
+        querydomain_fn f = REAL(RES_QUERYDOMAIN, querydomain_fn);
+        return f ? f(n, d, c, t, a, l) : -1;
+    }
+    return refuse_dns("res_querydomain", n);
+}
+
+static int do_send(const unsigned char *m, int ml, unsigned char *a, int l)
+{
+    if (torify_state_passthrough()) {
+        send_fn f = REAL(RES_SEND, send_fn);
+        return f ? f(m, ml, a, l) : -1;
+    }
+    return refuse_dns("res_send", "raw query");
+}
+
+static int nquery(enum torify_real_id id, const char *call, res_state st, const char *d, int c, int t,
+                  unsigned char *a, int l)
+{
+    if (torify_state_passthrough()) {
+        nquery_fn f = (nquery_fn)torify_real(id);
+        return f ? f(st, d, c, t, a, l) : -1;
+    }
+    return refuse_dns_state(st, call, d);
+}
+
+static int nquerydomain(res_state st, const char *n, const char *d, int c, int t, unsigned char *a, int l)
+{
+    if (torify_state_passthrough()) {
+        nquerydomain_fn f = REAL(RES_NQUERYDOMAIN, nquerydomain_fn);
+        return f ? f(st, n, d, c, t, a, l) : -1;
+    }
+    return refuse_dns_state(st, "res_nquerydomain", n);
+}
+
+static int nsend(res_state st, const unsigned char *m, int ml, unsigned char *a, int l)
+{
+    if (torify_state_passthrough()) {
+        nsend_fn f = REAL(RES_NSEND, nsend_fn);
+        return f ? f(st, m, ml, a, l) : -1;
+    }
+    return refuse_dns_state(st, "res_nsend", "raw query");
+}
 
 EXPORT int res_query(const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_query", dname);
+    return query(TORIFY_REAL_RES_QUERY, "res_query", dname, class, type, answer, anslen);
 }
 
 EXPORT int res_search(const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_search", dname);
+    return query(TORIFY_REAL_RES_SEARCH, "res_search", dname, class, type, answer, anslen);
 }
 
 EXPORT int res_querydomain(const char *name, const char *domain, int class, int type, unsigned char *answer,
                            int anslen)
 {
-    return refuse_dns("res_querydomain", name);
+    return querydomain(name, domain, class, type, answer, anslen);
 }
 
 EXPORT int res_send(const unsigned char *msg, int msglen, unsigned char *answer, int anslen)
 {
-    return refuse_dns("res_send", "raw query");
+    return do_send(msg, msglen, answer, anslen);
 }
 
 EXPORT int res_nquery(res_state statp, const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
-    return refuse_dns_state(statp, "res_nquery", dname);
+    return nquery(TORIFY_REAL_RES_NQUERY, "res_nquery", statp, dname, class, type, answer, anslen);
 }
 
 EXPORT int res_nsearch(res_state statp, const char *dname, int class, int type, unsigned char *answer, int anslen)
 {
-    return refuse_dns_state(statp, "res_nsearch", dname);
+    return nquery(TORIFY_REAL_RES_NSEARCH, "res_nsearch", statp, dname, class, type, answer, anslen);
 }
 
 EXPORT int res_nquerydomain(res_state statp, const char *name, const char *domain, int class, int type,
                             unsigned char *answer, int anslen)
 {
-    return refuse_dns_state(statp, "res_nquerydomain", name);
+    return nquerydomain(statp, name, domain, class, type, answer, anslen);
 }
 
 EXPORT int res_nsend(res_state statp, const unsigned char *msg, int msglen, unsigned char *answer, int anslen)
 {
-    return refuse_dns_state(statp, "res_nsend", "raw query");
+    return nsend(statp, msg, msglen, answer, anslen);
 }
 
 /* The pre-2.34 names (what binaries built against older headers call),
@@ -87,20 +151,32 @@ EXPORT int __res_nsearch(res_state, const char *, int, int, unsigned char *, int
 EXPORT int __res_nquerydomain(res_state, const char *, const char *, int, int, unsigned char *, int);
 EXPORT int __res_nsend(res_state, const unsigned char *, int, unsigned char *, int);
 
-EXPORT int __res_query(const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns("res_query", d); }
-EXPORT int __res_search(const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns("res_search", d); }
+EXPORT int __res_query(const char *d, int c, int t, unsigned char *a, int l)
+{
+    return query(TORIFY_REAL_RES_QUERY, "res_query", d, c, t, a, l);
+}
+EXPORT int __res_search(const char *d, int c, int t, unsigned char *a, int l)
+{
+    return query(TORIFY_REAL_RES_SEARCH, "res_search", d, c, t, a, l);
+}
 EXPORT int __res_querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l)
 {
-    return refuse_dns("res_querydomain", n);
+    return querydomain(n, d, c, t, a, l);
 }
-EXPORT int __res_send(const unsigned char *m, int ml, unsigned char *a, int l) { return refuse_dns("res_send", "raw query"); }
-EXPORT int __res_nquery(res_state statp, const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns_state(statp, "res_nquery", d); }
-EXPORT int __res_nsearch(res_state statp, const char *d, int c, int t, unsigned char *a, int l) { return refuse_dns_state(statp, "res_nsearch", d); }
+EXPORT int __res_send(const unsigned char *m, int ml, unsigned char *a, int l) { return do_send(m, ml, a, l); }
+EXPORT int __res_nquery(res_state statp, const char *d, int c, int t, unsigned char *a, int l)
+{
+    return nquery(TORIFY_REAL_RES_NQUERY, "res_nquery", statp, d, c, t, a, l);
+}
+EXPORT int __res_nsearch(res_state statp, const char *d, int c, int t, unsigned char *a, int l)
+{
+    return nquery(TORIFY_REAL_RES_NSEARCH, "res_nsearch", statp, d, c, t, a, l);
+}
 EXPORT int __res_nquerydomain(res_state statp, const char *n, const char *d, int c, int t, unsigned char *a, int l)
 {
-    return refuse_dns_state(statp, "res_nquerydomain", n);
+    return nquerydomain(statp, n, d, c, t, a, l);
 }
 EXPORT int __res_nsend(res_state statp, const unsigned char *m, int ml, unsigned char *a, int l)
 {
-    return refuse_dns_state(statp, "res_nsend", "raw query");
+    return nsend(statp, m, ml, a, l);
 }

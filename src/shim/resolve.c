@@ -165,6 +165,8 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
     int r = f(node, service, &h, res);
     if (r != EAI_NONAME || caller_numeric)
         return r;
+    if (torify_state_passthrough())
+        return f(node, service, hints, res); /* exempt: libc's own lookup */
     switch (torify_policy_name_kind(node)) {
     case TORIFY_NAME_NUMERIC:
         return r; /* a literal that failed for another reason (e.g. service) */
@@ -203,6 +205,8 @@ EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, s
     if (!f)
         return EAI_SYSTEM;
     struct torify_ip ip;
+    if (torify_state_passthrough())
+        return f(sa, salen, host, hostlen, serv, servlen, flags);
     if (!host || hostlen == 0 || (flags & NI_NUMERICHOST) || torify_ip_from_sockaddr(sa, salen, &ip) != 0)
         return f(sa, salen, host, hostlen, serv, servlen, flags | (host && hostlen ? 0 : NI_NUMERICHOST));
 

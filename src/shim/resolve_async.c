@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/state.h"
+#include "shim/real.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 struct notify_arg {
@@ -61,6 +64,10 @@ static void notify(const struct sigevent *sev)
 
 EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int nitems, struct sigevent *sevp)
 {
+    if (torify_state_passthrough()) {
+        torify_getaddrinfo_a_fn f = REAL(GETADDRINFO_A, torify_getaddrinfo_a_fn);
+        return f ? f(mode, list, nitems, sevp) : EAI_SYSTEM;
+    }
     if ((mode != GAI_WAIT && mode != GAI_NOWAIT) || nitems < 0) {
         errno = EINVAL;
         return EAI_SYSTEM;

@@ -26,6 +26,8 @@ static bool ip_dest(const void *dest, socklen_t len)
 /* TORIFY_OK or the refusal (already logged, errno set). */
 static torify_err check(const char *call, int fd, int flags, const struct sockaddr *dest, socklen_t len)
 {
+    if (torify_state_passthrough())
+        return TORIFY_OK;
     int type = torify_sock_type(fd);
     if (type < 0)
         return TORIFY_OK; /* not a socket: the kernel reports it */

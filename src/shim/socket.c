@@ -53,7 +53,7 @@ int torify_sock_domain(int fd)
 static __attribute__((noinline)) int socket_checked(int domain, int type, int protocol)
 {
     torify_err e = torify_policy_socket(domain, type, protocol);
-    if (e != TORIFY_OK) {
+    if (e != TORIFY_OK && !torify_state_passthrough()) {
         (void)torify_state_config(); /* sets up logging */
         const char *fam = torify_family_name(domain);
         char num[16];

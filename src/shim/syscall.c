@@ -55,11 +55,14 @@ EXPORT long syscall(long number, ...)
         return getpeername((int)a0, (struct sockaddr *)a1, (socklen_t *)a2);
 #ifdef SYS_io_uring_setup
     case SYS_io_uring_setup:
+        if (torify_state_passthrough())
+            goto pass;
         (void)torify_state_config();
         errno = torify_refuse(TORIFY_E_REFUSE_PATH, "io_uring_setup (its operations bypass every check)");
         return -1;
 #endif
-    default: {
+    default:
+    pass: {
         torify_syscall_fn f = REAL(SYSCALL, torify_syscall_fn);
         if (!f)
             return -1;

@@ -384,6 +384,43 @@ static void test_cidr_parsing_clears_host_bits_and_matches(void **state)
     assert_int_equal(torify_cidr_parse("::/129", &n), -1);
 }
 
+static void test_exempt_executable_lines_accumulate(void **state)
+{
+    struct torify_config c;
+    char err[TORIFY_CONFIG_ERR_MAX];
+    assert_int_equal(parse(&c, "ExemptExecutable /opt/tor/bin/tor\nexemptexecutable = /usr/local/bin/tor\n",
+                           err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.n_exempt_exe, 2);
+    assert_string_equal(c.exempt_exe[0], "/opt/tor/bin/tor");
+    assert_string_equal(c.exempt_exe[1], "/usr/local/bin/tor");
+    assert_true(torify_config_exe_exempt(&c, "/usr/local/bin/tor"));
+    assert_true(torify_config_exe_exempt(&c, "/usr/sbin/tor")); /* built in, always */
+    assert_true(torify_config_exe_exempt(NULL, "/usr/bin/tor"));
+    assert_false(torify_config_exe_exempt(&c, "/usr/local/bin/tor2"));
+    assert_false(torify_config_exe_exempt(&c, "/usr/local/bin"));
+    assert_false(torify_config_exe_exempt(&c, ""));
+    assert_false(torify_config_exe_exempt(&c, NULL));
+    torify_config_defaults(&c);
+    assert_int_equal(c.n_exempt_exe, 0);
+}
+
+static void test_exempt_executable_must_be_absolute_and_bounded(void **state)
+{
+    struct torify_config c;
+    char err[TORIFY_CONFIG_ERR_MAX];
+    assert_int_equal(parse(&c, "ExemptExecutable tor\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_string_equal(err, "t.conf:1: ExemptExecutable 'tor' must be an absolute path");
+    char text[17 * 40 + 1] = "";
+    for (int i = 0; i < 17; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "ExemptExecutable /x/%d\n", i);
+    assert_int_equal(parse(&c, text, err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_string_equal(err, "t.conf:17: too many ExemptExecutable entries (at most 16)");
+    char longline[400] = "ExemptExecutable /";
+    memset(longline + strlen(longline), 'a', 300);
+    assert_int_equal(parse(&c, longline, err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_string_equal(err, "t.conf:1: ExemptExecutable path longer than 255 bytes");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +439,8 @@ int main(void)
         cmocka_unit_test(test_environment_then_file_order_in_full_load),
         cmocka_unit_test(test_at_secure_ignores_the_environment),
         cmocka_unit_test(test_cidr_parsing_clears_host_bits_and_matches),
+        cmocka_unit_test(test_exempt_executable_lines_accumulate),
+        cmocka_unit_test(test_exempt_executable_must_be_absolute_and_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

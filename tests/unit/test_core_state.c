@@ -161,10 +161,94 @@ static void test_a_broken_config_is_recorded_for_failing_closed(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static void test_exempt_rule_matches_the_real_executable_only(void **state)
+{
+    struct torify_config c;
+    torify_config_defaults(&c);
+    const char *text = "ExemptExecutable /opt/tor/bin/tor\n";
+    assert_int_equal(torify_config_parse(&c, text, strlen(text), "t.conf", NULL, 0), TORIFY_OK);
+    assert_true(torify_state_exempt_rule(&c, false, "/opt/tor/bin/tor"));
+    assert_true(torify_state_exempt_rule(&c, false, "/usr/bin/tor"));   /* built in */
+    assert_true(torify_state_exempt_rule(&c, false, "/usr/sbin/tor"));  /* built in */
+    /* A copy elsewhere, or anything merely called tor, is torified. */
+    assert_false(torify_state_exempt_rule(&c, false, "/home/u/tor"));
+    assert_false(torify_state_exempt_rule(&c, false, "tor"));
+    assert_false(torify_state_exempt_rule(&c, false, "/usr/bin/tor (deleted)"));
+    assert_false(torify_state_exempt_rule(&c, false, "/usr/bin/torsocks"));
+}
+
+static void test_exempt_rule_fails_safe_without_proc_launcher_or_config(void **state)
+{
+    struct torify_config c;
+    torify_config_defaults(&c);
+    const char *text = "ExemptExecutable /opt/tor/bin/tor\n";
+    assert_int_equal(torify_config_parse(&c, text, strlen(text), "t.conf", NULL, 0), TORIFY_OK);
+    /* /proc/self/exe unreadable: we cannot tell what runs, so torify it. */
+    assert_false(torify_state_exempt_rule(&c, false, NULL));
+    /* `torify /usr/bin/tor`: the launcher asked for torification. */
+    assert_false(torify_state_exempt_rule(&c, true, "/usr/bin/tor"));
+    assert_false(torify_state_exempt_rule(&c, true, "/opt/tor/bin/tor"));
+    /* Broken configuration: only the built-in list is trusted. */
+    assert_true(torify_state_exempt_rule(NULL, false, "/usr/bin/tor"));
+    assert_false(torify_state_exempt_rule(NULL, false, "/opt/tor/bin/tor"));
+}
+
+/* Child mode: exit 0 if this process is pass-through, 1 if torified. */
+static int child_passthrough(void)
+{
+    bool p = torify_state_passthrough();
+    if (p != torify_state_config()->exempt)
+        return 12;
+    return p ? 0 : 1;
+}
+
+static int run_child_passthrough(const char *conf, const char *launched)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("TORIFY_CONF_FILE", conf, 1);
+        if (launched)
+            setenv("TORIFY_LAUNCHED", launched, 1);
+        else
+            unsetenv("TORIFY_LAUNCHED");
+        execl("/proc/self/exe", "tor", "--child-passthrough", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static void test_a_process_whose_executable_is_listed_passes_through(void **state)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    char listed[] = "/tmp/torify-state-XXXXXX", other[] = "/tmp/torify-state-XXXXXX";
+    int fd1 = mkstemp(listed), fd2 = mkstemp(other);
+    assert_true(fd1 >= 0 && fd2 >= 0);
+    assert_true(dprintf(fd1, "ExemptExecutable %s\n", exe) > 0);
+    assert_true(dprintf(fd2, "ExemptExecutable %s.copy\n", exe) > 0);
+    close(fd1);
+    close(fd2);
+    assert_int_equal(run_child_passthrough(listed, NULL), 0);
+    /* argv[0] "tor" is not what counts; neither is a name that differs. */
+    assert_int_equal(run_child_passthrough(other, NULL), 1);
+    /* Started by the launcher: torified even when listed. */
+    assert_int_equal(run_child_passthrough(listed, "1"), 1);
+    unlink(listed);
+    unlink(other);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child-bad-config") == 0)
         return child_bad_config();
+    if (argc > 1 && strcmp(argv[1], "--child-passthrough") == 0)
+        return child_passthrough();
     setenv("TORIFY_CONF_FILE", "/dev/null", 1);
     setenv("TORIFY_TOR_PORT", "9333", 1);
     setenv("TORIFY_LOG_LEVEL", "quiet", 1);
@@ -176,6 +260,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_clearing_releases_the_fake_name_hold),
         cmocka_unit_test(test_config_is_loaded_once_and_shared),
         cmocka_unit_test(test_a_broken_config_is_recorded_for_failing_closed),
+        cmocka_unit_test(test_exempt_rule_matches_the_real_executable_only),
+        cmocka_unit_test(test_exempt_rule_fails_safe_without_proc_launcher_or_config),
+        cmocka_unit_test(test_a_process_whose_executable_is_listed_passes_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
