@@ -77,11 +77,12 @@ $(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
 
 # Unit tests link the codec and the core (not the interposing shim, which would
 # hijack the test runner's own sockets).  A test named test_shim_* also gets
-# the shim objects.
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OBJ)
+# the shim objects, test_launcher_* the launcher's (without its main).
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OBJ) $(LAUNCHER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< \
 	    $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) $(if $(filter test_guard_%,$*),$(GUARD_OBJ)) \
+	    $(if $(filter test_launcher_%,$*),$(filter-out %/main.o,$(LAUNCHER_OBJ)) $(GUARD_OBJ)) \
 	    $(LDFLAGS_ALL) -lcmocka -ldl -lpthread
 
 # Small C programs used as real clients by the integration tests.
@@ -139,7 +140,10 @@ install: all
 	install -m 644 include/torify/*.h $(DESTDIR)$(PREFIX)/include/torify/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' torify-socks.pc.in > $(PCDIR)/torify-socks.pc
 	install -m 644 man/libtorify-socks.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	if [ -f $(LIB_SHIM) ]; then install -m 755 $(LIB_SHIM) $(DESTDIR)$(PREFIX)/lib/torify/libtorify.so; fi
+	# New name, then rename: with system-wide mode on, every starting process
+	# loads this file, and must never find it missing or half-written.
+	if [ -f $(LIB_SHIM) ]; then install -m 755 $(LIB_SHIM) $(DESTDIR)$(PREFIX)/lib/torify/.libtorify.so.new && \
+	    mv -f $(DESTDIR)$(PREFIX)/lib/torify/.libtorify.so.new $(DESTDIR)$(PREFIX)/lib/torify/libtorify.so; fi
 	if [ -f $(LAUNCHER) ]; then install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/torify; fi
 	if [ -f man/torify.1 ]; then install -m 644 man/torify.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 	install -m 644 torify.conf $(DESTDIR)$(PREFIX)/etc/torify.conf

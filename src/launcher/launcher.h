@@ -38,6 +38,7 @@ enum launcher_action {
     ACTION_OFF,       /* print shell code that undoes `on` */
     ACTION_SHOW,      /* describe the effective set-up */
     ACTION_CHECK,     /* --check: is Tor there and really Tor? */
+    ACTION_SYSTEM,    /* --system enable|disable|status: the preload config */
     ACTION_HELP,
     ACTION_VERSION,
 };
@@ -52,6 +53,9 @@ struct launcher_opts {
     const char *log_level; /* -d / -q: "debug" / "quiet", last one wins */
     bool isolate;          /* -i */
     bool no_guard;         /* --no-guard: LD_PRELOAD only, no seccomp supervisor */
+    const char *system_cmd;   /* --system: "enable", "disable" or "status" */
+    const char *preload_file; /* --preload-file (default /etc/ld.so.preload) */
+    const char *library;      /* --library (default <prefix>/lib/torify/libtorify.so) */
     char **argv;           /* program and its arguments (ACTION_RUN) */
     int argc;
 };
@@ -100,5 +104,32 @@ int shell_off(void);
 int shell_show(const struct torify_config *cfg, const char *lib, const char *lib_how);
 /* The Tor address as text: "127.0.0.1:9050", "[::1]:9050" or "unix:/path". */
 const char *tor_address_text(const struct torify_config *cfg, char *buf, size_t len);
+
+/* system.c: `torify --system enable|disable|status` (README, "System-wide
+ * mode").  Returns the exit status. */
+#define SYSTEM_PRELOAD_FILE "/etc/ld.so.preload"
+#define SYSTEM_LIBRARY TORIFY_PREFIX "/lib/torify/libtorify.so"
+int system_command(const struct launcher_opts *o);
+
+/* preload_file.c: the text of a preload file, edited purely (text in,
+ * text out; glibc's format: entries separated by white space or ':', '#'
+ * to the end of the line is a comment). */
+#define PRELOAD_ENTRY_MAX 4096
+/* Is this entry a torify library (its last path component libtorify.so)? */
+bool preload_entry_is_torify(const char *entry, size_t n);
+/* Does text list path as an entry? */
+bool preload_text_lists(const char *text, size_t len, const char *path);
+/* The torify entries of text (at most max copied); returns how many there are. */
+size_t preload_text_torify_entries(const char *text, size_t len, char out[][PRELOAD_ENTRY_MAX], size_t max);
+/* text with path listed once: other torify entries removed, path kept where
+ * it is or appended as a line of its own.  Writes out (NUL-terminated),
+ * returns its length, or -1 when out is too small; *changed says whether
+ * it differs from text. */
+long preload_text_add(const char *text, size_t len, const char *path, char *out, size_t out_len, bool *changed);
+/* text without any torify entry, nor drop (NULL: none), except keep (NULL:
+ * none kept).  Lines left without entries or comment disappear; other
+ * lines are kept byte for byte. */
+long preload_text_remove(const char *text, size_t len, const char *keep, const char *drop, char *out,
+                         size_t out_len, bool *changed);
 
 #endif

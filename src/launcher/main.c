@@ -133,6 +133,10 @@ int main(int argc, char **argv)
         printf("torify %s\n", TORIFY_VERSION);
         return 0;
     }
+    /* Before env_apply: system-wide mode is about the system configuration,
+     * whatever this shell's environment says. */
+    if (o.action == ACTION_SYSTEM)
+        return system_command(&o);
     rc = env_apply(&o);
     if (rc)
         return rc;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include "launcher/launcher.h"
 
-enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD };
+enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY };
 
 static const struct option long_opts[] = {
     { "address", required_argument, NULL, 'a' },
@@ -27,6 +27,9 @@ static const struct option long_opts[] = {
     { "version", no_argument, NULL, OPT_VERSION },
     { "check", no_argument, NULL, OPT_CHECK },
     { "no-guard", no_argument, NULL, OPT_NO_GUARD },
+    { "system", required_argument, NULL, OPT_SYSTEM },
+    { "preload-file", required_argument, NULL, OPT_PRELOAD_FILE },
+    { "library", required_argument, NULL, OPT_LIBRARY },
     { NULL, 0, NULL, 0 },
 };
 
@@ -34,6 +37,7 @@ void options_usage(FILE *out)
 {
     fputs("usage: torify [options] program [args...]\n"
           "       torify [options] --shell | --check | show | on | off\n"
+          "       torify --system enable|disable|status [--preload-file F] [--library PATH]\n"
           "\n"
           "Runs program with libtorify.so preloaded: its TCP connections go through Tor's\n"
           "SOCKS port, host names are resolved by Tor, everything else (UDP, DNS, raw\n"
@@ -51,6 +55,10 @@ void options_usage(FILE *out)
           "      --check         is Tor reachable and does it speak Tor's SOCKS?\n"
           "      --no-guard      no kernel guard: LD_PRELOAD only (static programs refused);\n"
           "                      without it torify refuses to run when the kernel has no guard\n"
+          "      --system CMD    system-wide mode: enable (list the library in\n"
+          "                      /etc/ld.so.preload, after checking it), disable, status\n"
+          "      --preload-file F  the preload list to edit (default /etc/ld.so.preload)\n"
+          "      --library PATH  the library to list (default " SYSTEM_LIBRARY ")\n"
           "  -h, --help          this text\n"
           "      --version       print the version\n"
           "\n"
@@ -136,6 +144,21 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         case OPT_SHELL: want_shell = true; break;
         case OPT_CHECK: want_check = true; break;
         case OPT_NO_GUARD: o->no_guard = true; break;
+        case OPT_SYSTEM:
+            if (strcmp(optarg, "enable") != 0 && strcmp(optarg, "disable") != 0 && strcmp(optarg, "status") != 0)
+                return usage_error("--system takes enable, disable or status, not ", optarg);
+            o->system_cmd = optarg;
+            break;
+        case OPT_PRELOAD_FILE:
+            if (!*optarg)
+                return usage_error("--preload-file needs a file name", NULL);
+            o->preload_file = optarg;
+            break;
+        case OPT_LIBRARY:
+            if (!*optarg)
+                return usage_error("--library needs a path", NULL);
+            o->library = optarg;
+            break;
         case ':':
             return usage_error("option needs a value: ", argv[optind - 1]);
         default:
@@ -146,6 +169,19 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
      * credentials, so user-given ones would be silently dropped. */
     if (o->isolate && (o->user || o->pass))
         return usage_error("-i cannot be combined with -u/-p", NULL);
+    if (o->system_cmd) {
+        /* The system-wide set-up reads only the system configuration:
+         * options meant for one program would be silently ignored. */
+        if (o->address || o->port || o->user || o->pass || o->config || o->log_level || o->isolate ||
+            o->no_guard || want_shell || want_check)
+            return usage_error("--system takes only --preload-file and --library", NULL);
+        if (optind < argc)
+            return usage_error("unexpected argument after --system: ", argv[optind]);
+        o->action = ACTION_SYSTEM;
+        return 0;
+    }
+    if (o->preload_file || o->library)
+        return usage_error("--preload-file and --library go with --system", NULL);
     bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
     char **rest = argv + optind;
     int nrest = argc - optind;
