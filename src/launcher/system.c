@@ -376,10 +376,10 @@ static int check_library(const char *lib, char *real, size_t rlen)
     int rc = check_ownership(buf);
     if (!rc)
         rc = check_elf(buf);
-    if (!rc)
-        rc = preload_check(buf); /* dlopen: missing dependencies, and does it provide connect()? */
     if (rc)
         return rc;
+    /* In a child first: a damaged library can crash the process that loads
+     * it (a truncated file: SIGBUS), which must not be this one. */
     char env0[PATH_MAX + 16];
     snprintf(env0, sizeof env0, "LD_PRELOAD=%s", buf);
     char *env[] = { env0, NULL };
@@ -388,6 +388,9 @@ static int check_library(const char *lib, char *real, size_t rlen)
         fprintf(stderr, "torify: refusing %s: %s with it preloaded failed: %s\n", buf, TRIAL_PROGRAM, why);
         return EXIT_NO_LIBRARY;
     }
+    rc = preload_check(buf); /* does it really provide connect()? */
+    if (rc)
+        return rc;
     memcpy(real, buf, strlen(buf) + 1);
     return 0;
 }
