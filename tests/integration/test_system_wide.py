@@ -189,6 +189,20 @@ class SystemWide(util.TestCase):
         self.assertEqual([(q["host"], q["atyp"]) for q in reqs], [("web.test", 3)] * 5, reqs)
         self.assertEqual(self.trap.packets_since(mark), [])
 
+    def test_the_launcher_works_under_system_wide_mode(self):
+        """torify's own LD_PRELOAD copy (another path) and the preloaded one
+        are both in the program; with and without the guard it stays torified."""
+        curl = self.need_cmd("curl")
+        self.enable()
+        for opts in (["--no-guard"], []):
+            with self.subTest(opts=opts):
+                r, leaks, reqs = self.run_sys([self.torify, "-q"] + opts +
+                                              [curl, "-sS", "--max-time", "10", "http://web.test/launched"])
+                if r.returncode == 77 and not opts:
+                    continue  # no kernel guard on this machine: --no-guard covered it
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assert_torified(r, leaks, reqs)
+
     @staticmethod
     def kill_pidfile(path):
         try:
