@@ -185,6 +185,12 @@ struct torify_fakemap *torify_state_fakemap(torify_err *err)
 /* ---- fd table ---------------------------------------------------------- */
 
 _Atomic uint64_t torify_fd_bits[TORIFY_FD_MAX / 64];
+static _Atomic torify_fd_codec_release_fn codec_release;
+
+void torify_fd_set_codec_release(torify_fd_codec_release_fn fn)
+{
+    atomic_store_explicit(&codec_release, fn, memory_order_release);
+}
 static _Atomic(struct torify_fd_rec *) fd_chunks[TORIFY_FD_CHUNKS];
 
 static struct torify_fd_rec *chunk_for(int fd, bool create)
@@ -246,6 +252,12 @@ void torify_fd_clear(int fd)
     struct torify_fakemap *m = __atomic_load_n(&fakemap, __ATOMIC_ACQUIRE);
     if (r->fake_slot != TORIFY_FAKEMAP_NO_SLOT && m)
         torify_fakemap_release(m, r->fake_slot);
+    if (r->codec) {
+        torify_fd_codec_release_fn rel = atomic_load_explicit(&codec_release, memory_order_acquire);
+        if (rel)
+            rel(r->codec, r->codec_gen);
+        r->codec = NULL;
+    }
     r->state = TORIFY_FD_NONE;
     r->fake_slot = TORIFY_FAKEMAP_NO_SLOT;
 }

@@ -73,7 +73,8 @@ struct torify_fakemap *torify_state_fakemap(torify_err *err);
 
 enum torify_fd_state {
     TORIFY_FD_NONE = 0,
-    TORIFY_FD_CONNECTING,   /* reserved for the non-blocking path: handshake in flight */
+    TORIFY_FD_CONNECTING,   /* non-blocking path: handed to the helper (shim/nb.h); the
+                               live outcome is in the codec's connection object */
     TORIFY_FD_CONNECTED,    /* SOCKS handshake done; application data flows */
 };
 
@@ -83,8 +84,14 @@ struct torify_fd_rec {
     struct sockaddr_storage peer;      /* what the program connected to (for getpeername) */
     socklen_t peer_len;
     struct torify_target target;       /* what we asked Tor for */
-    void *codec;                       /* non-blocking path: in-flight handshake (NULL now) */
+    void *codec;                       /* non-blocking path: its connection (shim/nb.h) or NULL */
+    uint32_t codec_gen;                /* generation of that connection object */
 };
+
+/* Called by torify_fd_clear for a record with a codec (set once by the
+ * shim's non-blocking path).  Must be lock-free and async-signal-safe. */
+typedef void (*torify_fd_codec_release_fn)(void *codec, uint32_t gen);
+void torify_fd_set_codec_release(torify_fd_codec_release_fn fn);
 
 extern _Atomic uint64_t torify_fd_bits[TORIFY_FD_MAX / 64];
 

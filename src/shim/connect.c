@@ -6,15 +6,16 @@
  *                  with the IP.
  * Tor unreachable or refusing -> the connect fails; never a direct fallback.
  *
- * The handshake is completed before connect() returns, also on
- * non-blocking sockets (see docs/DESIGN.md, "non-blocking extension point":
- * the fd record's CONNECTING state and codec slot are where an
- * EINPROGRESS-driven handshake will live).
+ * Blocking sockets: the handshake completes before connect() returns.
+ * Non-blocking sockets (and blocking ones with SO_SNDTIMEO): the handshake
+ * runs on the helper thread (shim/nb.h) and connect() returns EINPROGRESS
+ * (or waits up to SO_SNDTIMEO for it), see docs/DESIGN.md.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "core/log.h"
 #include "core/policy.h"
 #include "core/state.h"
+#include "shim/nb.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tor.h"
@@ -119,11 +121,178 @@ out:
     return e;
 }
 
+
+/* ---- the non-blocking path (shim/nb.h) ------------------------------------ */
+
+#define FALLBACK (-2)
+
+/* SO_SNDTIMEO in milliseconds, 0 when unset. */
+static int sndtimeo_ms(int fd)
+{
+    struct timeval tv;
+    socklen_t l = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &l) != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0))
+        return 0;
+    long long ms = (long long)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+    return ms > TORIFY_TOR_HANDSHAKE_MS ? TORIFY_TOR_HANDSHAKE_MS : (int)ms;
+}
+
+/* Start the TCP connect of fd to Tor without waiting.  0, or -1 with errno. */
+static int start_tor_connect(int fd, const struct torify_config *c, int fl, int fdfl)
+{
+    if (torify_sock_domain(fd) == c->tor_addr.ss_family) {
+        if (torify_real_connect(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len) == 0 ||
+            errno == EINPROGRESS || errno == EINTR)
+            return 0; /* EINTR: a blocking connect goes on in the background */
+        return -1;
+    }
+    /* Tor is on a unix socket or another IP family: a socket of its kind
+     * takes the program's fd slot now, flags and options kept. */
+    int sock = torify_real_socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (sock < 0)
+        return -1;
+    copy_options(fd, sock);
+    int r = torify_real_connect(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len);
+    if ((r == 0 || errno == EINPROGRESS) && dup3(sock, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0 &&
+        fcntl(fd, F_SETFL, fl) == 0) {
+        torify_real_close(sock);
+        return 0;
+    }
+    int saved = errno;
+    torify_real_close(sock);
+    errno = saved == EAGAIN ? ECONNREFUSED : saved;
+    return -1;
+}
+
+/* A blocking socket with SO_SNDTIMEO: wait for the helper like the kernel
+ * waits for a TCP connect — the outcome, or EINPROGRESS after the timeout,
+ * or EINTR when a signal arrives; in the last two cases the handshake goes
+ * on in the background. */
+static int wait_blocking(int fd, struct nb_conn *conn, int timeout_ms)
+{
+    struct pollfd p = { .fd = conn->evfd, .events = POLLIN };
+    int r = poll(&p, 1, timeout_ms); /* our poll: fd itself is not in the set */
+    if (r < 0) {
+        errno = errno == EINTR ? EINTR : EINPROGRESS;
+        return -1;
+    }
+    if (r == 0) {
+        errno = EINPROGRESS;
+        return -1;
+    }
+    enum nb_phase ph = nb_phase_of(atomic_load(&conn->gs));
+    if (ph == NB_OK)
+        return 0;
+    int err = torify_nb_take_error(conn);
+    torify_fd_clear(fd); /* failed: the socket may connect again */
+    errno = err ? err : ECONNREFUSED;
+    return -1;
+}
+
+/* Returns 0, -1 with errno, or FALLBACK (use the blocking path). */
+static int connect_async(int fd, const struct torify_config *c, struct torify_fd_rec *rec, int fl, bool nonblock,
+                         int wait_ms, bool *owned)
+{
+    *owned = false;
+    if ((unsigned)fd >= TORIFY_FD_MAX || !torify_nb_helper_ensure())
+        return FALLBACK;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0)
+        return FALLBACK;
+    uint32_t gen;
+    struct nb_conn *conn = torify_nb_alloc(&gen);
+    if (!conn)
+        return FALLBACK;
+    if (start_tor_connect(fd, c, fl, fdfl) != 0) {
+        char where[80], t[300];
+        int why = errno;
+        torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
+                   c->tor_unix[0] ? c->tor_unix
+                                  : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
+                                                            where, sizeof where),
+                   strerror(why), torify_target_format(&rec->target, t, sizeof t));
+        atomic_store(&conn->gs, nb_gs(gen, NB_FAILED));
+        torify_nb_put(conn);
+        torify_nb_put(conn);
+        errno = torify_err_errno(TORIFY_E_PROXY_UNREACHABLE);
+        return -1;
+    }
+    int timeout = wait_ms > 0 ? wait_ms : TORIFY_TOR_HANDSHAKE_MS;
+    if (!torify_nb_prepare(conn, gen, fd, c, &rec->target, nonblock ? timeout : TORIFY_TOR_HANDSHAKE_MS))
+        return FALLBACK; /* the TCP connect to Tor is in flight: the blocking path waits for it */
+    rec->state = TORIFY_FD_CONNECTING;
+    rec->codec = conn;
+    rec->codec_gen = gen;
+    torify_close_track_on();
+    /* The record first, so epoll_ctl/poll see the fd as connecting as soon
+     * as connect() returns; then the helper. */
+    bool tracked = torify_fd_set(fd, rec);
+    if (tracked) {
+        *owned = true; /* the record holds the fake name now; close releases it */
+        atomic_fetch_add(&conn->refs, 1); /* for the wait below */
+    }
+    torify_nb_submit(conn);
+    if (!tracked) {
+        /* No record (no memory): the helper finishes and lets go. */
+        atomic_store(&conn->cancelled, 1);
+        torify_nb_put(conn);
+        torify_nb_wake();
+        errno = ENOBUFS;
+        return -1;
+    }
+    int r;
+    if (nonblock) {
+        errno = EINPROGRESS;
+        r = -1;
+    } else {
+        r = wait_blocking(fd, conn, wait_ms);
+    }
+    int saved = errno;
+    torify_nb_put(conn);
+    errno = saved;
+    return r;
+}
+
+/* connect() again on a socket torify started connecting without waiting:
+ * what the kernel says for a plain TCP socket.  Returns 1 when handled. */
+static int connect_again(int fd, int *ret)
+{
+    enum nb_phase ph;
+    struct nb_conn *conn = torify_nb_get(fd, &ph);
+    if (!conn)
+        return 0;
+    int handled = 1;
+    if (ph == NB_CONNECTING) {
+        errno = EALREADY;
+        *ret = -1;
+    } else if (ph == NB_FAILED) {
+        int err = torify_nb_take_error(conn);
+        torify_fd_clear(fd); /* the next connect() starts afresh */
+        errno = err ? err : ECONNABORTED;
+        *ret = -1;
+    } else if (ph == NB_OK) {
+        /* The kernel's own answer: 0 the first time after completion,
+         * EISCONN afterwards.  Tor's address: never a direct connect. */
+        const struct torify_config *c = &torify_state_config()->cfg;
+        *ret = torify_real_connect(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len);
+    } else {
+        handled = 0; /* orphan (forked child): a plain socket */
+    }
+    int saved = errno;
+    torify_nb_put(conn);
+    errno = saved;
+    return handled;
+}
+
 EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     /* Local sockets pass untouched and cheaply. */
     if (!sa || len < (socklen_t)sizeof(sa_family_t) || sa->sa_family == AF_UNIX)
         return torify_real_connect(fd, sa, len);
+    int again;
+    if (torify_fd_tracked(fd) && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+        connect_again(fd, &again))
+        return again;
 
     if (torify_state_passthrough())
         return torify_real_connect(fd, sa, len);
@@ -166,6 +335,25 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     if (e == TORIFY_OK) {
         char t[300];
         torify_log(TORIFY_LOG_INFO, "connect to %s through Tor", torify_target_format(&rec.target, t, sizeof t));
+        int fl = fcntl(fd, F_GETFL);
+        bool nonblock = fl >= 0 && (fl & O_NONBLOCK);
+        int wait_ms = fl >= 0 ? sndtimeo_ms(fd) : 0;
+        if (nonblock || wait_ms > 0) {
+            size_t n = len < sizeof rec.peer ? len : sizeof rec.peer;
+            memcpy(&rec.peer, sa, n);
+            rec.peer_len = (socklen_t)n;
+            bool owned;
+            int r = connect_async(fd, c, &rec, fl, nonblock, wait_ms, &owned);
+            if (r != FALLBACK) {
+                if (!owned && rec.fake_slot != TORIFY_FAKEMAP_NO_SLOT) {
+                    /* Failed before a record took over the name's hold. */
+                    int saved = errno;
+                    torify_fakemap_release(torify_state_fakemap(NULL), rec.fake_slot);
+                    errno = saved;
+                }
+                return r;
+            }
+        }
         e = via_tor(fd, c, &rec.target);
     } else {
         errno = torify_err_errno(e);

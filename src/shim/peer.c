@@ -12,6 +12,7 @@
 
 #include "core/policy.h"
 #include "core/state.h"
+#include "shim/nb.h"
 #include "shim/real.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -39,8 +40,21 @@ EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     if (f(fd, (struct sockaddr *)&ss, &sl) != 0)
         return -1;
     struct torify_fd_rec rec;
-    if (!torify_fd_get(fd, &rec) || rec.state != TORIFY_FD_CONNECTED ||
-        !peer_is_tor(&torify_state_config()->cfg, &ss, sl)) {
+    bool have = torify_fd_get(fd, &rec);
+    if (have && rec.state == TORIFY_FD_CONNECTING) {
+        /* Handed to the helper: connected once the handshake is done. */
+        enum nb_phase ph;
+        struct nb_conn *c = torify_nb_get(fd, &ph);
+        if (c)
+            torify_nb_put(c);
+        if (c && (ph == NB_CONNECTING || ph == NB_FAILED) && peer_is_tor(&torify_state_config()->cfg, &ss, sl)) {
+            errno = ENOTCONN; /* what the kernel says before a connect completes */
+            return -1;
+        }
+        if (c && ph == NB_OK)
+            rec.state = TORIFY_FD_CONNECTED;
+    }
+    if (!have || rec.state != TORIFY_FD_CONNECTED || !peer_is_tor(&torify_state_config()->cfg, &ss, sl)) {
         /* Not (or no longer) ours: the kernel's answer, as libc gives it. */
         size_t n = *len < sl ? *len : sl;
         memcpy(addr, &ss, n);

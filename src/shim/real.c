@@ -40,6 +40,12 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_RES_NSEARCH] = "res_nsearch",
     [TORIFY_REAL_RES_NQUERYDOMAIN] = "res_nquerydomain",
     [TORIFY_REAL_RES_NSEND] = "res_nsend",
+    [TORIFY_REAL_GETSOCKOPT] = "getsockopt",
+    [TORIFY_REAL_EPOLL_CTL] = "epoll_ctl",
+    [TORIFY_REAL_POLL] = "poll",
+    [TORIFY_REAL_PPOLL] = "ppoll",
+    [TORIFY_REAL_SELECT] = "select",
+    [TORIFY_REAL_PSELECT] = "pselect",
 };
 
 void *torify_real_resolve(enum torify_real_id id)

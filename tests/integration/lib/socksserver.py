@@ -17,6 +17,7 @@ Command line (used inside network namespaces by other tests):
     socksserver.py --listen 127.0.0.1:PORT | --unix PATH [--mode MODE]
                    [--map NAME=IP[:PORT] ...] [--resolve NAME=IP ...] [--ptr IP=NAME ...]
                    [--record FILE.jsonl] [--auth USER:PASS] [--reply-code N] [--slow-ms N]
+                   [--reply-delay-ms N]
 
 prints "ready PORT" (or "ready PATH") once listening, one JSON line per
 request to --record (flushed at once), and exits cleanly on SIGTERM/SIGINT.
@@ -49,6 +50,11 @@ Modes:
   silent           read the request, never answer (connection held open).
   slow             like relay/virtual (see slow_base) but every reply byte
                    is sent alone, slow_ms apart.
+
+Any mode: reply_delay_ms holds every answer to a request back that long;
+reply_gate (a threading.Event, library use) holds it back until the event
+is set.  events lists ("request", host) and ("reply", host) in the order
+they happened, so tests can assert what a client did before the reply.
 
 RESOLVE (0xF0) answers from the resolve table, then the map table;
 RESOLVE_PTR (0xF1) from the ptr table.  Unknown: host unreachable.
@@ -175,7 +181,7 @@ class SocksServer:
     def __init__(self, mode="relay", host="127.0.0.1", port=0, unix_path=None, map=None,
                  resolve=None, ptr=None, auth=None, reply_code=S5_GENERAL, slow_ms=20,
                  slow_base="virtual", record_file=None, allow_any_ip=False, idle_timeout=30.0,
-                 hold_seconds=30.0, probe_pipeline=False):
+                 hold_seconds=30.0, probe_pipeline=False, reply_delay_ms=0, reply_gate=None):
         if mode not in MODES:
             raise ValueError("unknown mode %r (one of %s)" % (mode, ", ".join(MODES)))
         self.mode = mode
@@ -198,6 +204,9 @@ class SocksServer:
         self.idle_timeout = idle_timeout
         self.hold_seconds = hold_seconds
         self.probe_pipeline = probe_pipeline
+        self.reply_delay_ms = reply_delay_ms
+        self.reply_gate = reply_gate
+        self.events = []
         self.requests = []
         self._record_file = record_file
         self._record_fh = None
@@ -520,6 +529,19 @@ class SocksServer:
 
     def _answer(self, c, rec, socks5):
         m = self.mode
+        with self._cond:
+            self.events.append(("request", rec.get("host")))
+            self._cond.notify_all()
+        if self.reply_gate is not None:
+            deadline = time.monotonic() + self.hold_seconds
+            while not self.reply_gate.wait(0.05):
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    raise _Closed("gate never opened")
+        if self.reply_delay_ms and self._stop.wait(self.reply_delay_ms / 1000.0):
+            raise _Closed("stopping")
+        with self._cond:
+            self.events.append(("reply", rec.get("host")))
+            self._cond.notify_all()
         if m == "close":
             return
         if m == "silent":
@@ -732,6 +754,7 @@ def main(argv=None):
     ap.add_argument("--reply-code", type=lambda s: int(s, 0), default=S5_GENERAL,
                     help="reply code for --mode error (e.g. 5 or 0x5b)")
     ap.add_argument("--slow-ms", type=int, default=20)
+    ap.add_argument("--reply-delay-ms", type=int, default=0, help="hold every answer back this long")
     ap.add_argument("--slow-base", default="virtual", choices=("relay", "virtual"))
     ap.add_argument("--any-ip", action="store_true",
                     help="relay to non-loopback IPs too (only inside a test's own network namespace)")
@@ -746,7 +769,7 @@ def main(argv=None):
     kw = dict(mode=args.mode, map=_parse_map(args.map), resolve=_parse_pairs(args.resolve, "resolve"),
               ptr=_parse_pairs(args.ptr, "ptr"), auth=auth, reply_code=args.reply_code,
               slow_ms=args.slow_ms, slow_base=args.slow_base, record_file=args.record,
-              allow_any_ip=args.any_ip)
+              allow_any_ip=args.any_ip, reply_delay_ms=args.reply_delay_ms)
     if args.unix:
         srv = SocksServer(unix_path=args.unix, **kw)
     else:

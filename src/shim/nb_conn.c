@@ -1,0 +1,153 @@
+/* shim/nb_conn.c — the pool of non-blocking connection objects (see nb.h).
+ *
+ * Chunks are mmap'ed on demand and never unmapped, so a pointer to an object
+ * stays valid forever; the generation in gs tells whether it still means
+ * the same connection.  Allocation is a compare-and-swap scan (no lock: a
+ * forked child must never find a lock held by a thread that does not exist
+ * there); recycling is a compare-and-swap by whoever drops the last
+ * reference, and is async-signal-safe (close() of the eventfd, atomics).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/state.h"
+#include "shim/nb.h"
+#include "shim/real.h"
+
+#define NB_CHUNK 64u
+#define NB_CHUNKS 256u /* at most 16384 connects in flight at once; more fall back to blocking */
+
+_Atomic int torify_nb_active;
+
+static _Atomic(struct nb_conn *) chunks[NB_CHUNKS];
+static void release_from_record(void *codec, uint32_t gen);
+static _Atomic unsigned hint;
+
+static struct nb_conn *chunk_at(unsigned i, bool create)
+{
+    struct nb_conn *ch = atomic_load_explicit(&chunks[i], memory_order_acquire);
+    if (ch || !create)
+        return ch;
+    size_t len = NB_CHUNK * sizeof(struct nb_conn);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Zeroed memory is a valid pool: gs 0 is generation 0, NB_FREE, and
+     * glibc's PTHREAD_MUTEX_INITIALIZER is all zeroes. */
+    struct nb_conn *expected = NULL;
+    if (!atomic_compare_exchange_strong(&chunks[i], &expected, (struct nb_conn *)p)) {
+        munmap(p, len);
+        return expected;
+    }
+    return p;
+}
+
+struct nb_conn *torify_nb_alloc(uint32_t *gen)
+{
+    unsigned total = NB_CHUNK * NB_CHUNKS;
+    /* Records with a codec exist only after this: set on first use, no
+     * work at load time. */
+    torify_fd_set_codec_release(release_from_record);
+    unsigned start = atomic_load_explicit(&hint, memory_order_relaxed) % total;
+    for (unsigned k = 0; k < total; k++) {
+        unsigned i = (start + k) % total;
+        struct nb_conn *ch = chunk_at(i / NB_CHUNK, true);
+        if (!ch)
+            return NULL;
+        struct nb_conn *c = &ch[i % NB_CHUNK];
+        uint64_t w = atomic_load_explicit(&c->gs, memory_order_acquire);
+        if (nb_phase_of(w) != NB_FREE)
+            continue;
+        uint32_t g = nb_gen_of(w) + 1;
+        if (!atomic_compare_exchange_strong(&c->gs, &w, nb_gs(g, NB_RESERVED)))
+            continue;
+        atomic_store_explicit(&hint, i + 1, memory_order_relaxed);
+        /* fetch_add, not store: a poll() that raced with the previous
+         * generation may still be between its increment and decrement. */
+        atomic_fetch_add(&c->refs, 2);
+        atomic_store(&c->cancelled, 0);
+        atomic_store(&c->err, 0);
+        atomic_store(&c->err_taken, 0);
+        c->fd = c->dup = c->evfd = -1;
+        c->tcp_up = c->finished = false;
+        c->interest = 0;
+        c->next = NULL;
+        c->deadline_ms = 0;
+        for (int r = 0; r < NB_REGS; r++) {
+            c->regs[r].epfd = -1;
+            c->regs[r].epdup = -1;
+        }
+        c->what[0] = '\0';
+        *gen = g;
+        return c;
+    }
+    return NULL;
+}
+
+void torify_nb_put(struct nb_conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    uint64_t w = atomic_load(&c->gs);
+    enum nb_phase p = nb_phase_of(w);
+    if (p != NB_OK && p != NB_FAILED && p != NB_ORPHAN)
+        return; /* a stray hold on a free or fresh object: nothing to recycle */
+    if (atomic_load(&c->refs) != 0)
+        return;
+    /* One winner closes the eventfd; the generation stays until reuse. */
+    if (atomic_compare_exchange_strong(&c->gs, &w, nb_gs(nb_gen_of(w), NB_FREE))) {
+        if (c->evfd >= 0)
+            torify_real_close(c->evfd);
+        c->evfd = -1;
+    }
+}
+
+struct nb_conn *torify_nb_get(int fd, enum nb_phase *phase)
+{
+    struct torify_fd_rec rec;
+    if (!torify_fd_get(fd, &rec) || !rec.codec)
+        return NULL;
+    struct nb_conn *c = rec.codec;
+    atomic_fetch_add(&c->refs, 1);
+    uint64_t w = atomic_load(&c->gs);
+    enum nb_phase p = nb_phase_of(w);
+    if (nb_gen_of(w) != rec.codec_gen || p == NB_FREE || p == NB_RESERVED) {
+        torify_nb_put(c);
+        return NULL;
+    }
+    *phase = p;
+    return c;
+}
+
+int torify_nb_take_error(struct nb_conn *c)
+{
+    if (atomic_exchange(&c->err_taken, 1))
+        return 0;
+    return atomic_load(&c->err);
+}
+
+void torify_nb_each(void (*fn)(struct nb_conn *c))
+{
+    for (unsigned i = 0; i < NB_CHUNKS; i++) {
+        struct nb_conn *ch = chunk_at(i, false);
+        if (!ch)
+            continue;
+        for (unsigned j = 0; j < NB_CHUNK; j++)
+            fn(&ch[j]);
+    }
+}
+
+/* The fd record's reference, dropped by close() (torify_fd_clear): mark
+ * the connection cancelled so the helper lets go of its dup at once. */
+static void release_from_record(void *codec, uint32_t gen)
+{
+    struct nb_conn *c = codec;
+    uint64_t w = atomic_load(&c->gs);
+    if (nb_gen_of(w) == gen && nb_phase_of(w) == NB_CONNECTING) {
+        atomic_store(&c->cancelled, 1);
+        torify_nb_wake();
+    }
+    torify_nb_put(c);
+}

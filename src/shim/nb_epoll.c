@@ -1,0 +1,205 @@
+/* shim/nb_epoll.c — epoll_ctl(): a connecting socket stays out of the
+ * program's epoll sets until its handshake through Tor is done.
+ *
+ * While a connect is in flight, ADD/MOD/DEL of its fd are recorded in the
+ * connection (nb.h) and applied to a placeholder eventfd registered with
+ * no events but the program's epoll_data; at completion the helper swaps
+ * the real fd in.  So epoll_wait needs no interposition and reports the fd
+ * only when the connection through Tor is usable.
+ *
+ * A socket may also be registered before connect() (ADD of an unconnected
+ * socket).  For those the last epoll fd it was added to is remembered
+ * (one atomic store per ADD of an untracked fd < 65536), and connect()
+ * reads the registration back from /proc/self/fdinfo of that epoll fd,
+ * checked by inode, and moves it onto the placeholder.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/state.h"
+#include "shim/nb.h"
+#include "shim/real.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
+
+#define PRE_MAX 65536
+static _Atomic int pre_epfd[PRE_MAX]; /* epfd + 1 of the last ADD of an untracked fd */
+
+static int dup_high(int fd)
+{
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 256);
+    return d >= 0 ? d : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+static struct nb_reg *find_reg(struct nb_conn *c, int epfd)
+{
+    for (int i = 0; i < NB_REGS; i++)
+        if (c->regs[i].epfd == epfd)
+            return &c->regs[i];
+    return NULL;
+}
+
+/* Register c's placeholder in epfd for the program's (events, data).
+ * c->lock held.  0 or an errno. */
+static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
+{
+    epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
+    if (!real)
+        return ENOSYS;
+    if (find_reg(c, epfd))
+        return EEXIST;
+    struct nb_reg *r = find_reg(c, -1);
+    if (!r)
+        return ENOSPC;
+    int d = dup_high(epfd);
+    if (d < 0)
+        return errno == EBADF ? EBADF : ENOMEM;
+    /* No events: an eventfd never reports EPOLLERR/EPOLLHUP, so the
+     * placeholder is never ready; it only keeps the program's data. */
+    struct epoll_event ph = { .events = 0, .data = ev->data };
+    if (real(d, EPOLL_CTL_ADD, c->evfd, &ph) != 0) {
+        int e = errno;
+        torify_real_close(d);
+        return e;
+    }
+    r->epfd = epfd;
+    r->epdup = d;
+    r->ev = *ev;
+    return 0;
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+    epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
+    if (!real)
+        return -1;
+    if (!torify_fd_tracked(fd)) {
+        if ((unsigned)fd < PRE_MAX) {
+            if (op == EPOLL_CTL_ADD)
+                atomic_store_explicit(&pre_epfd[fd], epfd + 1, memory_order_relaxed);
+            else if (op == EPOLL_CTL_DEL)
+                atomic_store_explicit(&pre_epfd[fd], 0, memory_order_relaxed);
+        }
+        return real(epfd, op, fd, event);
+    }
+    enum nb_phase ph;
+    struct nb_conn *c = torify_nb_get(fd, &ph);
+    if (!c)
+        return real(epfd, op, fd, event);
+    if (ph != NB_CONNECTING) {
+        torify_nb_put(c);
+        return real(epfd, op, fd, event);
+    }
+    pthread_mutex_lock(&c->lock);
+    int err = 0;
+    bool passed = false;
+    int r = 0;
+    if (nb_phase_of(atomic_load(&c->gs)) != NB_CONNECTING || c->fd != fd) {
+        /* Completed meanwhile: the real fd is what the program gets now. */
+        passed = true;
+    } else if (epfd == fd || epfd < 0) {
+        err = epfd == fd ? EINVAL : EBADF;
+    } else if (op == EPOLL_CTL_ADD) {
+        err = event ? add_reg(c, epfd, event) : EFAULT;
+    } else if (op == EPOLL_CTL_MOD) {
+        struct nb_reg *g = find_reg(c, epfd);
+        if (!event) {
+            err = EFAULT;
+        } else if (!g) {
+            err = ENOENT;
+        } else {
+            struct epoll_event ph2 = { .events = 0, .data = event->data };
+            if (real(g->epdup, EPOLL_CTL_MOD, c->evfd, &ph2) != 0)
+                err = errno;
+            else
+                g->ev = *event;
+        }
+    } else if (op == EPOLL_CTL_DEL) {
+        struct nb_reg *g = find_reg(c, epfd);
+        if (!g) {
+            err = ENOENT;
+        } else {
+            (void)real(g->epdup, EPOLL_CTL_DEL, c->evfd, NULL);
+            torify_real_close(g->epdup);
+            g->epdup = g->epfd = -1;
+        }
+    } else {
+        err = EINVAL;
+    }
+    if (passed)
+        r = real(epfd, op, fd, event);
+    int saved = errno;
+    pthread_mutex_unlock(&c->lock);
+    torify_nb_put(c);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    errno = saved;
+    return r;
+}
+
+/* ---- registrations made before connect() ------------------------------------ */
+
+void torify_nb_take_epoll_regs(struct nb_conn *c)
+{
+    if ((unsigned)c->fd >= PRE_MAX)
+        return;
+    int v = atomic_exchange_explicit(&pre_epfd[c->fd], 0, memory_order_relaxed);
+    if (v <= 0)
+        return;
+    int epfd = v - 1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return;
+    /* Lines "tfd: N events: HEX data: HEX  pos:N ino:HEX sdev:HEX". */
+    char buf[4096];
+    size_t have = 0;
+    bool found = false;
+    struct epoll_event ev;
+    for (;;) {
+        ssize_t n = read(f, buf + have, sizeof buf - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            int tfd;
+            unsigned events;
+            unsigned long long data, ino;
+            char *ip = strstr(line, "ino:");
+            if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3 && tfd == c->fd && ip &&
+                sscanf(ip, "ino:%llx", &ino) == 1 && ino == (unsigned long long)c->ino) {
+                ev.events = events;
+                ev.data.u64 = data;
+                found = true;
+            }
+            line = nl + 1;
+        }
+        have = strlen(line);
+        memmove(buf, line, have);
+        if (found)
+            break;
+    }
+    torify_real_close(f);
+    if (!found)
+        return;
+    epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
+    if (!real)
+        return;
+    /* Placeholder first, then out with the real fd: the program's entry is
+     * never missing from its set. */
+    if (add_reg(c, epfd, &ev) == 0)
+        (void)real(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+}

@@ -1,0 +1,432 @@
+/* shim/nb_helper.c — the helper thread that runs non-blocking SOCKS
+ * handshakes (see nb.h and docs/DESIGN.md, "Non-blocking connects").
+ *
+ * One per process, started by the first non-blocking connect through Tor,
+ * with every signal blocked (a program's handlers never run on it), and
+ * started again in a forked child when that child makes such a connect.
+ * It owns an epoll set watching its dups of the sockets, drives the codec
+ * with send/recv(MSG_DONTWAIT) — the codec never reads past the SOCKS
+ * reply, so no application byte is taken — and enforces each connection's
+ * deadline.  It only ever touches its own dups and, at completion, the
+ * program's epoll sets through its own dups of those.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/state.h"
+#include "shim/nb.h"
+#include "shim/real.h"
+#include "shim/tor.h"
+
+typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+
+static pthread_mutex_t hlock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t hpid;                 /* process the helper runs in (0: none) */
+static int hep = -1;               /* the helper's epoll set */
+static _Atomic int hwake = -1;     /* eventfd: new work or a cancel */
+static struct nb_conn *hqueue;     /* submitted, not yet picked up (hlock) */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    epoll_ctl_fn f = REAL(EPOLL_CTL, epoll_ctl_fn);
+    return f ? f(epfd, op, fd, ev) : -1;
+}
+
+void torify_nb_wake(void)
+{
+    int w = atomic_load(&hwake);
+    if (w >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(w, &one, sizeof one);
+        (void)r; /* a full counter already means "wake up" */
+    }
+}
+
+/* ---- completion -------------------------------------------------------- */
+
+static bool same_socket(const struct nb_conn *c)
+{
+    struct stat st;
+    return fstat(c->fd, &st) == 0 && st.st_ino == c->ino && st.st_dev == c->dev;
+}
+
+/* Make the program's socket report the failure the way a failed TCP connect
+ * does: unconnected (so it may connect again), POLLOUT|POLLHUP.  A unix
+ * socket (Tor on a unix path) cannot disconnect: shut it down instead. */
+static void disconnect(int fd)
+{
+    struct sockaddr sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_family = AF_UNSPEC;
+    if (torify_real_connect(fd, &sa, sizeof sa) != 0)
+        (void)shutdown(fd, SHUT_RDWR);
+}
+
+static void finish(struct nb_conn *c, torify_err e, int sys_errno)
+{
+    (void)real_epoll_ctl(hep, EPOLL_CTL_DEL, c->dup, NULL);
+    bool cancelled = atomic_load(&c->cancelled);
+    int err = 0;
+    if (e != TORIFY_OK) {
+        err = e == TORIFY_E_IO && sys_errno ? sys_errno : torify_err_errno(e);
+        if (!cancelled) {
+            disconnect(c->dup);
+            torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)", c->what, torify_strerror(e));
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    atomic_store(&c->err, err);
+    uint64_t w = atomic_load(&c->gs);
+    atomic_store(&c->gs, nb_gs(nb_gen_of(w), e == TORIFY_OK ? NB_OK : NB_FAILED));
+    for (int i = 0; i < NB_REGS; i++) {
+        struct nb_reg *r = &c->regs[i];
+        if (r->epfd < 0)
+            continue;
+        (void)real_epoll_ctl(r->epdup, EPOLL_CTL_DEL, c->evfd, NULL);
+        /* Added while ready, the real fd is reported at once (EPOLLET too).
+         * The fd number is checked to still be our socket: the program may
+         * have closed and reused it in a race with us. */
+        if (!cancelled && same_socket(c)) {
+            struct epoll_event ev = r->ev;
+            (void)real_epoll_ctl(r->epdup, EPOLL_CTL_ADD, c->fd, &ev);
+        }
+        torify_real_close(r->epdup);
+        r->epdup = -1;
+        r->epfd = -1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    atomic_fetch_sub(&torify_nb_active, 1);
+    uint64_t one = 1;
+    if (write(c->evfd, &one, sizeof one) < 0) {
+        /* cannot happen: the counter is written once */
+    }
+    torify_real_close(c->dup);
+    c->dup = -1;
+    c->finished = true;
+}
+
+/* ---- driving the handshake ---------------------------------------------- */
+
+static void want_events(struct nb_conn *c, uint32_t ev)
+{
+    if (c->interest == ev)
+        return;
+    struct epoll_event e = { .events = ev, .data.ptr = c };
+    if (real_epoll_ctl(hep, EPOLL_CTL_MOD, c->dup, &e) == 0)
+        c->interest = ev;
+}
+
+static void drive(struct nb_conn *c)
+{
+    uint8_t buf[sizeof c->codec.in];
+    for (;;) {
+        enum torify_socks_want w = torify_socks_want(&c->codec);
+        if (w == TORIFY_SOCKS_DONE) {
+            finish(c, TORIFY_OK, 0);
+            return;
+        }
+        if (w == TORIFY_SOCKS_FAILED) {
+            finish(c, torify_socks_error(&c->codec), 0);
+            return;
+        }
+        ssize_t r;
+        if (w == TORIFY_SOCKS_WANT_WRITE) {
+            const uint8_t *out;
+            size_t len = torify_socks_output(&c->codec, &out);
+            r = send(c->dup, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r > 0) {
+                torify_err e = torify_socks_sent(&c->codec, (size_t)r);
+                if (e != TORIFY_OK) {
+                    finish(c, e, 0);
+                    return;
+                }
+                continue;
+            }
+        } else {
+            size_t len = torify_socks_need(&c->codec);
+            if (len > sizeof buf)
+                len = sizeof buf;
+            r = recv(c->dup, buf, len, MSG_DONTWAIT);
+            if (r > 0) {
+                size_t used = 0;
+                torify_err e = torify_socks_feed(&c->codec, buf, (size_t)r, &used);
+                if (e != TORIFY_OK) {
+                    finish(c, e, 0);
+                    return;
+                }
+                continue;
+            }
+            if (r == 0) {
+                finish(c, torify_socks_eof(&c->codec), 0);
+                return;
+            }
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            want_events(c, w == TORIFY_SOCKS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
+            return;
+        }
+        if (r < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+            finish(c, torify_socks_eof(&c->codec), 0);
+            return;
+        }
+        finish(c, TORIFY_E_IO, r < 0 ? errno : EIO);
+        return;
+    }
+}
+
+static void step(struct nb_conn *c, uint32_t events)
+{
+    if (!c->tcp_up) {
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        getsockopt_fn gso = REAL(GETSOCKOPT, getsockopt_fn);
+        if (!gso || gso(c->dup, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            soerr = errno ? errno : EIO;
+        if (soerr != 0) {
+            torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor (%s): connect to %s refused, nothing sent directly",
+                       strerror(soerr), c->what);
+            finish(c, TORIFY_E_PROXY_UNREACHABLE, 0);
+            return;
+        }
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        c->tcp_up = true;
+    }
+    drive(c);
+}
+
+static void take_queue(struct nb_conn **active)
+{
+    pthread_mutex_lock(&hlock);
+    struct nb_conn *q = hqueue;
+    hqueue = NULL;
+    pthread_mutex_unlock(&hlock);
+    while (q) {
+        struct nb_conn *c = q;
+        q = q->next;
+        struct epoll_event e = { .events = EPOLLOUT, .data.ptr = c };
+        c->interest = EPOLLOUT;
+        c->next = *active;
+        *active = c;
+        if (real_epoll_ctl(hep, EPOLL_CTL_ADD, c->dup, &e) != 0)
+            finish(c, TORIFY_E_IO, errno);
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    (void)arg;
+    struct nb_conn *active = NULL;
+    for (;;) {
+        int64_t now = now_ms();
+        int timeout = -1;
+        for (struct nb_conn *c = active; c; c = c->next) {
+            int64_t left = c->deadline_ms - now;
+            if (left < 0)
+                left = 0;
+            if (timeout < 0 || left < timeout)
+                timeout = left > 60000 ? 60000 : (int)left;
+        }
+        struct epoll_event evs[64];
+        int n = epoll_wait(hep, evs, 64, timeout);
+        for (int i = 0; i < n; i++) {
+            struct nb_conn *c = evs[i].data.ptr;
+            if (!c) {
+                uint64_t v;
+                ssize_t r = read(atomic_load(&hwake), &v, sizeof v);
+                (void)r;
+                take_queue(&active);
+            } else if (!c->finished) {
+                step(c, evs[i].events);
+            }
+        }
+        /* Cancels, deadlines, and letting go of finished connections. */
+        now = now_ms();
+        for (struct nb_conn **pp = &active; *pp;) {
+            struct nb_conn *c = *pp;
+            if (!c->finished && atomic_load(&c->cancelled))
+                finish(c, TORIFY_E_IO, ECANCELED);
+            else if (!c->finished && now >= c->deadline_ms)
+                finish(c, TORIFY_E_TIMEOUT, 0);
+            if (c->finished) {
+                *pp = c->next;
+                torify_nb_put(c); /* the helper's reference */
+            } else {
+                pp = &c->next;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+/* In a forked child: the parent's helper does not exist here.  Connections
+ * it was driving go on in the parent (the socket is shared); in the child
+ * they become orphans — plain sockets as far as torify is concerned — and
+ * the child's copies of the helper's fds are closed. */
+static void orphan(struct nb_conn *c)
+{
+    uint64_t w = atomic_load(&c->gs);
+    enum nb_phase p = nb_phase_of(w);
+    if (p != NB_RESERVED && p != NB_CONNECTING)
+        return;
+    pthread_mutex_init(&c->lock, NULL);
+    if (c->dup >= 0)
+        torify_real_close(c->dup);
+    c->dup = -1;
+    for (int i = 0; i < NB_REGS; i++) {
+        if (c->regs[i].epdup >= 0)
+            torify_real_close(c->regs[i].epdup);
+        c->regs[i].epdup = c->regs[i].epfd = -1;
+    }
+    atomic_store(&c->gs, nb_gs(nb_gen_of(w), NB_ORPHAN));
+    if (p == NB_CONNECTING)
+        torify_nb_put(c); /* the parent's helper's reference */
+}
+
+static void atfork_child(void)
+{
+    pthread_mutex_init(&hlock, NULL);
+    if (hpid) {
+        torify_real_close(hep);
+        torify_real_close(atomic_load(&hwake));
+    }
+    hep = -1;
+    atomic_store(&hwake, -1);
+    hpid = 0;
+    hqueue = NULL;
+    atomic_store(&torify_nb_active, 0);
+    torify_nb_each(orphan);
+}
+
+static void register_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, atfork_child);
+}
+
+/* ---- starting, submitting ---------------------------------------------------- */
+
+bool torify_nb_helper_ensure(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pid_t me = getpid();
+    pthread_mutex_lock(&hlock);
+    bool ok = hpid == me;
+    if (!ok) {
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        int wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+        if (ep >= 0 && wk >= 0 && real_epoll_ctl(ep, EPOLL_CTL_ADD, wk, &e) == 0) {
+            hep = ep;
+            atomic_store(&hwake, wk);
+            sigset_t all, old;
+            sigfillset(&all);
+            pthread_sigmask(SIG_SETMASK, &all, &old);
+            pthread_attr_t a;
+            pthread_t t;
+            pthread_attr_init(&a);
+            pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+            pthread_attr_setstacksize(&a, 256 * 1024);
+            ok = pthread_create(&t, &a, helper_main, NULL) == 0;
+            pthread_attr_destroy(&a);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            if (ok) {
+                hpid = me;
+            } else {
+                hep = -1;
+                atomic_store(&hwake, -1);
+            }
+        }
+        if (!ok) {
+            if (ep >= 0)
+                torify_real_close(ep);
+            if (wk >= 0)
+                torify_real_close(wk);
+            torify_log(TORIFY_LOG_NOTICE, "cannot start the handshake helper thread: non-blocking connects block");
+        }
+    }
+    pthread_mutex_unlock(&hlock);
+    return ok;
+}
+
+/* A dup at a high number when possible, so the program's own fd numbering
+ * (lowest free number) is disturbed as little as possible. */
+static int high_dup(int fd)
+{
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 256);
+    if (d < 0)
+        d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return d;
+}
+
+bool torify_nb_prepare(struct nb_conn *c, uint32_t gen, int fd, const struct torify_config *cfg,
+                       const struct torify_target *target, int timeout_ms)
+{
+    struct stat st;
+    c->fd = fd;
+    c->dup = high_dup(fd);
+    int ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    c->evfd = ev >= 0 ? fcntl(ev, F_DUPFD_CLOEXEC, 256) : -1;
+    if (c->evfd < 0)
+        c->evfd = ev;
+    else if (ev >= 0)
+        torify_real_close(ev);
+    if (c->dup < 0 || c->evfd < 0 || fstat(fd, &st) != 0)
+        goto fail;
+    c->dev = st.st_dev;
+    c->ino = st.st_ino;
+    c->deadline_ms = now_ms() + timeout_ms;
+    torify_target_format(target, c->what, sizeof c->what);
+    struct torify_socks_opts o;
+    char user[256], pass[256];
+    torify_tor_opts(cfg, &o, timeout_ms, user, pass);
+    if (torify_socks_init(&c->codec, o.proto ? o.proto : TORIFY_SOCKS5, TORIFY_SOCKS_CONNECT, target, o.user,
+                          o.pass, o.flags) != TORIFY_OK)
+        goto fail;
+    pthread_mutex_lock(&c->lock);
+    torify_nb_take_epoll_regs(c);
+    pthread_mutex_unlock(&c->lock);
+    (void)gen;
+    return true;
+fail:
+    if (c->dup >= 0)
+        torify_real_close(c->dup);
+    c->dup = -1;
+    /* Both references go: the object is recycled (closing evfd). */
+    atomic_store(&c->gs, nb_gs(gen, NB_FAILED));
+    torify_nb_put(c);
+    torify_nb_put(c);
+    return false;
+}
+
+void torify_nb_submit(struct nb_conn *c)
+{
+    uint64_t w = atomic_load(&c->gs);
+    atomic_fetch_add(&torify_nb_active, 1);
+    atomic_store(&c->gs, nb_gs(nb_gen_of(w), NB_CONNECTING));
+    pthread_mutex_lock(&hlock);
+    c->next = hqueue;
+    hqueue = c;
+    pthread_mutex_unlock(&hlock);
+    torify_nb_wake();
+}

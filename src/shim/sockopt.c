@@ -1,0 +1,47 @@
+/* shim/sockopt.c — getsockopt(SO_ERROR) for a connect through Tor in flight.
+ *
+ * While the helper runs the handshake the socket's own SO_ERROR belongs to
+ * the helper (it reads the outcome of the TCP connect to Tor there), so
+ * the program gets 0 — "no error yet", as for a plain connect in progress.
+ * After a failure the program gets the errno of the SOCKS failure once
+ * (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT...), then 0, like the kernel's
+ * SO_ERROR.  Every other option, and untracked fds, go straight to libc.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/state.h"
+#include "shim/nb.h"
+#include "shim/real.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+
+EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    getsockopt_fn real = REAL(GETSOCKOPT, getsockopt_fn);
+    if (!real)
+        return -1;
+    if (level != SOL_SOCKET || name != SO_ERROR || !torify_fd_tracked(fd) || !val || !len ||
+        *len < (socklen_t)sizeof(int))
+        return real(fd, level, name, val, len);
+    enum nb_phase ph;
+    struct nb_conn *c = torify_nb_get(fd, &ph);
+    if (!c)
+        return real(fd, level, name, val, len);
+    int v;
+    if (ph == NB_CONNECTING) {
+        v = 0;
+    } else if (ph == NB_FAILED) {
+        v = torify_nb_take_error(c);
+    } else {
+        torify_nb_put(c);
+        return real(fd, level, name, val, len);
+    }
+    torify_nb_put(c);
+    memcpy(val, &v, sizeof v);
+    *len = sizeof v;
+    return 0;
+}
