@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,7 +195,12 @@ static void test_ipv6_nonblocking_socket_keeps_its_fd_and_flags(void **state)
      * place (same fd number), keeping O_NONBLOCK and FD_CLOEXEC. */
     struct addrinfo *ai = lookup("six.test", AF_INET6, "443");
     int s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(s, ai->ai_addr, ai->ai_addrlen), 0);
+    errno = 0;
+    assert_int_equal(connect(s, ai->ai_addr, ai->ai_addrlen), -1);
+    assert_int_equal(errno, EINPROGRESS); /* the handshake runs on torify's helper thread */
+    struct pollfd pf = { .fd = s, .events = POLLOUT };
+    assert_int_equal(poll(&pf, 1, 10000), 1);
+    assert_true(pf.revents & POLLOUT);
     struct request r = last_request();
     assert_string_equal(r.host, "six.test");
     assert_int_equal(r.port, 443);
