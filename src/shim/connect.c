@@ -271,10 +271,15 @@ static int connect_again(int fd, int *ret)
         errno = err ? err : ECONNABORTED;
         *ret = -1;
     } else if (ph == NB_OK) {
-        /* The kernel's own answer: 0 the first time after completion,
-         * EISCONN afterwards.  Tor's address: never a direct connect. */
-        const struct torify_config *c = &torify_state_config()->cfg;
-        *ret = torify_real_connect(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len);
+        /* What Linux says for TCP: 0 the first time after completion, then
+         * the kernel's own EISCONN (asked with Tor's address: never a
+         * direct connect; a unix socket to Tor answers EISCONN at once). */
+        if (!atomic_exchange(&conn->ok_taken, 1)) {
+            *ret = 0;
+        } else {
+            const struct torify_config *c = &torify_state_config()->cfg;
+            *ret = torify_real_connect(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len);
+        }
     } else {
         handled = 0; /* orphan (forked child): a plain socket */
     }

@@ -70,6 +70,7 @@ struct nb_conn *torify_nb_alloc(uint32_t *gen)
         atomic_store(&c->cancelled, 0);
         atomic_store(&c->err, 0);
         atomic_store(&c->err_taken, 0);
+        atomic_store(&c->ok_taken, 0);
         c->fd = c->dup = c->evfd = -1;
         c->tcp_up = c->finished = false;
         c->interest = 0;

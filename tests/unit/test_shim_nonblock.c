@@ -1,0 +1,374 @@
+/* Non-blocking connects through the shim (shim/nb_*.c) against an
+ * in-process SOCKS5 server on a unix socket whose replies wait for a gate:
+ * EINPROGRESS before the reply, no readiness before it (poll, epoll),
+ * SO_ERROR and a second connect() as the kernel reports them, epoll
+ * MOD/DEL while connecting, close mid-handshake, fork, and the pool's
+ * generations and references. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/state.h"
+#include "shim/nb.h"
+
+static char sock_path[108];
+static int listener = -1;
+static pthread_t server_thread;
+static atomic_int gate_open;
+static atomic_int requests_seen;
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        if (r < 0 && errno == EAGAIN) { /* the test's sockets are non-blocking */
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            if (poll(&p, 1, 10000) != 1)
+                return -1;
+            continue;
+        }
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* refuse.test -> 5, else success and echo; the reply waits for gate_open. */
+static void *serve_one(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    uint8_t g[2], hdr[4], buf[512], len;
+    char host[256] = "";
+    if (read_full(c, g, 2) || read_full(c, buf, g[1]) || write(c, "\x05\x00", 2) != 2 || read_full(c, hdr, 4) ||
+        hdr[3] != 3 || read_full(c, &len, 1) || read_full(c, host, len) || read_full(c, buf, 2))
+        goto out;
+    host[len] = '\0';
+    atomic_fetch_add(&requests_seen, 1);
+    for (int i = 0; i < 1000 && !atomic_load(&gate_open); i++)
+        usleep(10000);
+    uint8_t rep = strcmp(host, "refuse.test") == 0 ? 5 : 0;
+    uint8_t reply[10] = { 5, rep, 0, 1, 0, 0, 0, 0, 0, 0 };
+    if (write(c, reply, sizeof reply) != sizeof reply || rep)
+        goto out;
+    ssize_t n;
+    while ((n = read(c, buf, sizeof buf)) > 0)
+        if (write(c, buf, (size_t)n) != n)
+            break;
+out:
+    close(c);
+    return NULL;
+}
+
+static void *server_main(void *arg)
+{
+    for (;;) {
+        int c = accept(listener, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        pthread_t t;
+        pthread_create(&t, NULL, serve_one, (void *)(intptr_t)c);
+        pthread_detach(t);
+    }
+}
+
+static struct addrinfo *lookup(const char *name)
+{
+    struct addrinfo h, *res = NULL;
+    memset(&h, 0, sizeof h);
+    h.ai_family = AF_INET;
+    h.ai_socktype = SOCK_STREAM;
+    assert_int_equal(getaddrinfo(name, "80", &h, &res), 0);
+    return res;
+}
+
+static void wait_requests(int n)
+{
+    for (int i = 0; i < 500 && atomic_load(&requests_seen) < n; i++)
+        usleep(10000);
+    assert_true(atomic_load(&requests_seen) >= n);
+}
+
+static void wait_idle(void)
+{
+    for (int i = 0; i < 500 && atomic_load(&torify_nb_active) > 0; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&torify_nb_active), 0);
+}
+
+static int so_error(int s)
+{
+    int e = -1;
+    socklen_t l = sizeof e;
+    assert_int_equal(getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l), 0);
+    return e;
+}
+
+/* A non-blocking connect to name with the gate closed. */
+static int start_connect(const char *name)
+{
+    atomic_store(&gate_open, 0);
+    int before = atomic_load(&requests_seen);
+    struct addrinfo *ai = lookup(name);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    errno = 0;
+    assert_int_equal(connect(s, ai->ai_addr, ai->ai_addrlen), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    freeaddrinfo(ai);
+    wait_requests(before + 1);
+    return s;
+}
+
+static void reconnect(int s, const char *name, int want_errno)
+{
+    struct addrinfo *ai = lookup(name);
+    errno = 0;
+    int r = connect(s, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    assert_int_equal(r, want_errno ? -1 : 0);
+    if (want_errno)
+        assert_int_equal(errno, want_errno);
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_connect_returns_einprogress_and_nothing_is_ready_before_the_reply(void **state)
+{
+    int s = start_connect("gated.test");
+    struct pollfd p = { .fd = s, .events = POLLOUT | POLLIN };
+    assert_int_equal(poll(&p, 1, 200), 0);     /* the TCP connect to Tor is long done */
+    assert_int_equal(so_error(s), 0);          /* in progress: no error yet */
+    reconnect(s, "gated.test", EALREADY);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 42 }, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), -1); /* like the kernel */
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(epoll_wait(ep, &out, 1, 200), 0);
+    atomic_store(&gate_open, 1);
+    assert_int_equal(epoll_wait(ep, &out, 1, 10000), 1);
+    assert_int_equal(out.data.u64, 42);
+    assert_true(out.events & EPOLLOUT);
+    assert_int_equal(so_error(s), 0);
+    reconnect(s, "gated.test", 0);             /* the kernel: 0 once after completion */
+    reconnect(s, "gated.test", EISCONN);       /* then EISCONN */
+    assert_int_equal(write(s, "ping", 4), 4);
+    char buf[4];
+    assert_int_equal(read_full(s, buf, 4), 0);
+    assert_memory_equal(buf, "ping", 4);
+    close(s);
+    close(ep);
+    wait_idle();
+}
+
+static void test_socks_refusal_is_reported_once_by_so_error(void **state)
+{
+    int s = start_connect("refuse.test");
+    atomic_store(&gate_open, 1);
+    struct pollfd p = { .fd = s, .events = POLLOUT };
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_true(p.revents & (POLLOUT | POLLERR | POLLHUP));
+    assert_int_equal(so_error(s), ECONNREFUSED);
+    assert_int_equal(so_error(s), 0);          /* read once, like the kernel's */
+    reconnect(s, "refuse.test", ECONNABORTED); /* error already taken */
+    assert_false(torify_fd_tracked(s));        /* the next connect starts afresh */
+    close(s);
+    wait_idle();
+}
+
+static void test_second_connect_after_a_failure_reports_the_error(void **state)
+{
+    int s = start_connect("refuse.test");
+    atomic_store(&gate_open, 1);
+    struct pollfd p = { .fd = s, .events = POLLOUT };
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    reconnect(s, "refuse.test", ECONNREFUSED);
+    close(s);
+    wait_idle();
+}
+
+static void test_epoll_mod_and_del_while_connecting_are_honoured(void **state)
+{
+    int s = start_connect("gated.test");
+    int ep = epoll_create1(0), ep2 = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 }, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_ADD, s, &ev), 0);
+    ev.events = EPOLLOUT;
+    ev.data.u64 = 2;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), 0);
+    assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_DEL, s, NULL), 0);
+    atomic_store(&gate_open, 1);
+    assert_int_equal(epoll_wait(ep, &out, 1, 10000), 1);
+    assert_int_equal(out.data.u64, 2);          /* the MOD's data and events */
+    assert_int_equal(epoll_wait(ep2, &out, 1, 100), 0); /* deleted: not re-added */
+    assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_DEL, s, NULL), -1); /* the kernel agrees */
+    assert_int_equal(errno, ENOENT);
+    close(s);
+    close(ep);
+    close(ep2);
+    wait_idle();
+}
+
+static void test_close_mid_handshake_cancels_and_frees_the_fd_number(void **state)
+{
+    int s = start_connect("gated.test");
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 9 }, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(close(s), 0);
+    assert_false(torify_fd_tracked(s));
+    wait_idle(); /* the helper let go without waiting for the reply */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_true(p[0] == s || p[1] == s);       /* the number is free again */
+    atomic_store(&gate_open, 1);
+    assert_int_equal(epoll_wait(ep, &out, 1, 200), 0); /* the placeholder is gone */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    char c;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    close(p[0]);
+    close(p[1]);
+    close(ep);
+}
+
+static void test_forked_child_sees_a_plain_socket_and_does_not_cancel_the_parent(void **state)
+{
+    int s = start_connect("gated.test");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Orphan in the child: libc's answers, and its close leaves the
+         * parent's handshake alone. */
+        enum nb_phase ph;
+        struct nb_conn *c = torify_nb_get(s, &ph);
+        int ok = c && ph == NB_ORPHAN && atomic_load(&torify_nb_active) == 0;
+        if (c)
+            torify_nb_put(c);
+        close(s);
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    atomic_store(&gate_open, 1);
+    struct pollfd p = { .fd = s, .events = POLLOUT };
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_int_equal(so_error(s), 0);
+    assert_int_equal(write(s, "fork", 4), 4);
+    char buf[4];
+    assert_int_equal(read_full(s, buf, 4), 0);
+    close(s);
+    wait_idle();
+}
+
+static void test_pool_objects_change_generation_and_recycle_on_the_last_reference(void **state)
+{
+    uint32_t g1, g2;
+    struct nb_conn *c = torify_nb_alloc(&g1);
+    assert_non_null(c);
+    assert_int_equal(nb_phase_of(atomic_load(&c->gs)), NB_RESERVED);
+    assert_int_equal(atomic_load(&c->refs), 2);
+    c->evfd = -1;
+    atomic_store(&c->gs, nb_gs(g1, NB_OK));
+    torify_nb_put(c);
+    assert_int_equal(nb_phase_of(atomic_load(&c->gs)), NB_OK); /* one reference left */
+    torify_nb_put(c);
+    assert_int_equal(nb_phase_of(atomic_load(&c->gs)), NB_FREE);
+    /* A stray hold on a free object recycles nothing. */
+    atomic_fetch_add(&c->refs, 1);
+    torify_nb_put(c);
+    assert_int_equal(nb_phase_of(atomic_load(&c->gs)), NB_FREE);
+    assert_int_equal(nb_gen_of(atomic_load(&c->gs)), g1); /* kept until reuse, which bumps it */
+    /* A fresh object comes with a new generation. */
+    struct nb_conn *d = torify_nb_alloc(&g2);
+    assert_non_null(d);
+    assert_true(d != c || g2 == g1 + 1);
+    d->evfd = -1;
+    atomic_store(&d->gs, nb_gs(g2, NB_OK));
+    torify_nb_put(d);
+    torify_nb_put(d);
+}
+
+static void test_many_connects_complete_from_one_poll_loop(void **state)
+{
+    enum { N = 50 };
+    atomic_store(&gate_open, 1);
+    struct addrinfo *ai = lookup("many.test");
+    struct pollfd p[N];
+    for (int i = 0; i < N; i++) {
+        p[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        p[i].events = POLLOUT;
+        int r = connect(p[i].fd, ai->ai_addr, ai->ai_addrlen);
+        assert_true(r == -1 && errno == EINPROGRESS);
+    }
+    freeaddrinfo(ai);
+    int done = 0;
+    for (int rounds = 0; done < N && rounds < 1000; rounds++) {
+        int n = poll(p, N, 10000);
+        assert_true(n > 0);
+        for (int i = 0; i < N; i++) {
+            if (p[i].fd >= 0 && (p[i].revents & POLLOUT)) {
+                assert_int_equal(so_error(p[i].fd), 0);
+                close(p[i].fd);
+                p[i].fd = -1;
+                done++;
+            }
+        }
+    }
+    assert_int_equal(done, N);
+    wait_idle();
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
+    snprintf(sock_path, sizeof sock_path, "/tmp/torify-test-nb-%ld.sock", (long)getpid());
+    setenv("TORIFY_CONF_FILE", "/dev/null", 1);
+    setenv("TORIFY_TOR_UNIX", sock_path, 1);
+    setenv("TORIFY_LOG_LEVEL", "quiet", 1);
+    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    memcpy(un.sun_path, sock_path, strlen(sock_path) + 1);
+    unlink(sock_path);
+    if (bind(listener, (struct sockaddr *)&un, sizeof un) != 0 || listen(listener, 128) != 0)
+        abort();
+    pthread_create(&server_thread, NULL, server_main, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connect_returns_einprogress_and_nothing_is_ready_before_the_reply),
+        cmocka_unit_test(test_socks_refusal_is_reported_once_by_so_error),
+        cmocka_unit_test(test_second_connect_after_a_failure_reports_the_error),
+        cmocka_unit_test(test_epoll_mod_and_del_while_connecting_are_honoured),
+        cmocka_unit_test(test_close_mid_handshake_cancels_and_frees_the_fd_number),
+        cmocka_unit_test(test_forked_child_sees_a_plain_socket_and_does_not_cancel_the_parent),
+        cmocka_unit_test(test_pool_objects_change_generation_and_recycle_on_the_last_reference),
+        cmocka_unit_test(test_many_connects_complete_from_one_poll_loop),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    shutdown(listener, SHUT_RDWR);
+    pthread_join(server_thread, NULL);
+    close(listener);
+    unlink(sock_path);
+    return r;
+}
