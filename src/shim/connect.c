@@ -274,12 +274,10 @@ static int connect_again(int fd, int *ret)
         /* What Linux says for TCP: 0 the first time after completion, then
          * the kernel's own EISCONN (asked with Tor's address: never a
          * direct connect; a unix socket to Tor answers EISCONN at once). */
-        if (!atomic_exchange(&conn->ok_taken, 1)) {
-            *ret = 0;
-        } else {
-            const struct torify_config *c = &torify_state_config()->cfg;
-            *ret = torify_real_connect(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len);
-        }
+        const struct torify_config *c = &torify_state_config()->cfg;
+        *ret = torify_real_connect(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len);
+        if (!atomic_exchange(&conn->ok_taken, 1))
+            *ret = 0; /* the kernel's TCP socket also moved to "connected" now */
     } else {
         handled = 0; /* orphan (forked child): a plain socket */
     }
