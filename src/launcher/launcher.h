@@ -110,6 +110,8 @@ const char *tor_address_text(const struct torify_config *cfg, char *buf, size_t 
 #define SYSTEM_PRELOAD_FILE "/etc/ld.so.preload"
 #define SYSTEM_LIBRARY TORIFY_PREFIX "/lib/torify/libtorify.so"
 int system_command(const struct launcher_opts *o);
+/* One line for `show`: "enabled (/etc/ld.so.preload lists PATH)" or "disabled". */
+const char *system_state_text(char *buf, size_t len);
 
 /* preload_file.c: the text of a preload file, edited purely (text in,
  * text out; glibc's format: entries separated by white space or ':', '#'

@@ -128,6 +128,11 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
         putchar(' ');
         put_cidr(&cfg->exempt[i]);
     }
+    printf("\nexempt executables:");
+    for (size_t i = 0; torify_exempt_exe_builtin[i]; i++)
+        printf(" %s", torify_exempt_exe_builtin[i]);
+    for (size_t i = 0; i < cfg->n_exempt_exe; i++)
+        printf(" %s", cfg->exempt_exe[i]);
     printf("\nfake IPv4 range: ");
     put_cidr(&cfg->fake4);
     printf("\nfake IPv6 range: ");
@@ -137,6 +142,8 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
         lvl = TORIFY_LOG_NOTICE;
     printf("\nlog level: %s\n", torify_log_level_name(lvl));
     printf("log file: %s\n", cfg->log_file[0] ? cfg->log_file : "stderr");
+    char sys[PRELOAD_ENTRY_MAX + 64];
+    printf("system-wide mode: %s\n", system_state_text(sys, sizeof sys));
     char why[256] = "";
     int g = torify_guard_check(why, sizeof why);
     if (g == 0)

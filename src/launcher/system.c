@@ -567,6 +567,22 @@ static int system_status(const char *file)
     return rc;
 }
 
+const char *system_state_text(char *buf, size_t len)
+{
+    static char text[PRELOAD_FILE_MAX + 1];
+    bool exists;
+    /* read_preload prints its own complaint; `show` just says unknown. */
+    long n = read_preload(SYSTEM_PRELOAD_FILE, text, sizeof text, &exists);
+    char entries[1][PRELOAD_ENTRY_MAX];
+    if (n < 0)
+        snprintf(buf, len, "unknown (cannot read %s)", SYSTEM_PRELOAD_FILE);
+    else if (preload_text_torify_entries(text, (size_t)n, entries, 1) > 0)
+        snprintf(buf, len, "enabled (%s lists %s)", SYSTEM_PRELOAD_FILE, entries[0]);
+    else
+        snprintf(buf, len, "disabled");
+    return buf;
+}
+
 int system_command(const struct launcher_opts *o)
 {
     const char *file = o->preload_file ? o->preload_file : SYSTEM_PRELOAD_FILE;

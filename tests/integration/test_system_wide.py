@@ -152,6 +152,9 @@ class SystemWide(util.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_torified(r, leaks, reqs)
         self.assertEqual(self.torify_lines(r.stderr), [], "system-wide mode must be silent")
+        r, _ = self.trap.run(self.root.wrap([self.torify, "show"]), env=clean_env())
+        self.assertIn("system-wide mode: enabled (/etc/ld.so.preload lists %s)" % self.lib, r.stdout)
+        self.assertIn("exempt executables: /usr/bin/tor /usr/sbin/tor\n", r.stdout)
 
     def test_python3_is_torified(self):
         if not PY:
