@@ -189,32 +189,37 @@ static int replace_preload(const char *path, const char *data, size_t len)
 /* One component of the library's path: owned by root; a directory
  * writable by others only with the sticky bit (then they cannot replace
  * root's entries in it); the library itself writable by root only. */
-static int check_component(const char *real, const char *what, bool last)
+static int check_component(const char *real, const char *what, bool last, bool quiet)
 {
     struct stat st;
     if (lstat(what, &st) != 0) {
-        fprintf(stderr, "torify: refusing %s: %s: %s\n", real, what, strerror(errno));
+        if (!quiet)
+            fprintf(stderr, "torify: refusing %s: %s: %s\n", real, what, strerror(errno));
         return EXIT_NO_LIBRARY;
     }
     if (st.st_uid != 0) {
-        fprintf(stderr, "torify: refusing %s: %s is owned by uid %u, not root (its owner could put code "
-                        "into every process)\n", real, what, (unsigned)st.st_uid);
+        if (!quiet)
+            fprintf(stderr, "torify: refusing %s: %s is owned by uid %u, not root (its owner could put code "
+                            "into every process)\n", real, what, (unsigned)st.st_uid);
         return EXIT_NO_LIBRARY;
     }
     if (!last) {
         if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-            fprintf(stderr, "torify: refusing %s: directory %s is writable by group or others\n", real, what);
+            if (!quiet)
+                fprintf(stderr, "torify: refusing %s: directory %s is writable by group or others\n", real, what);
             return EXIT_NO_LIBRARY;
         }
         return 0;
     }
     if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "torify: refusing %s: not a regular file\n", real);
+        if (!quiet)
+            fprintf(stderr, "torify: refusing %s: not a regular file\n", real);
         return EXIT_NO_LIBRARY;
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        fprintf(stderr, "torify: refusing %s: writable by group or others (mode %03o)\n", real,
-                (unsigned)(st.st_mode & 0777));
+        if (!quiet)
+            fprintf(stderr, "torify: refusing %s: writable by group or others (mode %03o)\n", real,
+                    (unsigned)(st.st_mode & 0777));
         return EXIT_NO_LIBRARY;
     }
     return 0;
@@ -225,13 +230,13 @@ static int check_ownership(const char *real)
 {
     char prefix[PATH_MAX];
     size_t n = strlen(real);
-    int rc = check_component(real, "/", false);
+    int rc = check_component(real, "/", false, false);
     for (size_t i = 1; !rc && i <= n; i++) {
         if (real[i] != '/' && real[i] != '\0')
             continue;
         memcpy(prefix, real, i);
         prefix[i] = '\0';
-        rc = check_component(real, prefix, i == n);
+        rc = check_component(real, prefix, i == n, false);
     }
     return rc;
 }
@@ -437,6 +442,9 @@ static void print_exemptions(const struct torify_config *cfg, FILE *out)
         else if (strcmp(real, cfg->exempt_exe[i]) != 0)
             fprintf(stderr, "torify: warning: ExemptExecutable %s never matches: the running program is seen as %s\n",
                     cfg->exempt_exe[i], real);
+        else if (check_component(real, real, true, true) != 0)
+            fprintf(stderr, "torify: warning: ExemptExecutable %s: whoever can replace it can run anything "
+                            "without torify\n", cfg->exempt_exe[i]);
     }
 }
 

@@ -556,6 +556,18 @@ class SystemCommand(util.TestCase):
         self.root.remove("torify.conf")
         self.assert_refused(self.lib, r"no system configuration", code=EXIT_CONFIG)
 
+    def test_status_warns_about_exemptions_that_never_match_or_others_can_replace(self):
+        exe = os.path.join(self.dir, "lib", "mytor")
+        shutil.copy("/bin/true", exe)
+        os.chown(exe, NOBODY, NOBODY)
+        link = os.path.join(self.dir, "link-tor")
+        os.symlink(exe, link)
+        self.root.put("torify.conf", SYSTEM_CONF + "ExemptExecutable %s\nExemptExecutable %s\n" % (exe, link))
+        r = self.system("status")
+        self.assertIn("exempt executables: /usr/bin/tor /usr/sbin/tor %s %s" % (exe, link), r.stdout)
+        self.assertIn("ExemptExecutable %s: whoever can replace it can run anything without torify" % exe, r.stderr)
+        self.assertIn("ExemptExecutable %s never matches: the running program is seen as %s" % (link, exe), r.stderr)
+
     def test_system_takes_no_per_program_options(self):
         r = util.run([self.torify, "--system", "enable", "-P", "9150"], env=clean_env())
         self.assertEqual(r.returncode, EXIT_USAGE, r.stderr)
