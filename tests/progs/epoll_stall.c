@@ -2,7 +2,7 @@
  * epoll_stall — an epoll event loop fetching pages over many non-blocking TCP
  * connections, measuring how long the loop is stalled by any single call.
  *
- *   epoll_stall fetch HOST PORT N CONC PATH [MARKER] [--timeout MS]
+ *   epoll_stall fetch HOST PORT N CONC PATH [MARKER] [--timeout MS]   (MS <= 250000, default 60000)
  *       N fetches of http://HOST:PORT/PATH<i> (i = 0..N-1), at most CONC at a
  *       time, each on its own connection: getaddrinfo(HOST) (through a shim a
  *       fake address: the name goes to Tor), socket(SOCK_NONBLOCK), connect
@@ -332,7 +332,7 @@ static void json_string(const char *s)
 static int run_fetch(const struct fetch_args *a)
 {
     static struct conn conns[MAX_CONNS];
-    static double lateness[1 << 16];
+    static double lateness[1 << 18]; /* one per timer read: ~260 s of 1 ms ticks at least */
     size_t n_late = 0;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -527,7 +527,7 @@ int main(int argc, char **argv)
         else
             return usage();
     }
-    if (a.n < 1 || a.n > MAX_CONNS || a.conc < 1 || a.timeout_ms <= 0)
+    if (a.n < 1 || a.n > MAX_CONNS || a.conc < 1 || a.timeout_ms <= 0 || a.timeout_ms > 250000)
         return usage();
     return run_fetch(&a);
 }
