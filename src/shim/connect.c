@@ -165,27 +165,37 @@ static int start_tor_connect(int fd, const struct torify_config *c, int fl, int 
 }
 
 /* A blocking socket with SO_SNDTIMEO: wait for the helper like the kernel
- * waits for a TCP connect — the outcome, or EINPROGRESS after the timeout,
- * or EINTR when a signal arrives; in the last two cases the handshake goes
- * on in the background. */
+ * waits for a TCP connect.  The outcome; or EINPROGRESS after the timeout,
+ * the handshake going on in the background (as Linux does); or, when a
+ * signal handler runs, EINTR with the handshake aborted and the socket
+ * disconnected: a program must never be able to write into a half-done
+ * SOCKS exchange (Linux would let the TCP connect go on; a write on it
+ * would wait, ours could not). */
 static int wait_blocking(int fd, struct nb_conn *conn, int timeout_ms)
 {
     struct pollfd p = { .fd = conn->evfd, .events = POLLIN };
     int r = poll(&p, 1, timeout_ms); /* our poll: fd itself is not in the set */
-    if (r < 0) {
-        errno = errno == EINTR ? EINTR : EINPROGRESS;
+    int why = errno;
+    enum nb_phase ph = nb_phase_of(atomic_load(&conn->gs));
+    if (ph == NB_OK)
+        return 0;
+    if (ph == NB_FAILED) {
+        int err = torify_nb_take_error(conn);
+        torify_fd_clear(fd); /* failed: the socket may connect again */
+        errno = err ? err : ECONNREFUSED;
         return -1;
     }
     if (r == 0) {
         errno = EINPROGRESS;
         return -1;
     }
-    enum nb_phase ph = nb_phase_of(atomic_load(&conn->gs));
-    if (ph == NB_OK)
-        return 0;
-    int err = torify_nb_take_error(conn);
-    torify_fd_clear(fd); /* failed: the socket may connect again */
-    errno = err ? err : ECONNREFUSED;
+    struct sockaddr un;
+    memset(&un, 0, sizeof un);
+    un.sa_family = AF_UNSPEC;
+    if (torify_real_connect(fd, &un, sizeof un) != 0)
+        (void)shutdown(fd, SHUT_RDWR);
+    torify_fd_clear(fd); /* cancels: the helper lets go */
+    errno = r < 0 && why != EINTR ? why : EINTR;
     return -1;
 }
 

@@ -299,6 +299,27 @@ class TestTimeouts(NonBlockCase):
         self.assertNotIn(("reply", "echo.test"), self.srv.events)
 
 
+class TestSignals(NonBlockCase):
+    def test_signal_during_a_blocking_connect_with_sndtimeo_gives_eintr_and_no_half_done_handshake(self):
+        p = self.start("alarm", "--sndtimeo", "5000")
+        self.assertEqual(p.line(), "connect -1 EINTR")
+        self.assertEqual(p.line(), "alarms 1")
+        send = p.line()
+        self.assertTrue(send.startswith("send -1 "), send)  # the socket was disconnected
+        p.rest()
+
+    def test_signal_during_a_plain_blocking_connect_does_not_break_it(self):
+        # No SO_SNDTIMEO: the handshake runs inside connect(); the handler
+        # runs, the connect completes (as with SA_RESTART).
+        p = self.start("alarm")
+        self.wait_event(("request", "echo.test"))
+        time.sleep(0.5)  # the alarm (300 ms) has fired by now
+        self.gate.set()
+        out = p.rest()
+        self.assertEqual(out[:2], ["connect 0 0", "alarms 1"], out)
+        self.assertIn("echo hello-alarm", out)
+
+
 class TestRealEventLoops(NonBlockCase):
     def test_python_asyncio_open_connection(self):
         code = ("import asyncio\n"

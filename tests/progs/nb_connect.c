@@ -14,6 +14,8 @@
  *       many        --count N connects at once, one epoll loop, N echoes
  *       close       connect, close at once, then check fds and fd reuse
  *       blocking    blocking socket (with --sndtimeo: SO_SNDTIMEO)
+ *       alarm       blocking socket, SIGALRM (handler without SA_RESTART)
+ *                   after 300 ms; then tries to send
  * Lines: "connect <ret> <errno name>", "ready <what>", "so_error <name>",
  * "echo <text>", "many ok N", "fds before=N after=M", "reuse ok".
  * Exit 0 when the mode's steps all ran (a reported error is not a failure:
@@ -23,6 +25,7 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,7 @@ static const char *ename(int e)
     case ECONNABORTED: return "ECONNABORTED";
     case EINTR: return "EINTR";
     case ENOTCONN: return "ENOTCONN";
+    case EPIPE: return "EPIPE";
     case EAGAIN: return "EAGAIN";
     default: return strerror(e);
     }
@@ -367,6 +371,31 @@ static int mode_blocking(void)
     return 0;
 }
 
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+static int mode_alarm(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm; /* no SA_RESTART: the call is to be interrupted */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    int s = new_socket(0);
+    int e = do_connect(s);
+    say("alarms %d", (int)alarms);
+    if (e == 0)
+        return echo(s, "hello-alarm");
+    ssize_t r = send(s, "must-not-arrive", 15, MSG_NOSIGNAL);
+    say("send %zd %s", r, r < 0 ? ename(errno) : "0");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -406,6 +435,8 @@ int main(int argc, char **argv)
         return mode_close();
     if (!strcmp(m, "blocking"))
         return mode_blocking();
+    if (!strcmp(m, "alarm"))
+        return mode_alarm();
     fprintf(stderr, "nb_connect: unknown mode %s\n", m);
     return 2;
 }
