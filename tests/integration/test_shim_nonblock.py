@@ -320,6 +320,37 @@ class TestSignals(NonBlockCase):
         self.assertIn("echo hello-alarm", out)
 
 
+class TestUnderGuard(NonBlockCase):
+    """The same through the launcher in its default mode (kernel guard on):
+    the guard's supervisor sees the connect to Tor, the helper thread only
+    talks on sockets that already exist."""
+
+    def setUp(self):
+        super().setUp()
+        self.torify = util.need_file(self, util.build_path("torify"), "launcher")
+        env = self.env()
+        env.pop("LD_PRELOAD")
+        r = util.run([self.torify, "show"], env=env)
+        if "kernel guard: available" not in r.stdout:
+            self.skipTest("no kernel guard on this machine")
+
+    def start(self, mode, *args, host="echo.test"):
+        env = self.env()
+        env.pop("LD_PRELOAD")
+        return Prog(self, [self.torify, self.prog, mode, host, "80"] + list(args), env)
+
+    def test_epoll_under_the_guard_reports_writable_only_after_the_reply(self):
+        p = self.gated_connect("epoll")
+        out = p.rest()
+        self.assertTrue(out[0].startswith("ready epoll"), out)
+        self.assertIn("echo hello-nb", out)
+
+    def test_many_connects_under_the_guard(self):
+        self.gate.set()
+        out = self.start("many", "--count", "100").rest(timeout=60)
+        self.assertIn("many ok 100", out)
+
+
 class TestRealEventLoops(NonBlockCase):
     def test_python_asyncio_open_connection(self):
         code = ("import asyncio\n"
