@@ -286,11 +286,14 @@ static void *helper_main(void *arg)
  * the child's copies of the helper's fds are closed. */
 static void orphan(struct nb_conn *c)
 {
+    /* Every lock, whatever the phase: the parent's helper may have been in
+     * finish() (phase already OK/FAILED, lock still held) at the fork, and
+     * the child recycles and locks this object again on a later connect. */
+    pthread_mutex_init(&c->lock, NULL);
     uint64_t w = atomic_load(&c->gs);
     enum nb_phase p = nb_phase_of(w);
     if (p != NB_RESERVED && p != NB_CONNECTING)
         return;
-    pthread_mutex_init(&c->lock, NULL);
     if (c->dup >= 0)
         torify_real_close(c->dup);
     c->dup = -1;

@@ -5,6 +5,8 @@
  * MOD/DEL while connecting, close mid-handshake, fork, and the pool's
  * generations and references. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -341,6 +344,51 @@ static void test_many_connects_complete_from_one_poll_loop(void **state)
     wait_idle();
 }
 
+/* ---- review findings ------------------------------------------------------- */
+
+static atomic_int lock_held, lock_release;
+
+static void *hold_lock(void *arg)
+{
+    struct nb_conn *c = arg;
+    pthread_mutex_lock(&c->lock);
+    atomic_store(&lock_held, 1);
+    while (!atomic_load(&lock_release))
+        usleep(1000);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* The helper holds a connection's lock in finish() after the phase has
+ * become OK; a fork() then must not leave that lock held in the child,
+ * where the object will be recycled and locked again by its next connect. */
+static void test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_child(void **state)
+{
+    assert_true(torify_nb_helper_ensure()); /* registers the fork handler */
+    uint32_t g;
+    struct nb_conn *c = torify_nb_alloc(&g);
+    assert_non_null(c);
+    c->evfd = -1;
+    atomic_store(&c->gs, nb_gs(g, NB_OK));
+    atomic_store(&lock_held, 0);
+    atomic_store(&lock_release, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, hold_lock, c);
+    while (!atomic_load(&lock_held))
+        usleep(1000);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(pthread_mutex_trylock(&c->lock) == 0 ? 0 : 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    atomic_store(&lock_release, 1);
+    pthread_join(t, NULL);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    torify_nb_put(c);
+    torify_nb_put(c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -364,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_forked_child_sees_a_plain_socket_and_does_not_cancel_the_parent),
         cmocka_unit_test(test_pool_objects_change_generation_and_recycle_on_the_last_reference),
         cmocka_unit_test(test_many_connects_complete_from_one_poll_loop),
+        cmocka_unit_test(test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_child),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
