@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -83,6 +84,14 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
             return -1;
         }
     }
+    if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
+        errno = EINVAL; /* what the kernel says */
+        return -1;
+    }
+    /* A timeout beyond ~146 years is "forever" (the kernel saturates it);
+     * in nanoseconds it would overflow. */
+    if (tmo && tmo->tv_sec > INT64_MAX / 1000000000 / 2)
+        tmo = NULL;
     int64_t deadline = tmo ? now_ns() + (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : 0;
     int result;
     for (;;) {
@@ -290,11 +299,18 @@ EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
     int rc = select_via_ppoll(nfds, r, w, e, tv ? &t : NULL, NULL);
     if (tv) {
         /* Linux select() leaves the time not slept in *tv. */
-        int64_t left = (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000 - (now_ns() - start);
-        if (left < 0)
-            left = 0;
-        tv->tv_sec = left / 1000000000;
-        tv->tv_usec = (left % 1000000000) / 1000;
+        /* Subtracted field by field: tv_sec may be huge ("forever"). */
+        int64_t el = now_ns() - start;
+        int64_t sec = (int64_t)tv->tv_sec - el / 1000000000;
+        int64_t usec = (int64_t)tv->tv_usec - (el % 1000000000) / 1000;
+        if (usec < 0) {
+            usec += 1000000;
+            sec--;
+        }
+        if (sec < 0)
+            sec = usec = 0;
+        tv->tv_sec = (time_t)sec;
+        tv->tv_usec = (suseconds_t)usec;
     }
     return rc;
 }

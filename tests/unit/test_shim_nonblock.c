@@ -389,6 +389,43 @@ static void test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_ch
     torify_nb_put(c);
 }
 
+static void *open_gate_later(void *arg)
+{
+    (void)arg;
+    usleep(300000);
+    atomic_store(&gate_open, 1);
+    return NULL;
+}
+
+/* "Forever" spelled as a huge timeout is valid for the kernel (it
+ * saturates); it must not turn into "return at once". */
+static void test_a_huge_ppoll_or_select_timeout_waits_for_the_reply(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        int s = start_connect("gated.test");
+        pthread_t t;
+        pthread_create(&t, NULL, open_gate_later, NULL);
+        if (round == 0) {
+            struct pollfd p = { .fd = s, .events = POLLOUT };
+            struct timespec forever = { .tv_sec = LONG_MAX, .tv_nsec = 0 };
+            assert_int_equal(ppoll(&p, 1, &forever, NULL), 1);
+            assert_true(p.revents & POLLOUT);
+        } else {
+            fd_set w;
+            FD_ZERO(&w);
+            FD_SET(s, &w);
+            struct timeval forever = { .tv_sec = LONG_MAX / 2, .tv_usec = 0 };
+            assert_int_equal(select(s + 1, NULL, &w, NULL, &forever), 1);
+            assert_true(FD_ISSET(s, &w));
+            assert_true(forever.tv_sec > 0);
+        }
+        pthread_join(t, NULL);
+        assert_int_equal(so_error(s), 0);
+        close(s);
+        wait_idle();
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -413,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_pool_objects_change_generation_and_recycle_on_the_last_reference),
         cmocka_unit_test(test_many_connects_complete_from_one_poll_loop),
         cmocka_unit_test(test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_child),
+        cmocka_unit_test(test_a_huge_ppoll_or_select_timeout_waits_for_the_reply),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
