@@ -94,7 +94,8 @@ struct nb_conn *torify_nb_alloc(uint32_t *gen);
 /* Drop one reference; the last one recycles the object. */
 void torify_nb_put(struct nb_conn *c);
 /* fd's connection, with a reference taken, and its phase; NULL when fd has
- * none (or it belongs to an older generation). */
+ * none (or it belongs to an older generation, or fd is no longer the
+ * socket: fstat identity). */
 struct nb_conn *torify_nb_get(int fd, enum nb_phase *phase);
 /* After NB_FAILED: the errno, the first time; later 0 (SO_ERROR) */
 int torify_nb_take_error(struct nb_conn *c);

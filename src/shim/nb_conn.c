@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/state.h"
@@ -115,6 +116,14 @@ struct nb_conn *torify_nb_get(int fd, enum nb_phase *phase)
     uint64_t w = atomic_load(&c->gs);
     enum nb_phase p = nb_phase_of(w);
     if (nb_gen_of(w) != rec.codec_gen || p == NB_FREE || p == NB_RESERVED) {
+        torify_nb_put(c);
+        return NULL;
+    }
+    /* The number may name another file now (dup2/dup3 over it, close_range,
+     * syscall(SYS_close) and a reuse: none of them clears the record).
+     * That file is the program's, not this connection. */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_ino != c->ino || st.st_dev != c->dev) {
         torify_nb_put(c);
         return NULL;
     }

@@ -426,6 +426,31 @@ static void test_a_huge_ppoll_or_select_timeout_waits_for_the_reply(void **state
     }
 }
 
+/* dup2() over a connecting fd (or close_range, or syscall(SYS_close) and
+ * a reuse) leaves torify's record behind: the number now names another
+ * file, which must be treated as that file, not as the connection. */
+static void test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket(void **state)
+{
+    int s = start_connect("gated.test");
+    int pp[2];
+    assert_int_equal(pipe(pp), 0);
+    assert_int_equal(dup2(pp[0], s), s);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 7 }, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(write(pp[1], "x", 1), 1);
+    assert_int_equal(epoll_wait(ep, &out, 1, 2000), 1);
+    assert_int_equal(out.data.u64, 7);
+    struct pollfd p = { .fd = s, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    assert_true(p.revents & POLLIN);
+    close(s);
+    close(pp[0]);
+    close(pp[1]);
+    close(ep);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -451,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_many_connects_complete_from_one_poll_loop),
         cmocka_unit_test(test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_child),
         cmocka_unit_test(test_a_huge_ppoll_or_select_timeout_waits_for_the_reply),
+        cmocka_unit_test(test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
