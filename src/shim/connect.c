@@ -194,6 +194,7 @@ static int wait_blocking(int fd, struct nb_conn *conn, int timeout_ms)
     un.sa_family = AF_UNSPEC;
     if (torify_real_connect(fd, &un, sizeof un) != 0)
         (void)shutdown(fd, SHUT_RDWR);
+    atomic_store(&conn->detached, 1);
     torify_fd_clear(fd); /* cancels: the helper lets go */
     errno = r < 0 && why != EINTR ? why : EINTR;
     return -1;

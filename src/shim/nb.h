@@ -58,6 +58,8 @@ struct nb_conn {
     _Atomic uint64_t gs;      /* generation << 32 | phase */
     _Atomic int refs;
     _Atomic int cancelled;    /* the program closed its fd */
+    _Atomic int detached;     /* the program's connect() disconnected the socket
+                                 itself (EINTR): the helper must not touch it */
     _Atomic int err;          /* errno of the failure */
     _Atomic int err_taken;    /* already reported by SO_ERROR or connect() */
     _Atomic int ok_taken;     /* a second connect() after success said 0 */

@@ -69,6 +69,7 @@ struct nb_conn *torify_nb_alloc(uint32_t *gen)
          * generation may still be between its increment and decrement. */
         atomic_fetch_add(&c->refs, 2);
         atomic_store(&c->cancelled, 0);
+        atomic_store(&c->detached, 0);
         atomic_store(&c->err, 0);
         atomic_store(&c->err_taken, 0);
         atomic_store(&c->ok_taken, 0);

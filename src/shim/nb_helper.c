@@ -89,6 +89,13 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
         if (!cancelled) {
             disconnect(c->dup);
             torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)", c->what, torify_strerror(e));
+        } else if (!atomic_load(&c->detached)) {
+            /* The program let go mid-handshake, but the socket may live on
+             * elsewhere (a forked child, a dup): shut it so nobody can mix
+             * data into a half-done SOCKS exchange or read its reply.  Not
+             * after connect()'s own disconnect (EINTR): the program may be
+             * connecting that socket again already. */
+            (void)shutdown(c->dup, SHUT_RDWR);
         }
     }
     pthread_mutex_lock(&c->lock);

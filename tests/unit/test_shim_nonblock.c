@@ -451,6 +451,39 @@ static void test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket(
     wait_idle();
 }
 
+/* fork(), then the parent closes its copy mid-handshake (the classic
+ * "hand the connection to a worker"): the parent's helper gives up, and
+ * the child must never read the SOCKS reply as application data. */
+static void test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply_as_data(void **state)
+{
+    int s = start_connect("gated.test");
+    int sync[2];
+    assert_int_equal(pipe(sync), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char go;
+        if (read(sync[0], &go, 1) != 1)
+            _exit(2);
+        (void)send(s, "ping", 4, MSG_NOSIGNAL);
+        struct pollfd p = { .fd = s, .events = POLLIN };
+        (void)poll(&p, 1, 2000);
+        uint8_t buf[64];
+        ssize_t n = recv(s, buf, sizeof buf, MSG_DONTWAIT);
+        _exit(n > 0 && buf[0] == 5 ? 1 : 0);
+    }
+    close(s);
+    wait_idle(); /* the parent's helper let go */
+    atomic_store(&gate_open, 1);
+    assert_int_equal(write(sync[1], "g", 1), 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    close(sync[0]);
+    close(sync[1]);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -477,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_child),
         cmocka_unit_test(test_a_huge_ppoll_or_select_timeout_waits_for_the_reply),
         cmocka_unit_test(test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket),
+        cmocka_unit_test(test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply_as_data),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
