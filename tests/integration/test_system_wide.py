@@ -206,6 +206,20 @@ class SystemWide(util.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assert_torified(r, leaks, reqs)
 
+    def test_network_calls_in_a_constructor_and_racing_threads(self):
+        """The library's first use from a constructor (before main), then from
+        16 threads at once: no deadlock (bounded time), all torified."""
+        prog = self.need_prog("early_start")
+        self.enable()
+        r, leaks, reqs = self.run_sys([prog, "web.test", "80", "16"], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "ctor ok hello from web.test:80")
+        self.assertEqual(lines[1:], ["thread %d ok hello from web.test:80" % i for i in range(16)])
+        self.assertEqual(leaks, [])
+        self.assertEqual(len(reqs), 17, reqs)
+        self.assertTrue(all((q["host"], q["atyp"]) == ("web.test", 3) for q in reqs), reqs)
+
     @staticmethod
     def kill_pidfile(path):
         try:
