@@ -241,6 +241,8 @@ static int connect_async(int fd, const struct torify_config *c, struct torify_fd
     if (tracked) {
         *owned = true; /* the record holds the fake name now; close releases it */
         atomic_fetch_add(&conn->refs, 1); /* for the wait below */
+        if (!nonblock)
+            (void)torify_nb_ev_hold(conn); /* not submitted yet: the helper's hold keeps it open */
     }
     torify_nb_submit(conn);
     if (!tracked) {
@@ -257,6 +259,9 @@ static int connect_async(int fd, const struct torify_config *c, struct torify_fd
         r = -1;
     } else {
         r = wait_blocking(fd, conn, wait_ms);
+        int e = errno;
+        torify_nb_ev_drop(conn);
+        errno = e;
     }
     int saved = errno;
     torify_nb_put(conn);

@@ -67,6 +67,8 @@ struct nb_conn {
     int fd;                   /* the program's fd number */
     int dup;                  /* the helper's own reference to the socket */
     int evfd;                 /* placeholder in epoll sets, "done" signal for poll */
+    _Atomic int evholds;      /* holds on evfd: the helper's until completion, one
+                                 per waiting poll/connect; NB_EV_CLOSED once closed */
     dev_t dev;                /* identity of the socket, to recognise fd reuse */
     ino_t ino;
     int64_t deadline_ms;
@@ -99,6 +101,14 @@ void torify_nb_put(struct nb_conn *c);
  * none (or it belongs to an older generation, or fd is no longer the
  * socket: fstat identity). */
 struct nb_conn *torify_nb_get(int fd, enum nb_phase *phase);
+/* The eventfd is needed only while the handshake is in flight: it is
+ * closed when the helper and every waiter have let go, not kept for the
+ * socket's lifetime (a program with many long-lived sockets would pay one
+ * fd each).  A waiter (with a reference on c) takes a hold before using
+ * c->evfd; false: already closed, the connection is done. */
+#define NB_EV_CLOSED (1 << 30)
+bool torify_nb_ev_hold(struct nb_conn *c);
+void torify_nb_ev_drop(struct nb_conn *c);
 /* After NB_FAILED: the errno, the first time; later 0 (SO_ERROR) */
 int torify_nb_take_error(struct nb_conn *c);
 /* Walk every object of the pool (fork handling). */

@@ -74,6 +74,7 @@ struct nb_conn *torify_nb_alloc(uint32_t *gen)
         atomic_store(&c->err_taken, 0);
         atomic_store(&c->ok_taken, 0);
         c->fd = c->dup = c->evfd = -1;
+        atomic_store(&c->evholds, 1); /* the helper's */
         c->tcp_up = c->finished = false;
         c->interest = 0;
         c->next = NULL;
@@ -99,12 +100,33 @@ void torify_nb_put(struct nb_conn *c)
         return; /* a stray hold on a free or fresh object: nothing to recycle */
     if (atomic_load(&c->refs) != 0)
         return;
-    /* One winner closes the eventfd; the generation stays until reuse. */
+    /* One winner closes the eventfd (if no one did yet: a connection that
+     * never reached the helper); the generation stays until reuse. */
     if (atomic_compare_exchange_strong(&c->gs, &w, nb_gs(nb_gen_of(w), NB_FREE))) {
-        if (c->evfd >= 0)
+        if (!(atomic_exchange(&c->evholds, NB_EV_CLOSED) & NB_EV_CLOSED) && c->evfd >= 0)
             torify_real_close(c->evfd);
         c->evfd = -1;
     }
+}
+
+bool torify_nb_ev_hold(struct nb_conn *c)
+{
+    int v = atomic_load(&c->evholds);
+    do {
+        if (v & NB_EV_CLOSED)
+            return false;
+    } while (!atomic_compare_exchange_weak(&c->evholds, &v, v + 1));
+    return true;
+}
+
+void torify_nb_ev_drop(struct nb_conn *c)
+{
+    if (atomic_fetch_sub(&c->evholds, 1) != 1)
+        return;
+    /* Last hold gone; a new one may still race in: whoever wins closes. */
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&c->evholds, &zero, NB_EV_CLOSED) && c->evfd >= 0)
+        torify_real_close(c->evfd);
 }
 
 struct nb_conn *torify_nb_get(int fd, enum nb_phase *phase)

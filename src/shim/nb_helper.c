@@ -124,6 +124,7 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
     if (write(c->evfd, &one, sizeof one) < 0) {
         /* cannot happen: the counter is written once */
     }
+    torify_nb_ev_drop(c); /* the helper's hold: no waiter left, no eventfd */
     torify_real_close(c->dup);
     c->dup = -1;
     c->finished = true;
@@ -310,8 +311,10 @@ static void orphan(struct nb_conn *c)
         c->regs[i].epdup = c->regs[i].epfd = -1;
     }
     atomic_store(&c->gs, nb_gs(nb_gen_of(w), NB_ORPHAN));
-    if (p == NB_CONNECTING)
-        torify_nb_put(c); /* the parent's helper's reference */
+    if (p == NB_CONNECTING) {
+        torify_nb_ev_drop(c); /* the parent's helper's hold */
+        torify_nb_put(c); /* and its reference */
+    }
 }
 
 static void atfork_child(void)

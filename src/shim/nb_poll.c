@@ -111,8 +111,8 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
             held[i] = NULL;
             enum nb_phase ph;
             struct nb_conn *c = maybe_connecting(fds[i].fd) ? torify_nb_get(fds[i].fd, &ph) : NULL;
-            if (c && ph == NB_CONNECTING) {
-                held[i] = c; /* the reference keeps c->evfd open while we wait */
+            if (c && ph == NB_CONNECTING && torify_nb_ev_hold(c)) {
+                held[i] = c; /* the hold keeps c->evfd open while we wait */
                 tmp[i].fd = c->evfd;
                 tmp[i].events = POLLIN;
             } else if (c) {
@@ -143,6 +143,7 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
                     if (nb_phase_of(atomic_load(&held[i]->gs)) == NB_FAILED && !atomic_load(&held[i]->err_taken))
                         rev |= POLLERR; /* as a failed TCP connect reports */
                 }
+                torify_nb_ev_drop(held[i]);
                 torify_nb_put(held[i]);
             }
             fds[i].revents = rev;

@@ -484,6 +484,62 @@ static void test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply
     close(sync[1]);
 }
 
+/* ---- review findings ------------------------------------------------------- */
+
+/* Eventfds open in this process (the helper's wake-up one included). */
+static int count_eventfds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t l = readlink(path, link, sizeof link - 1);
+        if (l > 0) {
+            link[l] = '\0';
+            n += strcmp(link, "anon_inode:[eventfd]") == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* A completed connection costs the program its socket and nothing else:
+ * the eventfd was only needed while the handshake was in flight. */
+static void test_a_completed_connection_keeps_no_extra_fd(void **state)
+{
+    enum { N = 20 };
+    assert_true(torify_nb_helper_ensure());
+    atomic_store(&gate_open, 1);
+    int before = count_eventfds();
+    struct addrinfo *ai = lookup("keep.test");
+    struct pollfd p[N];
+    for (int i = 0; i < N; i++) {
+        p[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        p[i].events = POLLOUT;
+        assert_true(connect(p[i].fd, ai->ai_addr, ai->ai_addrlen) == -1 && errno == EINPROGRESS);
+    }
+    freeaddrinfo(ai);
+    for (int done = 0, rounds = 0; done < N && rounds < 1000; rounds++) {
+        assert_true(poll(p, N, 10000) > 0);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += (p[i].revents & POLLOUT) != 0 || p[i].events == 0;
+        for (int i = 0; i < N; i++)
+            if (p[i].revents & POLLOUT)
+                p[i].events = 0;
+    }
+    wait_idle();
+    /* The helper closes the last ones just after its counter says idle. */
+    for (int i = 0; i < 500 && count_eventfds() != before; i++)
+        usleep(10000);
+    assert_int_equal(count_eventfds(), before); /* none kept per connection */
+    for (int i = 0; i < N; i++)
+        close(p[i].fd);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -511,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_a_huge_ppoll_or_select_timeout_waits_for_the_reply),
         cmocka_unit_test(test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket),
         cmocka_unit_test(test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply_as_data),
+        cmocka_unit_test(test_a_completed_connection_keeps_no_extra_fd),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
