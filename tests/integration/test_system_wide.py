@@ -340,6 +340,38 @@ class SystemWide(util.TestCase):
            "try:\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    s.sendto(b'x', ('%s', 53)); print('sent')\n"
            "except OSError as e:\n    print('refused', e.errno)\n" % trapmod.TRAP4)
 
+    def test_make_install_then_enable_with_every_default(self):
+        """The documented steps with nothing but defaults: `make install`
+        (into a private /usr/local), the shipped torify.conf as the system
+        config, `torify --system enable` without options; then disable."""
+        curl = self.need_cmd("curl")
+        r = util.run([self.torify, "--help"], env=clean_env())
+        if "/usr/local/lib/torify/libtorify.so" not in r.stdout or not os.path.isdir("/usr/local"):
+            self.skipTest("this build's PREFIX is not /usr/local")
+        root = sysroot.SysRoot(self, dirs=("/etc", "/usr/local"))
+        with open(os.path.join(self.trap._etc, "resolv.conf")) as f:
+            root.put("resolv.conf", f.read())
+        root.hide("torify.conf")
+        r = util.run(root.wrap(["make", "-C", util.SRC, "install", "BUILD=" + util.build_dir(), "PREFIX=/usr/local"]),
+                     env=clean_env(), timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        self.assertFalse(os.path.exists("/usr/local/lib/torify/.libtorify.so.new"))
+        installed = "/usr/local/bin/torify"
+        r, _ = self.trap.run(root.wrap([installed, "--system", "enable"]), env=clean_env())
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("config: /usr/local/etc/torify.conf", r.stdout)
+        self.assertEqual(root.read("ld.so.preload"), "/usr/local/lib/torify/libtorify.so\n")
+        self.root = root
+        r, leaks, reqs = self.run_sys([curl, "-sS", "--max-time", "10", "http://web.test/installed"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_torified(r, leaks, reqs)
+        r, _ = self.trap.run(root.wrap([installed, "--system", "disable"]), env=clean_env())
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIsNone(root.read("ld.so.preload"))
+        r, leaks, reqs = self.run_sys([curl, "-sS", "--max-time", "5", "http://web.test/disabled"])
+        self.assertIn("trap", r.stdout, "after disable curl is not torified any more: %r" % r.stderr)
+        self.assertEqual(reqs, [])
+
     def test_refusals_are_silent_unless_the_system_config_asks(self):
         if not PY:
             self.skipTest("/usr/bin/python3 not installed")
@@ -371,9 +403,7 @@ class SystemWide(util.TestCase):
     def test_a_missing_system_config_means_the_defaults(self):
         curl = self.need_cmd("curl")
         self.enable()
-        self.root.remove("torify.conf")
-        if os.path.exists("/etc/torify.conf"):
-            self.skipTest("this host has an /etc/torify.conf, so it cannot be missing in the overlay")
+        self.root.hide("torify.conf")
         r, leaks, reqs = self.run_sys([curl, "-sS", "--max-time", "10", "http://web.test/defaults"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assert_torified(r, leaks, reqs)  # Tor at 127.0.0.1:9050
@@ -565,9 +595,9 @@ class SystemCommand(util.TestCase):
                             code=EXIT_CONFIG)
         r = self.system("status")
         self.assertIn("(BROKEN)", r.stdout)
-        if os.path.exists("/etc/torify.conf") or os.path.exists("/usr/local/etc/torify.conf"):
-            return  # the host's file shows through the overlay: "missing" cannot be staged
-        self.root.remove("torify.conf")
+        if os.path.exists("/usr/local/etc/torify.conf"):
+            return  # <prefix>/etc/torify.conf of an installed torify: "missing" cannot be staged
+        self.root.hide("torify.conf")
         self.assert_refused(self.lib, r"no system configuration", code=EXIT_CONFIG)
 
     def test_status_warns_about_exemptions_that_never_match_or_others_can_replace(self):

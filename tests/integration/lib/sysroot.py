@@ -1,12 +1,14 @@
 """A private /etc for system-wide tests, so the host is never touched.
 
     root = SysRoot(testcase)                 # temp dirs, removed after the test
+    root = SysRoot(testcase, dirs=("/etc", "/usr/local"))   # more private trees
     root.put("torify.conf", "TorPort 9050\\n")
     argv = root.wrap(["curl", "http://web.test/"], binds=[(src, "/usr/sbin/tor")])
 
 wrap() returns a command that runs argv in a private mount namespace
-(`unshare -m`, propagation private) where /etc is an overlay: the host's
-/etc below, this object's upper directory on top.  Files put() here, and
+(`unshare -m`, propagation private) where /etc (and each of dirs) is an
+overlay: the host's directory below, an upper directory of this object on
+top.  Files put() here, and
 everything a program writes to /etc inside (`torify --system enable`
 editing /etc/ld.so.preload), land in the upper directory only; the host's
 /etc stays as it was.  The upper directory outlives each namespace, so one
@@ -18,15 +20,15 @@ hide_proc mounts an empty tmpfs on /proc, both inside the namespace only.
 import os
 import shlex
 import shutil
+import stat
 
 from lib import util
 
 SCRIPT = r"""
 set -e
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc
-shift 2
 while [ "$1" != "--" ]; do
     case "$1" in
+    --overlay) mount -t overlay overlay -o "lowerdir=$2,upperdir=$3,workdir=$4" "$2"; shift 4 ;;
     --bind) mount --bind "$2" "$3"; shift 3 ;;
     --hide-proc) mount -t tmpfs -o size=64k,mode=555 none /proc; shift ;;
     *) echo "sysroot: bad option $1" >&2; exit 99 ;;
@@ -53,15 +55,26 @@ def available():
 
 
 class SysRoot:
-    def __init__(self, testcase):
+    def __init__(self, testcase, dirs=("/etc",)):
         base = util.tempdir(testcase, prefix="torify-sysroot-")
         self.base = base
-        self.upper = os.path.join(base, "upper")
-        self.work = os.path.join(base, "work")
-        os.mkdir(self.upper)
-        os.mkdir(self.work)
-        # The workdir holds a root-only "work" directory after use; rmtree
-        # as root removes it (registered by util.tempdir).
+        self.overlays = []
+        for i, d in enumerate(dirs):
+            upper, work = os.path.join(base, "upper%d" % i), os.path.join(base, "work%d" % i)
+            os.mkdir(upper)
+            os.mkdir(work)
+            # The workdir holds a root-only "work" directory after use; rmtree
+            # as root removes it (registered by util.tempdir).
+            self.overlays.append((d, upper, work))
+        self.upper = dict((d, u) for d, u, _ in self.overlays)["/etc"]
+
+    def hide(self, name):
+        """Make /etc/<name> absent in the private view even if the host has
+        one (an overlay whiteout: a 0:0 character device in the upper dir)."""
+        path = os.path.join(self.upper, name)
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
 
     def put(self, name, text, mode=0o644):
         """Create /etc/<name> in the private view."""
@@ -90,12 +103,13 @@ class SysRoot:
 
     def wrap(self, argv, binds=(), hide_proc=False):
         opts = []
+        for d, upper, work in self.overlays:
+            opts += ["--overlay", d, upper, work]
         for src, dst in binds:
             opts += ["--bind", src, dst]
         if hide_proc:
             opts.append("--hide-proc")
-        return (["unshare", "-m", "--propagation", "private", "sh", "-c", SCRIPT, "sysroot",
-                 self.upper, self.work] + opts + ["--"] + list(argv))
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", SCRIPT, "sysroot"] + opts + ["--"] + list(argv)
 
     def describe(self, argv):
         return " ".join(shlex.quote(a) for a in argv)
