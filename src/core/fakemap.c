@@ -27,15 +27,17 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAGIC "torifymp"
-#define VERSION 1u
+#define VERSION 2u /* 2: the lock is a record lock on the memfd, plus "dirty" */
 #define NO_SLOT TORIFY_FAKEMAP_NO_SLOT
 
 /* Relaxed single loads/stores of shared fields: a value is read once, then
@@ -69,10 +71,11 @@ struct shared {
     uint64_t map_len;
     uint64_t slots_off, index_off;
     struct wire_range range4, range6;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;        /* only for a map without a memfd (see lock_map) */
     uint32_t fresh;              /* slots [0, fresh) have been handed out at least once */
     uint32_t count;              /* slots in use */
     uint32_t lru_head, lru_tail; /* NO_SLOT when empty */
+    uint32_t dirty;              /* set while a holder updates: still set = it died mid-update */
 };
 
 /* The process-local handle: trusted geometry and pointers into the mapping. */
@@ -86,6 +89,8 @@ struct torify_fakemap {
     struct slot *slots;
     uint32_t *index;
     int fd;                      /* the memfd, or -1 */
+    int lfd;                     /* the memfd to take the record lock on, or -1 (no memfd) */
+    _Atomic int plock;           /* the lock between this process's threads: 0 or the holder's pid */
 };
 
 uint64_t torify_fakemap_hash_default(const char *name, size_t len)
@@ -154,7 +159,7 @@ static torify_err layout(const struct torify_fakemap_opts *opts, struct torify_f
     m->range4 = o.range4;
     m->range6 = o.range6;
     m->hash = o.hash ? o.hash : torify_fakemap_hash_default;
-    m->fd = -1;
+    m->fd = m->lfd = -1;
 
     memset(hdr, 0, sizeof *hdr);
     memcpy(hdr->magic, MAGIC, sizeof hdr->magic);
@@ -318,21 +323,72 @@ static void rebuild(struct torify_fakemap *m)
     ST(m->sh->count, n);
 }
 
+/* The lock.  Not a pthread mutex in the shared memory: glibc's robust
+ * mutex keeps its robust-list links inside the mutex and unlock writes
+ * through them, so whoever can write the memfd could make every process
+ * write where it likes.  Instead: a POSIX record lock on the memfd (the
+ * kernel drops it when its holder dies) between processes, and an atomic
+ * word in this process's own memory between its threads.  The word holds
+ * the holder's pid: in a child forked while a thread of the parent held
+ * it, no thread holds it, and the child takes it over.  "dirty" in the
+ * header says the last holder died mid-update (a hostile process setting
+ * it only costs a rebuild).  A map without a memfd is shared only with
+ * forked children and keeps the robust mutex. */
+static void plock_acquire(struct torify_fakemap *m, int me)
+{
+    for (unsigned spins = 0;; spins++) {
+        int cur = 0;
+        if (atomic_compare_exchange_weak(&m->plock, &cur, me))
+            return;
+        if (cur != 0 && cur != me && atomic_compare_exchange_weak(&m->plock, &cur, me))
+            return; /* a copy from the process we were forked from */
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = { 0, 100000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 static int lock_map(struct torify_fakemap *m)
 {
-    int r = pthread_mutex_lock(&m->sh->lock);
-    if (r == EOWNERDEAD) {
-        /* A process died holding the lock, maybe mid-update. */
-        rebuild(m);
-        pthread_mutex_consistent(&m->sh->lock);
-        return 0;
+    if (m->lfd < 0) {
+        int r = pthread_mutex_lock(&m->sh->lock);
+        if (r == EOWNERDEAD) {
+            /* A process died holding the lock, maybe mid-update. */
+            rebuild(m);
+            pthread_mutex_consistent(&m->sh->lock);
+            return 0;
+        }
+        return r;
     }
-    return r;
+    plock_acquire(m, (int)getpid());
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+    int r;
+    while ((r = fcntl(m->lfd, F_SETLKW, &fl)) != 0 && errno == EINTR)
+        ;
+    if (r != 0) {
+        int e = errno ? errno : EIO;
+        atomic_store(&m->plock, 0);
+        return e;
+    }
+    if (LD(m->sh->dirty))
+        rebuild(m); /* a process died holding the lock, maybe mid-update */
+    ST(m->sh->dirty, 1);
+    return 0;
 }
 
 static void unlock_map(struct torify_fakemap *m)
 {
-    pthread_mutex_unlock(&m->sh->lock);
+    if (m->lfd < 0) {
+        pthread_mutex_unlock(&m->sh->lock);
+        return;
+    }
+    ST(m->sh->dirty, 0);
+    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+    (void)fcntl(m->lfd, F_SETLK, &fl);
+    atomic_store(&m->plock, 0);
 }
 
 /* ---- creation, attaching ---- */
@@ -400,6 +456,7 @@ torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torif
         return TORIFY_E_IO;
     }
     m->fd = fd;
+    m->lfd = fd;
     if (init_shared(m, p, &hdr) != TORIFY_OK) {
         torify_fakemap_destroy(m);
         return TORIFY_E_IO;
@@ -451,6 +508,7 @@ torify_err torify_fakemap_attach(struct torify_fakemap **out, int fd, uint64_t i
     }
     set_pointers(m, p);
     m->fd = -1; /* not ours to close: it belongs to the environment's owner */
+    m->lfd = fd;
     *out = m;
     return TORIFY_OK;
 fail:
@@ -474,7 +532,7 @@ int torify_fakemap_export(struct torify_fakemap *m, int min_fd, uint64_t *ino)
     if (nfd < 0)
         return -1;
     close(m->fd);
-    m->fd = nfd;
+    m->fd = m->lfd = nfd;
     *ino = (uint64_t)st.st_ino;
     return nfd;
 }

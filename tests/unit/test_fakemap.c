@@ -5,7 +5,10 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
@@ -599,6 +602,64 @@ static void test_random_garbage_anywhere_but_the_lock_never_breaks_bounds(void *
     torify_fakemap_destroy(m);
 }
 
+/* Words of the shared header a hostile process points at this process's
+ * memory, over and over, while it assigns and looks up names. */
+static struct { void *prev, *next; } victim[2];
+static atomic_int hostile_stop;
+static uint64_t *hostile_words;
+static size_t hostile_n;
+
+static void *hostile_writer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&hostile_stop))
+        for (size_t i = 0; i < hostile_n; i++)
+            __atomic_store_n(&hostile_words[i], (uint64_t)(uintptr_t)&victim[i % 2], __ATOMIC_RELAXED);
+    return NULL;
+}
+
+/* The lock shared with other processes must hold no pointer this process
+ * follows: glibc's robust mutex keeps its robust-list links inside the
+ * mutex and unlock writes through them (a write-what-where for anyone who
+ * can write the memfd). */
+static void test_hostile_pointers_in_the_shared_lock_are_never_written_through(void **state)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        struct torify_fakemap *m = make(512, NULL, NULL, NULL);
+        size_t len, lo, ll;
+        unsigned char *raw = torify_fakemap_raw(m, &len, &lo, &ll);
+        /* Everything of the lock region but its first 24 bytes (the lock
+         * word, owner, kind: garbage there only makes others wait). */
+        hostile_words = (uint64_t *)(void *)(raw + lo + 24);
+        hostile_n = ll > 24 ? (ll - 24) / 8 : 0;
+        pthread_t t;
+        pthread_create(&t, NULL, hostile_writer, NULL);
+        char name[32], back[256];
+        for (int i = 0; i < 200000; i++) {
+            snprintf(name, sizeof name, "h%d.test", i % 600);
+            uint32_t sl;
+            if (torify_fakemap_assign(m, name, strlen(name), &sl) == TORIFY_OK) {
+                uint8_t a[4];
+                torify_fakemap_addr4(m, sl, a);
+                (void)torify_fakemap_lookup_addr(m, AF_INET, a, back, sizeof back, NULL);
+            }
+        }
+        atomic_store(&hostile_stop, 1);
+        pthread_join(t, NULL);
+        bool clean = !victim[0].prev && !victim[0].next && !victim[1].prev && !victim[1].next;
+        _exit(clean ? 0 : 3);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st))
+        print_error("child killed by signal %d\n", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_attach_refuses_anything_but_the_announced_sealed_map_of_its_own_geometry),
         cmocka_unit_test(test_a_scribbled_index_and_header_are_repaired_from_the_slots),
         cmocka_unit_test(test_random_garbage_anywhere_but_the_lock_never_breaks_bounds),
+        cmocka_unit_test(test_hostile_pointers_in_the_shared_lock_are_never_written_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
