@@ -203,6 +203,19 @@ enum torify_name_kind torify_policy_name_kind(const char *name)
     return TORIFY_NAME_HOST;
 }
 
+enum torify_name_kind torify_policy_name_kind_on(const char *name, const char *hostname)
+{
+    enum torify_name_kind k = torify_policy_name_kind(name);
+    if (k != TORIFY_NAME_HOST || !hostname || !hostname[0])
+        return k;
+    size_t m = strlen(name), h = strlen(hostname);
+    if (m > 1 && name[m - 1] == '.')
+        m--;
+    if (h > 1 && hostname[h - 1] == '.')
+        h--;
+    return m == h && strncasecmp(name, hostname, m) == 0 ? TORIFY_NAME_LOCALHOST : k;
+}
+
 bool torify_policy_credentials(const struct torify_config *c, long pid, unsigned long long start_time,
                                char *user, size_t user_len, char *pass, size_t pass_len)
 {

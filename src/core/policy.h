@@ -54,6 +54,10 @@ enum torify_name_kind {
     TORIFY_NAME_INVALID,        /* empty, too long, control characters */
 };
 enum torify_name_kind torify_policy_name_kind(const char *name);
+/* The same, knowing the machine's own name (gethostname; NULL or empty:
+ * unknown): that name is LOCALHOST too, so a program that looks itself up
+ * gets loopback, not a fake address for a name no exit can resolve. */
+enum torify_name_kind torify_policy_name_kind_on(const char *name, const char *hostname);
 
 /* The SOCKS5 credentials for this process: explicit user/pass win; with
  * isolate_pid, "torify-<pid>-<start>" / "isolate" so Tor's IsolateSOCKSAuth

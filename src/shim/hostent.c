@@ -19,6 +19,7 @@
 #include "core/policy.h"
 #include "core/state.h"
 #include "shim/real.h"
+#include "shim/shim.h"
 #include "shim/tor.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -62,7 +63,7 @@ static int by_name(const char *name, int af, struct hostent *ret, char *buf, siz
     }
     uint8_t addr[16];
     size_t alen = af == AF_INET ? 4 : 16;
-    switch (torify_policy_name_kind(name)) {
+    switch (torify_shim_name_kind(name)) {
     case TORIFY_NAME_NUMERIC: {
         struct in_addr a4;
         if (af == AF_INET && inet_aton(name, &a4)) {

@@ -22,12 +22,14 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fakemap.h"
 #include "core/log.h"
 #include "core/policy.h"
 #include "core/state.h"
 #include "shim/real.h"
+#include "shim/shim.h"
 #include "shim/tor.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -144,6 +146,17 @@ static int gai_fake(torify_getaddrinfo_fn f, const char *node, const char *servi
     return 0;
 }
 
+enum torify_name_kind torify_shim_name_kind(const char *name)
+{
+    /* gethostname is uname(2): no file, no packet.  Asked on every name
+     * lookup because the machine may be renamed while programs run. */
+    char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    return torify_policy_name_kind_on(name, host);
+}
+
 EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **res)
 {
     torify_getaddrinfo_fn f = REAL(GETADDRINFO, torify_getaddrinfo_fn);
@@ -167,7 +180,7 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
         return r;
     if (torify_state_passthrough())
         return f(node, service, hints, res); /* exempt: libc's own lookup */
-    switch (torify_policy_name_kind(node)) {
+    switch (torify_shim_name_kind(node)) {
     case TORIFY_NAME_NUMERIC:
         return r; /* a literal that failed for another reason (e.g. service) */
     case TORIFY_NAME_LOCALHOST:

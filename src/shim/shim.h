@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "core/policy.h"
+
 /* Called when torify starts keeping state for some fd: from then on close()
  * checks the fd table (until then close() is a plain jump to libc's). */
 void torify_close_track_on(void);
@@ -18,5 +20,8 @@ int torify_sock_domain(int fd);
 /* "AF_INET", "SOCK_DGRAM"... for refusal messages (family: NULL if unnamed). */
 const char *torify_family_name(int family);
 const char *torify_socktype_name(int type);
+
+/* torify_policy_name_kind with this machine's own name counted as local. */
+enum torify_name_kind torify_shim_name_kind(const char *name);
 
 #endif

@@ -372,6 +372,19 @@ class SystemWide(util.TestCase):
         self.assertIn("trap", r.stdout, "after disable curl is not torified any more: %r" % r.stderr)
         self.assertEqual(reqs, [])
 
+    def test_the_machines_own_name_is_loopback_not_a_lookup(self):
+        """Programs that look their own host name up (hostname -i, Java's
+        getLocalHost) get loopback from the library, no DNS query and no
+        fake address for a name no exit could resolve."""
+        if not PY:
+            self.skipTest("/usr/bin/python3 not installed")
+        self.enable()
+        code = ("import socket; h = socket.gethostname(); "
+                "print(socket.gethostbyname(h), socket.getaddrinfo(h.upper() + '.', 80, socket.AF_INET6)[0][4][0])")
+        r, leaks, reqs = self.run_sys([PY, "-c", code])
+        self.assertEqual(r.stdout.strip(), "127.0.0.1 ::1", r.stderr)
+        self.assertEqual((leaks, reqs), ([], []))
+
     def test_refusals_are_silent_unless_the_system_config_asks(self):
         if not PY:
             self.skipTest("/usr/bin/python3 not installed")

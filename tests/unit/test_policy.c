@@ -197,6 +197,20 @@ static void test_send_refuses_datagrams_and_fast_open_with_a_destination(void **
     assert_int_equal(torify_policy_send(SOCK_DGRAM, 0, (struct sockaddr *)&un, sizeof un), TORIFY_OK);
 }
 
+static void test_the_machines_own_name_is_local(void **state)
+{
+    assert_int_equal(torify_policy_name_kind_on("myhost", "myhost"), TORIFY_NAME_LOCALHOST);
+    assert_int_equal(torify_policy_name_kind_on("MyHost.", "myhost"), TORIFY_NAME_LOCALHOST);
+    assert_int_equal(torify_policy_name_kind_on("myhost", "myhost."), TORIFY_NAME_LOCALHOST);
+    assert_int_equal(torify_policy_name_kind_on("myhost.example.org", "myhost"), TORIFY_NAME_HOST);
+    assert_int_equal(torify_policy_name_kind_on("otherhost", "myhost"), TORIFY_NAME_HOST);
+    assert_int_equal(torify_policy_name_kind_on("myhost", ""), TORIFY_NAME_HOST);
+    assert_int_equal(torify_policy_name_kind_on("myhost", NULL), TORIFY_NAME_HOST);
+    /* Only plain names: an onion or a literal keeps its kind. */
+    assert_int_equal(torify_policy_name_kind_on("abc.onion", "abc.onion"), TORIFY_NAME_ONION);
+    assert_int_equal(torify_policy_name_kind_on("10.0.0.1", "10.0.0.1"), TORIFY_NAME_NUMERIC);
+}
+
 static void test_names_are_classified_without_any_lookup(void **state)
 {
     assert_int_equal(torify_policy_name_kind("93.184.216.34"), TORIFY_NAME_NUMERIC);
@@ -256,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_listen_only_on_loopback_unless_inbound_allowed),
         cmocka_unit_test(test_send_refuses_datagrams_and_fast_open_with_a_destination),
         cmocka_unit_test(test_names_are_classified_without_any_lookup),
+        cmocka_unit_test(test_the_machines_own_name_is_local),
         cmocka_unit_test(test_isolation_credentials_differ_per_process_and_explicit_ones_win),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
