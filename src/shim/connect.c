@@ -57,8 +57,9 @@ static void copy_options(int from, int to)
 }
 
 /* Connect fd to Tor and run the SOCKS CONNECT for target.  Returns
- * TORIFY_OK, or an error with errno set. */
-static torify_err via_tor(int fd, const struct torify_config *c, const struct torify_target *target)
+ * TORIFY_OK, or an error with errno set.  started: the non-blocking path
+ * already started fd's connect to Tor (then EISCONN means "done"). */
+static torify_err via_tor(int fd, const struct torify_config *c, const struct torify_target *target, bool started)
 {
     int fl = fcntl(fd, F_GETFL);
     int fdfl = fcntl(fd, F_GETFD);
@@ -79,8 +80,11 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
         if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
             return TORIFY_E_IO;
     }
-    if (torify_tor_connect_wait(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
-                                TORIFY_TOR_CONNECT_MS) != 0) {
+    int up = torify_tor_connect_wait(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
+                                     TORIFY_TOR_CONNECT_MS);
+    if (up != 0 && started && errno == EISCONN)
+        up = 0; /* connected to Tor by connect_async: never anything else */
+    if (up != 0) {
         char where[80], t[300];
         int why = errno;
         torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
@@ -125,6 +129,7 @@ out:
 /* ---- the non-blocking path (shim/nb.h) ------------------------------------ */
 
 #define FALLBACK (-2)
+#define FALLBACK_STARTED (-3) /* the same, with fd's connect to Tor already started */
 
 /* SO_SNDTIMEO in milliseconds, 0 when unset. */
 static int sndtimeo_ms(int fd)
@@ -200,7 +205,8 @@ static int wait_blocking(int fd, struct nb_conn *conn, int timeout_ms)
     return -1;
 }
 
-/* Returns 0, -1 with errno, or FALLBACK (use the blocking path). */
+/* Returns 0, -1 with errno, or FALLBACK/FALLBACK_STARTED (use the blocking
+ * path). */
 static int connect_async(int fd, const struct torify_config *c, struct torify_fd_rec *rec, int fl, bool nonblock,
                          int wait_ms, bool *owned)
 {
@@ -230,7 +236,7 @@ static int connect_async(int fd, const struct torify_config *c, struct torify_fd
     }
     int timeout = wait_ms > 0 ? wait_ms : TORIFY_TOR_HANDSHAKE_MS;
     if (!torify_nb_prepare(conn, gen, fd, c, &rec->target, nonblock ? timeout : TORIFY_TOR_HANDSHAKE_MS))
-        return FALLBACK; /* the TCP connect to Tor is in flight: the blocking path waits for it */
+        return FALLBACK_STARTED; /* the TCP connect to Tor is in flight: the blocking path waits for it */
     rec->state = TORIFY_FD_CONNECTING;
     rec->codec = conn;
     rec->codec_gen = gen;
@@ -353,6 +359,7 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     }
     if (e == TORIFY_OK) {
         char t[300];
+        bool started = false;
         torify_log(TORIFY_LOG_INFO, "connect to %s through Tor", torify_target_format(&rec.target, t, sizeof t));
         int fl = fcntl(fd, F_GETFL);
         bool nonblock = fl >= 0 && (fl & O_NONBLOCK);
@@ -363,7 +370,8 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
             rec.peer_len = (socklen_t)n;
             bool owned;
             int r = connect_async(fd, c, &rec, fl, nonblock, wait_ms, &owned);
-            if (r != FALLBACK) {
+            started = r == FALLBACK_STARTED;
+            if (r != FALLBACK && !started) {
                 if (!owned && rec.fake_slot != TORIFY_FAKEMAP_NO_SLOT) {
                     /* Failed before a record took over the name's hold. */
                     int saved = errno;
@@ -373,7 +381,7 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
                 return r;
             }
         }
-        e = via_tor(fd, c, &rec.target);
+        e = via_tor(fd, c, &rec.target, started);
     } else {
         errno = torify_err_errno(e);
     }

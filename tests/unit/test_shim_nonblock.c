@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -540,6 +541,51 @@ static void test_a_completed_connection_keeps_no_extra_fd(void **state)
         close(p[i].fd);
 }
 
+/* With the process at its fd limit the helper cannot get its dup or
+ * eventfd: the connect must then take the blocking path and succeed, not
+ * trip over the TCP connect to Tor it already started (EISCONN). */
+static void test_at_the_fd_limit_a_non_blocking_connect_falls_back_to_blocking(void **state)
+{
+    atomic_store(&gate_open, 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        if (!torify_nb_helper_ensure())
+            _exit(2);
+        struct addrinfo *ai = lookup("limit.test");
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = 64;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(3);
+        int last = -1, prev = -1;
+        for (int f; (f = open("/dev/null", O_RDONLY)) >= 0;) {
+            prev = last;
+            last = f;
+        }
+        if (prev < 0)
+            _exit(4);
+        close(last); /* two free numbers: the socket and one more */
+        close(prev);
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (s < 0)
+            _exit(5);
+        int r = connect(s, ai->ai_addr, ai->ai_addrlen);
+        if (r != 0 && errno != EINPROGRESS)
+            _exit(10 + (errno & 63));
+        struct pollfd p = { .fd = s, .events = POLLOUT };
+        if (poll(&p, 1, 10000) != 1 || so_error(s) != 0 || write(s, "lim", 3) != 3)
+            _exit(6);
+        char buf[3];
+        _exit(read_full(s, buf, 3) == 0 && memcmp(buf, "lim", 3) == 0 ? 0 : 7);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -568,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket),
         cmocka_unit_test(test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply_as_data),
         cmocka_unit_test(test_a_completed_connection_keeps_no_extra_fd),
+        cmocka_unit_test(test_at_the_fd_limit_a_non_blocking_connect_falls_back_to_blocking),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
