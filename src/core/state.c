@@ -260,4 +260,8 @@ void torify_fd_clear(int fd)
     }
     r->state = TORIFY_FD_NONE;
     r->fake_slot = TORIFY_FAKEMAP_NO_SLOT;
+    /* Publish these writes: a thread that gets this fd number next (after
+     * our close) orders its torify_fd_set after them through the bitmap
+     * word (its clear's acq_rel fetch_and reads this release RMW). */
+    atomic_fetch_or_explicit(&torify_fd_bits[(unsigned)fd / 64], 0, memory_order_release);
 }

@@ -63,6 +63,7 @@ struct nb_conn {
     _Atomic int err;          /* errno of the failure */
     _Atomic int err_taken;    /* already reported by SO_ERROR or connect() */
     _Atomic int ok_taken;     /* a second connect() after success said 0 */
+    _Atomic int swapping;     /* the helper is using the program's fd number (see finish) */
     pthread_mutex_t lock;     /* regs[] and the swap at completion */
     int fd;                   /* the program's fd number */
     int dup;                  /* the helper's own reference to the socket */

@@ -8,6 +8,7 @@
  * reference, and is async-signal-safe (close() of the eventfd, atomics).
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -73,6 +74,7 @@ struct nb_conn *torify_nb_alloc(uint32_t *gen)
         atomic_store(&c->err, 0);
         atomic_store(&c->err_taken, 0);
         atomic_store(&c->ok_taken, 0);
+        atomic_store(&c->swapping, 0);
         c->fd = c->dup = c->evfd = -1;
         atomic_store(&c->evholds, 1); /* the helper's */
         c->tcp_up = c->finished = false;
@@ -101,11 +103,14 @@ void torify_nb_put(struct nb_conn *c)
     if (atomic_load(&c->refs) != 0)
         return;
     /* One winner closes the eventfd (if no one did yet: a connection that
-     * never reached the helper); the generation stays until reuse. */
-    if (atomic_compare_exchange_strong(&c->gs, &w, nb_gs(nb_gen_of(w), NB_FREE))) {
+     * never reached the helper); the generation stays until reuse.
+     * RESERVED while it does, so no allocator takes the object before its
+     * fields are let go (an allocator only takes FREE ones). */
+    if (atomic_compare_exchange_strong(&c->gs, &w, nb_gs(nb_gen_of(w), NB_RESERVED))) {
         if (!(atomic_exchange(&c->evholds, NB_EV_CLOSED) & NB_EV_CLOSED) && c->evfd >= 0)
             torify_real_close(c->evfd);
         c->evfd = -1;
+        atomic_store_explicit(&c->gs, nb_gs(nb_gen_of(w), NB_FREE), memory_order_release);
     }
 }
 
@@ -178,9 +183,17 @@ static void release_from_record(void *codec, uint32_t gen)
 {
     struct nb_conn *c = codec;
     uint64_t w = atomic_load(&c->gs);
-    if (nb_gen_of(w) == gen && nb_phase_of(w) == NB_CONNECTING) {
+    if (nb_gen_of(w) == gen) {
+        /* Dekker-style with the helper's swap (nb_helper.c, finish): either
+         * it sees the cancel and leaves the fd number alone, or we see it
+         * at work and let it finish before libc's close frees the number.
+         * No lock: the helper runs with signals blocked and never waits
+         * for us, so this spin always ends, also in a signal handler. */
         atomic_store(&c->cancelled, 1);
-        torify_nb_wake();
+        while (atomic_load(&c->swapping))
+            sched_yield();
+        if (nb_phase_of(w) == NB_CONNECTING)
+            torify_nb_wake();
     }
     torify_nb_put(c);
 }

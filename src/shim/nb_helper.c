@@ -99,6 +99,12 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
         }
     }
     pthread_mutex_lock(&c->lock);
+    /* From here until swapping is 0 again the program's fd number is used
+     * (fstat, epoll_ctl ADD): a close() racing with us waits for that
+     * (nb_conn.c).  Set only while holding the lock and doing nothing but
+     * non-blocking system calls, so that wait always ends. */
+    atomic_store(&c->swapping, 1);
+    cancelled = atomic_load(&c->cancelled);
     atomic_store(&c->err, err);
     uint64_t w = atomic_load(&c->gs);
     atomic_store(&c->gs, nb_gs(nb_gen_of(w), e == TORIFY_OK ? NB_OK : NB_FAILED));
@@ -118,6 +124,7 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
         r->epdup = -1;
         r->epfd = -1;
     }
+    atomic_store(&c->swapping, 0);
     pthread_mutex_unlock(&c->lock);
     atomic_fetch_sub(&torify_nb_active, 1);
     uint64_t one = 1;
@@ -298,6 +305,7 @@ static void orphan(struct nb_conn *c)
      * finish() (phase already OK/FAILED, lock still held) at the fork, and
      * the child recycles and locks this object again on a later connect. */
     pthread_mutex_init(&c->lock, NULL);
+    atomic_store(&c->swapping, 0); /* the parent's helper does not exist here */
     uint64_t w = atomic_load(&c->gs);
     enum nb_phase p = nb_phase_of(w);
     if (p != NB_RESERVED && p != NB_CONNECTING)

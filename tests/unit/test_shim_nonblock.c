@@ -586,6 +586,82 @@ static void test_at_the_fd_limit_a_non_blocking_connect_falls_back_to_blocking(v
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Threads connect, wait (epoll or poll) or close mid-handshake, while
+ * another thread forks: nothing hangs, leaks a connection or crashes. */
+static void *churn(void *arg)
+{
+    long id = (long)(intptr_t)arg;
+    struct addrinfo *ai = NULL, h;
+    memset(&h, 0, sizeof h);
+    h.ai_family = AF_INET;
+    h.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo("churn.test", "80", &h, &ai) != 0)
+        return (void *)1;
+    intptr_t bad = 0;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    for (int i = 0; i < 60; i++) {
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EINPROGRESS) {
+            bad++;
+            close(s);
+            continue;
+        }
+        switch ((i + id) % 3) {
+        case 0:
+            break; /* close mid-handshake */
+        case 1: {
+            struct pollfd p = { .fd = s, .events = POLLOUT };
+            if (poll(&p, 1, 10000) != 1 || so_error(s) != 0)
+                bad++;
+            break;
+        }
+        default: {
+            struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.fd = s }, out;
+            epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+            if (epoll_wait(ep, &out, 1, 10000) != 1 || out.data.fd != s || so_error(s) != 0)
+                bad++;
+            epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL);
+        }
+        }
+        close(s);
+    }
+    close(ep);
+    freeaddrinfo(ai);
+    return (void *)bad;
+}
+
+static void *forker(void *arg)
+{
+    atomic_int *stop = arg;
+    while (!atomic_load(stop)) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static void test_threads_connect_poll_and_close_concurrently_while_forking(void **state)
+{
+    atomic_store(&gate_open, 1);
+    atomic_int stop = 0;
+    pthread_t f, t[4];
+    pthread_create(&f, NULL, forker, &stop);
+    for (long i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, churn, (void *)(intptr_t)i);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        assert_int_equal((intptr_t)bad, 0);
+    }
+    atomic_store(&stop, 1);
+    pthread_join(f, NULL);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -615,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply_as_data),
         cmocka_unit_test(test_a_completed_connection_keeps_no_extra_fd),
         cmocka_unit_test(test_at_the_fd_limit_a_non_blocking_connect_falls_back_to_blocking),
+        cmocka_unit_test(test_threads_connect_poll_and_close_concurrently_while_forking),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
