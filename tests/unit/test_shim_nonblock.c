@@ -662,6 +662,33 @@ static void test_threads_connect_poll_and_close_concurrently_while_forking(void 
     wait_idle();
 }
 
+/* A vfork() child shares the parent's memory: its close() before exec
+ * (a common if non-POSIX pattern) must not clear the parent's record and
+ * cancel the parent's handshake. */
+static void test_a_vfork_child_closing_the_socket_leaves_the_parents_connect_alone(void **state)
+{
+    int s = start_connect("gated.test");
+    pid_t pid = vfork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(s);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(torify_fd_tracked(s));
+    atomic_store(&gate_open, 1);
+    struct pollfd p = { .fd = s, .events = POLLOUT };
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_int_equal(so_error(s), 0);
+    assert_int_equal(write(s, "vfrk", 4), 4);
+    char buf[4];
+    assert_int_equal(read_full(s, buf, 4), 0);
+    assert_memory_equal(buf, "vfrk", 4);
+    close(s);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -692,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_a_completed_connection_keeps_no_extra_fd),
         cmocka_unit_test(test_at_the_fd_limit_a_non_blocking_connect_falls_back_to_blocking),
         cmocka_unit_test(test_threads_connect_poll_and_close_concurrently_while_forking),
+        cmocka_unit_test(test_a_vfork_child_closing_the_socket_leaves_the_parents_connect_alone),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
