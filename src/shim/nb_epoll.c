@@ -75,20 +75,40 @@ static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
     return 0;
 }
 
+static int epoll_ctl_tracked(epoll_ctl_fn real, int epfd, int op, int fd, struct epoll_event *event);
+
+static int epoll_ctl_slow(int epfd, int op, int fd, struct epoll_event *event);
+
+/* Hot in event loops (a MOD per change of interest): the untracked case is
+ * one table load, a bitmap test and a tail jump to libc (no stack frame);
+ * the rest lives out of line. */
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+    epoll_ctl_fn real = (epoll_ctl_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_EPOLL_CTL], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(real != NULL && !torify_fd_tracked(fd), 1)) {
+        if (op != EPOLL_CTL_MOD && (unsigned)fd < PRE_MAX)
+            atomic_store_explicit(&pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
+        return real(epfd, op, fd, event);
+    }
+    return epoll_ctl_slow(epfd, op, fd, event);
+}
+
+__attribute__((noinline)) static int epoll_ctl_slow(int epfd, int op, int fd, struct epoll_event *event)
 {
     epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
     if (!real)
         return -1;
     if (!torify_fd_tracked(fd)) {
-        if ((unsigned)fd < PRE_MAX) {
-            if (op == EPOLL_CTL_ADD)
-                atomic_store_explicit(&pre_epfd[fd], epfd + 1, memory_order_relaxed);
-            else if (op == EPOLL_CTL_DEL)
-                atomic_store_explicit(&pre_epfd[fd], 0, memory_order_relaxed);
-        }
+        if (op != EPOLL_CTL_MOD && (unsigned)fd < PRE_MAX)
+            atomic_store_explicit(&pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
         return real(epfd, op, fd, event);
     }
+    return epoll_ctl_tracked(real, epfd, op, fd, event);
+}
+
+__attribute__((noinline)) static int epoll_ctl_tracked(epoll_ctl_fn real, int epfd, int op, int fd,
+                                                      struct epoll_event *event)
+{
     enum nb_phase ph;
     struct nb_conn *c = torify_nb_get(fd, &ph);
     if (!c)

@@ -168,14 +168,22 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
     return result;
 }
 
-EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+__attribute__((noinline)) static int poll_slow(struct pollfd *fds, nfds_t n, int timeout)
 {
-    if (!nb_any()) {
-        poll_fn p = REAL(POLL, poll_fn);
-        return p ? p(fds, n, timeout) : -1;
-    }
     struct timespec t = { timeout / 1000, (long)(timeout % 1000) * 1000000 };
     return nb_ppoll(fds, n, timeout < 0 ? NULL : &t, NULL);
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    poll_fn p = (poll_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_POLL], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(p != NULL && !nb_any(), 1))
+        return p(fds, n, timeout); /* a tail jump: no stack frame */
+    if (!nb_any()) {
+        p = REAL(POLL, poll_fn);
+        return p ? p(fds, n, timeout) : -1;
+    }
+    return poll_slow(fds, n, timeout);
 }
 
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
