@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/state.h"
@@ -28,6 +30,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
+typedef long (*syscall_fn)(long, ...);
 
 #define PRE_MAX 65536
 static _Atomic int pre_epfd[PRE_MAX]; /* epfd + 1 of the last ADD of an untracked fd */
@@ -46,6 +49,40 @@ static struct nb_reg *find_reg(struct nb_conn *c, int epfd)
     return NULL;
 }
 
+/* Is epfd still the epoll set r was recorded for?  The program may have
+ * closed it and got the same number for a new set (all epoll fds share one
+ * anonymous inode, so fstat cannot tell): kcmp compares the files.  Where
+ * kcmp is missing, assume it is. */
+static bool same_set(const struct nb_reg *r, int epfd)
+{
+    syscall_fn sys = REAL(SYSCALL, syscall_fn);
+    if (!sys)
+        return true;
+    pid_t me = getpid();
+    long k = sys(SYS_kcmp, (long)me, (long)me, (long)KCMP_FILE, (long)epfd, (long)r->epdup);
+    return k == 0 || k < 0;
+}
+
+/* A registration in a set the program has closed since: forget it (the
+ * placeholder goes with our dup of the dead set). */
+static void drop_reg(struct nb_conn *c, struct nb_reg *r, epoll_ctl_fn real)
+{
+    (void)real(r->epdup, EPOLL_CTL_DEL, c->evfd, NULL);
+    torify_real_close(r->epdup);
+    r->epdup = r->epfd = -1;
+}
+
+/* The registration of c in the program's set epfd, or NULL. */
+static struct nb_reg *live_reg(struct nb_conn *c, int epfd, epoll_ctl_fn real)
+{
+    struct nb_reg *r = find_reg(c, epfd);
+    if (r && !same_set(r, epfd)) {
+        drop_reg(c, r, real);
+        return NULL;
+    }
+    return r;
+}
+
 /* Register c's placeholder in epfd for the program's (events, data).
  * c->lock held.  0 or an errno. */
 static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
@@ -53,7 +90,7 @@ static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
     epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
     if (!real)
         return ENOSYS;
-    if (find_reg(c, epfd))
+    if (live_reg(c, epfd, real))
         return EEXIST;
     struct nb_reg *r = find_reg(c, -1);
     if (!r)
@@ -129,7 +166,7 @@ __attribute__((noinline)) static int epoll_ctl_tracked(epoll_ctl_fn real, int ep
     } else if (op == EPOLL_CTL_ADD) {
         err = event ? add_reg(c, epfd, event) : EFAULT;
     } else if (op == EPOLL_CTL_MOD) {
-        struct nb_reg *g = find_reg(c, epfd);
+        struct nb_reg *g = live_reg(c, epfd, real);
         if (!event) {
             err = EFAULT;
         } else if (!g) {
@@ -142,7 +179,7 @@ __attribute__((noinline)) static int epoll_ctl_tracked(epoll_ctl_fn real, int ep
                 g->ev = *event;
         }
     } else if (op == EPOLL_CTL_DEL) {
-        struct nb_reg *g = find_reg(c, epfd);
+        struct nb_reg *g = live_reg(c, epfd, real);
         if (!g) {
             err = ENOENT;
         } else {

@@ -689,6 +689,28 @@ static void test_a_vfork_child_closing_the_socket_leaves_the_parents_connect_alo
     wait_idle();
 }
 
+/* An epoll set closed and created again (same number) while a connect is
+ * in flight is a new set: adding the socket to it is not EEXIST, and the
+ * socket is reported there once usable. */
+static void test_an_epoll_set_recreated_under_the_same_number_is_a_new_set(void **state)
+{
+    int s = start_connect("gated.test");
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 1 }, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    assert_int_equal(close(ep), 0);
+    int ep2 = epoll_create1(0);
+    assert_int_equal(ep2, ep); /* lowest free number */
+    ev.data.u64 = 2;
+    assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_ADD, s, &ev), 0);
+    atomic_store(&gate_open, 1);
+    assert_int_equal(epoll_wait(ep2, &out, 1, 10000), 1);
+    assert_int_equal(out.data.u64, 2);
+    close(s);
+    close(ep2);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -720,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_at_the_fd_limit_a_non_blocking_connect_falls_back_to_blocking),
         cmocka_unit_test(test_threads_connect_poll_and_close_concurrently_while_forking),
         cmocka_unit_test(test_a_vfork_child_closing_the_socket_leaves_the_parents_connect_alone),
+        cmocka_unit_test(test_an_epoll_set_recreated_under_the_same_number_is_a_new_set),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
