@@ -119,6 +119,9 @@ const char *system_state_text(char *buf, size_t len);
 #define PRELOAD_ENTRY_MAX 4096
 /* Is this entry a torify library (its last path component libtorify.so)? */
 bool preload_entry_is_torify(const char *entry, size_t n);
+/* Is path where AppArmor lets every confined program map libraries from
+ * (/usr/lib, /lib and their 32/64 forms)? */
+bool preload_path_in_system_libs(const char *path);
 /* Does text list path as an entry? */
 bool preload_text_lists(const char *text, size_t len, const char *path);
 /* The torify entries of text (at most max copied); returns how many there are. */

@@ -20,6 +20,23 @@ bool preload_entry_is_torify(const char *entry, size_t n)
     return n == k || entry[n - k - 1] == '/';
 }
 
+bool preload_path_in_system_libs(const char *path)
+{
+    /* AppArmor's abstractions/base lets every confined program map
+     * the .so files below /usr/lib, /lib and their 32/64 forms, nothing
+     * else of the kind. */
+    static const char *const dirs[] = {
+        "/usr/lib/", "/usr/lib32/", "/usr/lib64/", "/lib/", "/lib32/", "/lib64/",
+    };
+    const char *base = strrchr(path, '/');
+    if (!base || !strstr(base, ".so"))
+        return false;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (strncmp(path, dirs[i], strlen(dirs[i])) == 0)
+            return true;
+    return false;
+}
+
 static bool entry_equals(const char *entry, size_t n, const char *path)
 {
     return path && strlen(path) == n && memcmp(entry, path, n) == 0;

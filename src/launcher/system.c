@@ -448,6 +448,24 @@ static void print_exemptions(const struct torify_config *cfg, FILE *out)
     }
 }
 
+/* AppArmor (on by default in Debian 12) lets confined programs map
+ * libraries only from the system library directories: anywhere else the
+ * loader cannot map ours into them, says so, and runs them untorified. */
+static void warn_apparmor(const char *lib)
+{
+    char v[8] = "";
+    int fd = open("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, v, sizeof v - 1);
+    close(fd);
+    if (n <= 0 || v[0] != 'Y' || preload_path_in_system_libs(lib))
+        return;
+    fprintf(stderr, "torify: warning: AppArmor is enabled: programs it confines may map libraries only from "
+                    "/usr/lib and /lib, so they would run WITHOUT torify (install with `make install PREFIX=/usr`, "
+                    "or allow `%s mr,` and `/etc/torify.conf r,` in their profiles)\n", lib);
+}
+
 static void print_tor(const struct torify_config *cfg, FILE *out)
 {
     char where[300];
@@ -481,6 +499,7 @@ static int system_enable(const char *file, const char *lib)
     printf("config: %s\n", cfg.source);
     print_tor(&cfg, stdout);
     print_exemptions(&cfg, stdout);
+    warn_apparmor(real);
     if (check_tor_listening(&cfg) == 0)
         fprintf(stderr, "torify: warning: nothing listens at Tor's address yet: connections will be refused "
                         "until Tor runs\n");

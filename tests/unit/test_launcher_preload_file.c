@@ -132,6 +132,17 @@ static void test_torify_entries_are_listed_for_status(void **state)
     assert_false(preload_entry_is_torify("/x/mylibtorify.so", 17));
 }
 
+static void test_system_library_directories_are_recognised(void **state)
+{
+    assert_true(preload_path_in_system_libs("/usr/lib/torify/libtorify.so"));
+    assert_true(preload_path_in_system_libs("/usr/lib/x86_64-linux-gnu/libtorify.so"));
+    assert_true(preload_path_in_system_libs("/lib64/libtorify.so.0"));
+    assert_false(preload_path_in_system_libs("/usr/local/lib/torify/libtorify.so"));
+    assert_false(preload_path_in_system_libs("/opt/lib/libtorify.so"));
+    assert_false(preload_path_in_system_libs("/usr/libexec/libtorify.so"));
+    assert_false(preload_path_in_system_libs("/usr/lib/torify/notalibrary"));
+}
+
 static void test_output_that_does_not_fit_is_an_error(void **state)
 {
     bool ch;
@@ -155,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_disable_without_torify_changes_nothing),
         cmocka_unit_test(test_disable_also_drops_a_library_named_otherwise),
         cmocka_unit_test(test_torify_entries_are_listed_for_status),
+        cmocka_unit_test(test_system_library_directories_are_recognised),
         cmocka_unit_test(test_output_that_does_not_fit_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
