@@ -711,6 +711,80 @@ static void test_an_epoll_set_recreated_under_the_same_number_is_a_new_set(void 
     wait_idle();
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Successes, refusals and closes mid-handshake, each in an epoll set and
+ * polled: once all are closed, not one fd of ours is left (dups of the
+ * sockets and of the epoll sets, eventfds). */
+static void test_no_fd_is_left_after_successes_refusals_and_closes_mid_handshake(void **state)
+{
+    assert_true(torify_nb_helper_ensure());
+    wait_idle();
+    int before = count_fds();
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    for (int round = 0; round < 3; round++) {
+        int s = start_connect(round == 1 ? "refuse.test" : "gated.test");
+        struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 5 }, out;
+        assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+        if (round < 2) {
+            atomic_store(&gate_open, 1);
+            struct pollfd p = { .fd = s, .events = POLLOUT };
+            assert_int_equal(poll(&p, 1, 10000), 1);
+            assert_int_equal(epoll_wait(ep, &out, 1, 10000), 1);
+        }
+        close(s); /* round 2: mid-handshake */
+        wait_idle();
+    }
+    close(ep);
+    atomic_store(&gate_open, 1); /* lets the server's thread of round 2 end */
+    /* The in-process server closes its side when it sees ours go. */
+    for (int i = 0; i < 500 && count_fds() != before; i++)
+        usleep(10000);
+    assert_int_equal(count_fds(), before);
+}
+
+/* exec while a handshake is in flight: none of torify's fds of that
+ * connection (the socket's dup, its eventfd, the dups of epoll sets: all
+ * placed at 256 and up) may reach the new program.  Only the fake map's
+ * memfd is handed on, on purpose. */
+static void test_every_internal_fd_is_close_on_exec_while_a_handshake_is_in_flight(void **state)
+{
+    int s = start_connect("gated.test");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = 3 };
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    const char *map = getenv("TORIFY_FAKEMAP_FD");
+    int map_fd = map ? atoi(map) : -1;
+    int internal = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd < 256 || fd == map_fd || fd == dirfd(d))
+            continue;
+        internal++;
+        int fl = fcntl(fd, F_GETFD);
+        if (fl < 0 || !(fl & FD_CLOEXEC))
+            fail_msg("fd %d is inherited by exec'd programs", fd);
+    }
+    closedir(d);
+    assert_true(internal >= 3); /* at least the dup, the eventfd, the epoll dup */
+    atomic_store(&gate_open, 1);
+    close(s);
+    close(ep);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -743,6 +817,8 @@ int main(void)
         cmocka_unit_test(test_threads_connect_poll_and_close_concurrently_while_forking),
         cmocka_unit_test(test_a_vfork_child_closing_the_socket_leaves_the_parents_connect_alone),
         cmocka_unit_test(test_an_epoll_set_recreated_under_the_same_number_is_a_new_set),
+        cmocka_unit_test(test_no_fd_is_left_after_successes_refusals_and_closes_mid_handshake),
+        cmocka_unit_test(test_every_internal_fd_is_close_on_exec_while_a_handshake_is_in_flight),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
