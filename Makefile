@@ -5,6 +5,7 @@
 #   make demo            the main job: private Tor network + torified programs
 #   make bench           overhead and stall figures against torsocks / proxychains4
 #   make fuzz            bounded libFuzzer run over every parser (clang)
+#   make stress          the stress suite at full size; make tsan: under ThreadSanitizer
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Variables: BUILD (output dir, default build), SANITIZE (e.g. address,undefined),
@@ -27,8 +28,15 @@ CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fno-strict-al
 LDFLAGS_ALL  := $(LDFLAGS)
 
 ifneq ($(SANITIZE),)
-CFLAGS_ALL  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+# -fno-sanitize-recover: a UBSan finding ends the program, so tests fail on it.
+SAN_FLAGS    := -fsanitize=$(SANITIZE) $(if $(findstring undefined,$(SANITIZE)),-fno-sanitize-recover=undefined) -fno-omit-frame-pointer
+CFLAGS_ALL  += $(SAN_FLAGS)
 LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+# An instrumented libtorify.so in an uninstrumented program needs the
+# sanitizer's runtime preloaded with it: the launcher adds it to the child's
+# LD_PRELOAD, the tests read $(BUILD)/sanitize.env (written by `make tests`).
+SAN_RUNTIME  := $(shell $(CC) -print-file-name=$(if $(findstring address,$(SANITIZE)),libasan.so,$(if $(findstring thread,$(SANITIZE)),libtsan.so,libubsan.so)))
+CPPFLAGS_ALL += -DTORIFY_SAN_RUNTIME=\"$(SAN_RUNTIME)\"
 endif
 
 SOCKS_SRC    := $(sort $(wildcard src/socks/*.c))
@@ -52,7 +60,7 @@ LIB_SOCKS    := $(BUILD)/libtorify-socks.a
 LIB_SHIM     := $(BUILD)/libtorify.so
 LAUNCHER     := $(BUILD)/torify
 
-.PHONY: all check test-deps tests demo bench fuzz stress install uninstall clean
+.PHONY: all check test-deps tests demo bench fuzz stress tsan install uninstall clean
 all: $(LIB_SOCKS) $(if $(SHIM_SRC),$(LIB_SHIM)) $(if $(LAUNCHER_SRC),$(LAUNCHER))
 
 $(BUILD)/obj/%.o: %.c
@@ -89,11 +97,24 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OB
 $(BUILD)/progs/%: tests/progs/%.c $(LIB_SOCKS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -std=c11 -O1 -g -Wall -Wno-unused-result -o $@ $< \
-	    $(if $(filter static_%,$*),-static) $(LIB_SOCKS) -lpthread $(PROG_LDLIBS_$*)
+	    $(if $(filter static_%,$*),-static,$(SAN_FLAGS)) $(LIB_SOCKS) -lpthread $(PROG_LDLIBS_$*)
 
 PROG_LDLIBS_uring_connect := -luring
 
-tests: all $(UNIT_BIN) $(PROG_BIN)
+tests: all $(UNIT_BIN) $(PROG_BIN) sanitize-env
+
+# What the test runner needs to know about a sanitizer build (none: no file).
+.PHONY: sanitize-env
+sanitize-env:
+	@mkdir -p $(BUILD)
+ifneq ($(SANITIZE),)
+	@printf '%s\n' 'TORIFY_SANITIZE=$(SANITIZE)' 'TORIFY_SAN_RUNTIME=$(SAN_RUNTIME)' \
+	    'ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86' \
+	    'UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86' \
+	    'TSAN_OPTIONS=halt_on_error=0:exitcode=86' > $(BUILD)/sanitize.env
+else
+	@rm -f $(BUILD)/sanitize.env
+endif
 
 test-deps:
 	scripts/install-deps test
@@ -115,6 +136,12 @@ bench:
 stress:
 	$(MAKE) tests
 	BUILD=$(BUILD) TORIFY_STRESS=big python3 tests/run_all.py stress
+
+# ThreadSanitizer over the threaded parts: the stress suite (small), the fake
+# map's and the state's unit tests, exec sharing.  Not in make check (slow).
+tsan:
+	$(MAKE) BUILD=$(BUILD)-tsan SANITIZE=thread tests
+	BUILD=$(BUILD)-tsan TORIFY_STRESS=small python3 tests/run_all.py stress,unit/test_fakemap,unit/test_core_state,test_shim_exec
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))

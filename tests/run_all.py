@@ -22,7 +22,11 @@ test_e2e_*.py suites need the private Tor network: it is brought up once
 them and taken down after the last, also on failure or Ctrl-C.  Without
 scripts/tornet they are skipped with that reason.
 
-FILTER keeps only suites whose name contains it ("socks", "stress", ...).
+FILTER keeps only suites whose name ("unit/test_fakemap",
+"integration/test_stress.py") contains it ("socks", "stress", "unit/", ...;
+alternatives separated by commas).  For a sanitizer build ($BUILD/sanitize.env
+from `make SANITIZE=...`) its ASAN_/UBSAN_/TSAN_OPTIONS and TORIFY_SANITIZE are
+set for every suite.
 The last line is always "N passed, N failed, N skipped"; the exit status
 is 1 if anything failed or no test ran at all.
 """
@@ -426,6 +430,19 @@ def report(res):
         print(tail(res.output), flush=True)
 
 
+def sanitizer_env(build):
+    out = {}
+    try:
+        with open(os.path.join(build, "sanitize.env")) as f:
+            for line in f:
+                k, sep, v = line.strip().partition("=")
+                if sep and k and k != "TORIFY_SAN_RUNTIME":
+                    out[k] = v
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def main(argv):
     if len(argv) >= 1 and argv[0] == "--run-module":
         return child_run_module(argv[1], argv[3])
@@ -441,11 +458,16 @@ def main(argv):
                    and not f.endswith((".d", ".o")))
     integ = sorted(os.path.join(INTEG, f) for f in os.listdir(INTEG)
                    if f.startswith("test_") and f.endswith(".py"))
-    units = [u for u in units if filt in os.path.basename(u)]
-    integ = [i for i in integ if filt in os.path.basename(i)]
+    # FILTER may list alternatives separated by commas ("test_shim,stress").
+    filts = filt.split(",")
+    units = [u for u in units if any(f in "unit/" + os.path.basename(u) for f in filts)]
+    integ = [i for i in integ if any(f in "integration/" + os.path.basename(i) for f in filts)]
     e2e = [i for i in integ if os.path.basename(i).startswith("test_e2e_")]
     plain = [i for i in integ if i not in e2e]
 
+    # A sanitizer build ($BUILD/sanitize.env, see the Makefile): its options
+    # (ASAN_OPTIONS...) hold for every suite; TORIFY_SANITIZE tells tests.
+    os.environ.update(sanitizer_env(build))
     env = dict(os.environ, BUILD=build, TORIFY_SRC=SRC, PYTHONDONTWRITEBYTECODE="1")
     env["PYTHONPATH"] = INTEG + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     results = []

@@ -241,27 +241,29 @@ void torify_fd_clear(int fd)
 {
     if (fd < 0 || (unsigned)fd >= TORIFY_FD_MAX)
         return;
-    uint64_t bit = 1ull << ((unsigned)fd % 64);
-    uint64_t old = atomic_fetch_and_explicit(&torify_fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
-    if (!(old & bit))
+    /* The record is read before the bit is cleared and never written after:
+     * once the bit is clear and the fd closed, another thread may get the
+     * same fd number and set a new record, and what orders that thread's
+     * writes after these reads is its own RMW of the same bitmap word (in
+     * torify_fd_set), which synchronizes with the acq_rel one here.  (The
+     * kernel's fd table orders them too, but no race detector sees that.) */
+    if (!torify_fd_tracked(fd)) /* acquire: orders the record's last writer before the read */
         return;
     struct torify_fd_rec *chunk = chunk_for(fd, false);
-    if (!chunk)
+    struct torify_fd_rec *r = chunk ? &chunk[(unsigned)fd % TORIFY_FD_CHUNK] : NULL;
+    uint32_t slot = r ? r->fake_slot : TORIFY_FAKEMAP_NO_SLOT;
+    void *codec = r ? r->codec : NULL;
+    uint32_t gen = r ? r->codec_gen : 0;
+    uint64_t bit = 1ull << ((unsigned)fd % 64);
+    uint64_t old = atomic_fetch_and_explicit(&torify_fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
+    if (!(old & bit) || !chunk)
         return;
-    struct torify_fd_rec *r = &chunk[(unsigned)fd % TORIFY_FD_CHUNK];
     struct torify_fakemap *m = __atomic_load_n(&fakemap, __ATOMIC_ACQUIRE);
-    if (r->fake_slot != TORIFY_FAKEMAP_NO_SLOT && m)
-        torify_fakemap_release(m, r->fake_slot);
-    if (r->codec) {
+    if (slot != TORIFY_FAKEMAP_NO_SLOT && m)
+        torify_fakemap_release(m, slot);
+    if (codec) {
         torify_fd_codec_release_fn rel = atomic_load_explicit(&codec_release, memory_order_acquire);
         if (rel)
-            rel(r->codec, r->codec_gen);
-        r->codec = NULL;
+            rel(codec, gen);
     }
-    r->state = TORIFY_FD_NONE;
-    r->fake_slot = TORIFY_FAKEMAP_NO_SLOT;
-    /* Publish these writes: a thread that gets this fd number next (after
-     * our close) orders its torify_fd_set after them through the bitmap
-     * word (its clear's acq_rel fetch_and reads this release RMW). */
-    atomic_fetch_or_explicit(&torify_fd_bits[(unsigned)fd / 64], 0, memory_order_release);
 }

@@ -79,6 +79,16 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         fprintf(stderr, "torify: LD_PRELOAD would be too long\n");
         return EXIT_OS;
     }
+#ifdef TORIFY_SAN_RUNTIME
+    /* A sanitizer build (make SANITIZE=...): the instrumented libtorify.so
+     * works in an uninstrumented program only with the sanitizer's runtime
+     * loaded first. */
+    if (!strstr(value, TORIFY_SAN_RUNTIME)) {
+        char with[sizeof value];
+        if (snprintf(with, sizeof with, "%s %s", TORIFY_SAN_RUNTIME, value) < (int)sizeof with)
+            memcpy(value, with, sizeof value);
+    }
+#endif
     if (setenv("LD_PRELOAD", value, 1) != 0) {
         fprintf(stderr, "torify: cannot set LD_PRELOAD: %s\n", strerror(errno));
         return EXIT_OS;

@@ -57,6 +57,7 @@ class ProgramsCase(util.TestCase):
         return path
 
     def torify_run(self, argv, opts=(), env=None, conf=None, timeout=30, input=None):
+        util.skip_foreign_under_sanitizer(self, argv[0])
         e = clean_env(TORIFY_CONF_FILE=conf or self.conf, HOME=self.tmp)
         if env:
             e.update(env)
