@@ -94,7 +94,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OB
 	    $(LDFLAGS_ALL) -lcmocka -ldl -lpthread
 
 # Small C programs used as real clients by the integration tests.
-$(BUILD)/progs/%: tests/progs/%.c $(LIB_SOCKS)
+$(BUILD)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(LIB_SOCKS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -std=c11 -O1 -g -Wall -Wno-unused-result -o $@ $< \
 	    $(if $(filter static_%,$*),-static,$(SAN_FLAGS)) $(LIB_SOCKS) -lpthread $(PROG_LDLIBS_$*)
