@@ -110,6 +110,9 @@ const char *tor_address_text(const struct torify_config *cfg, char *buf, size_t 
 #define SYSTEM_PRELOAD_FILE "/etc/ld.so.preload"
 #define SYSTEM_LIBRARY TORIFY_PREFIX "/lib/torify/libtorify.so"
 int system_command(const struct launcher_opts *o);
+/* listener.c: the executable (as /proc/PID/exe names it) of the process
+ * listening at Tor's TCP address; false when none is found or unknowable. */
+bool tor_listener_exe(const struct torify_config *cfg, char *exe, size_t len);
 /* One line for `show`: "enabled (/etc/ld.so.preload lists PATH)" or "disabled". */
 const char *system_state_text(char *buf, size_t len);
 

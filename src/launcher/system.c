@@ -472,6 +472,17 @@ static void print_tor(const struct torify_config *cfg, FILE *out)
     int l = check_tor_listening(cfg);
     fprintf(out, "tor: %s (%s)\n", tor_address_text(cfg, where, sizeof where),
             l == 1 ? "something listens there" : l == 0 ? "nothing listens there" : "not a local address");
+    char exe[PATH_MAX];
+    if (l != 1 || !tor_listener_exe(cfg, exe, sizeof exe))
+        return;
+    bool exempt = torify_config_exe_exempt(cfg, exe);
+    fprintf(out, "tor listener: %s (%s)\n", exe, exempt ? "exempt" : "NOT exempt");
+    /* After its next start under system-wide mode a torified Tor would
+     * send its own connections to itself: everything fails closed. */
+    if (!exempt)
+        fprintf(stderr, "torify: warning: %s listens at Tor's address but is not exempt: restarted under "
+                        "system-wide mode it would be torified and cut off; if it is Tor, add "
+                        "`ExemptExecutable %s` to the system configuration\n", exe, exe);
 }
 
 /* ---- the commands --------------------------------------------------------- */

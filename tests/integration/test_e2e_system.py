@@ -114,6 +114,8 @@ class SystemWideRealTor(tornet.Case):
             time.sleep(0.5)
         self.assertEqual([l for l in self.read(err).splitlines() if l.startswith("torify:")], [],
                          "the exempt tor was touched by torify")
+        r = util.run(self.root.wrap([self.torify_bin, "--system", "status"]), env=clean_env(), timeout=60)
+        self.assertIn("tor listener: %s (exempt)" % self.tor, r.stdout, r.stderr)
         host, path = self.net.unique_host("sys"), self.net.unique_path("sys")
         mark = self.net.mark()
         r = util.run(self.root.wrap([self.curl, "-sS", "-m", "60", self.net.web_url(path, host)]),

@@ -625,6 +625,25 @@ class SystemCommand(util.TestCase):
         self.assertIn("ExemptExecutable %s: whoever can replace it can run anything without torify" % exe, r.stderr)
         self.assertIn("ExemptExecutable %s never matches: the running program is seen as %s" % (link, exe), r.stderr)
 
+    def test_status_names_the_program_at_tors_address_and_whether_it_is_exempt(self):
+        if not PY:
+            self.skipTest("/usr/bin/python3 not installed")
+        port = util.free_port()
+        code = ("import socket, sys, time\ns = socket.socket(); s.bind(('127.0.0.1', %d)); s.listen()\n"
+                "print('ready', flush=True); time.sleep(60)\n" % port)
+        p = self.spawn([PY, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.assertEqual(p.stdout.readline().strip(), b"ready")
+        real_py = os.path.realpath(PY)
+        conf = "TorAddress 127.0.0.1\nTorPort %d\n" % port
+        self.root.put("torify.conf", conf)
+        r = self.system("status")
+        self.assertIn("tor listener: %s (NOT exempt)" % real_py, r.stdout, r.stderr)
+        self.assertIn("`ExemptExecutable %s`" % real_py, r.stderr)
+        self.root.put("torify.conf", conf + "ExemptExecutable %s\n" % real_py)
+        r = self.system("status")
+        self.assertIn("tor listener: %s (exempt)" % real_py, r.stdout, r.stderr)
+        self.assertNotIn("not exempt", r.stderr)
+
     def test_system_takes_no_per_program_options(self):
         r = util.run([self.torify, "--system", "enable", "-P", "9150"], env=clean_env())
         self.assertEqual(r.returncode, EXIT_USAGE, r.stderr)
