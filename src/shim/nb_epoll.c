@@ -83,6 +83,15 @@ static struct nb_reg *live_reg(struct nb_conn *c, int epfd, epoll_ctl_fn real)
     return r;
 }
 
+/* The placeholder's events: the program's flags (so the kernel applies its
+ * own rules to them: EPOLLEXCLUSIVE with EPOLLONESHOT, MOD of an exclusive
+ * entry...) without any readiness event.  An eventfd never reports
+ * EPOLLERR/EPOLLHUP, so the placeholder is never ready. */
+static uint32_t placeholder_events(uint32_t events)
+{
+    return events & (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP);
+}
+
 /* Register c's placeholder in epfd for the program's (events, data).
  * c->lock held.  0 or an errno. */
 static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
@@ -98,9 +107,7 @@ static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
     int d = dup_high(epfd);
     if (d < 0)
         return errno == EBADF ? EBADF : ENOMEM;
-    /* No events: an eventfd never reports EPOLLERR/EPOLLHUP, so the
-     * placeholder is never ready; it only keeps the program's data. */
-    struct epoll_event ph = { .events = 0, .data = ev->data };
+    struct epoll_event ph = { .events = placeholder_events(ev->events), .data = ev->data };
     if (real(d, EPOLL_CTL_ADD, c->evfd, &ph) != 0) {
         int e = errno;
         torify_real_close(d);
@@ -172,7 +179,7 @@ __attribute__((noinline)) static int epoll_ctl_tracked(epoll_ctl_fn real, int ep
         } else if (!g) {
             err = ENOENT;
         } else {
-            struct epoll_event ph2 = { .events = 0, .data = event->data };
+            struct epoll_event ph2 = { .events = placeholder_events(event->events), .data = event->data };
             if (real(g->epdup, EPOLL_CTL_MOD, c->evfd, &ph2) != 0)
                 err = errno;
             else

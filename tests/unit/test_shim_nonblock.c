@@ -785,6 +785,32 @@ static void test_every_internal_fd_is_close_on_exec_while_a_handshake_is_in_flig
     wait_idle();
 }
 
+/* The kernel's rules for epoll flags hold while connecting too: ADD with
+ * EPOLLEXCLUSIVE|EPOLLONESHOT is EINVAL, MOD of an exclusive entry is
+ * EINVAL (accepting them would leave the socket out of the set for good
+ * when the helper's ADD is refused at completion). */
+static void test_epoll_flag_rules_are_the_kernels_while_connecting(void **state)
+{
+    int s = start_connect("gated.test");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLOUT | EPOLLEXCLUSIVE | EPOLLONESHOT, .data.u64 = 8 }, out;
+    errno = 0;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), -1);
+    assert_int_equal(errno, EINVAL);
+    ev.events = EPOLLOUT | EPOLLEXCLUSIVE;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    ev.events = EPOLLOUT;
+    errno = 0;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), -1);
+    assert_int_equal(errno, EINVAL);
+    atomic_store(&gate_open, 1);
+    assert_int_equal(epoll_wait(ep, &out, 1, 10000), 1);
+    assert_int_equal(out.data.u64, 8);
+    close(s);
+    close(ep);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -819,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_an_epoll_set_recreated_under_the_same_number_is_a_new_set),
         cmocka_unit_test(test_no_fd_is_left_after_successes_refusals_and_closes_mid_handshake),
         cmocka_unit_test(test_every_internal_fd_is_close_on_exec_while_a_handshake_is_in_flight),
+        cmocka_unit_test(test_epoll_flag_rules_are_the_kernels_while_connecting),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
