@@ -4,7 +4,8 @@ mode, every connection verified end to end (the server answers
 "NAME:PORT TOKEN" on the connection that asked for NAME).
 
 Size from TORIFY_STRESS: "small" (default, part of make check, a few
-seconds) or "big" (make stress): 256 threads x 100 connects, 1,000 forked
+seconds) or "big" (make stress): 256 threads x 100 connects (blocking, and
+again non-blocking with every 10th closed mid-handshake), 1,000 forked
 children, 300,000 names.  Times are printed, never asserted; memory is
 asserted (a correctness property: the map's memory is fixed at creation)."""
 
@@ -65,6 +66,18 @@ class Stress(util.TestCase):
         self.assertEqual(len(reqs), threads * connects)
         self.assertTrue(all(q["atyp"] == 3 and q["host"].endswith(".threads.test") for q in reqs),
                         [q for q in reqs if q["atyp"] != 3][:3])
+
+    def test_many_threads_connecting_non_blocking_and_closing_mid_handshake_leak_nothing(self):
+        threads, connects = P["threads"]
+        s = self.run_prog("stress_threads", [threads, connects, 80, 200, "nonblock"], "threads", timeout=600)
+        early = threads * connects // 10
+        self.assertEqual(s["closed_early"], early)
+        self.assertEqual(s["connects"], threads * connects - early)
+        self.assertEqual(s["fds_leaked"], 0)
+        hosts = [q["host"] for q in self.completed()]
+        # + the warm-up connect; those closed early may or may not have reached the server
+        self.assertGreaterEqual(len(hosts), threads * connects - early + 1)
+        self.assertTrue(all(h.endswith(".threads.test") for h in hosts), hosts[:5])
 
     def test_fork_storm_children_share_names_and_killed_lock_holders_do_not_wedge_the_map(self):
         children, concurrent = P["fork"]
