@@ -36,7 +36,7 @@ class FetchExample(util.TestCase):
     def setUpClass(cls):
         cls.prefix = tempfile.mkdtemp(prefix="torify-prefix-")
         cls.addClassCleanup(shutil.rmtree, cls.prefix, True)
-        res = util.run(["make", "-C", util.SRC, "install", "BUILD=" + util.build_dir(),
+        res = util.run(["make", "-C", util.SRC, "install", "BUILD=" + util.build_dir()] + util.san_make_args() + [
                         "PREFIX=" + cls.prefix, "DESTDIR="], timeout=300)
         if res.returncode != 0:
             raise AssertionError("make install failed (%d):\n%s\n%s"
@@ -44,8 +44,9 @@ class FetchExample(util.TestCase):
         # The README's command line: cc fetch.c $(pkg-config --cflags --libs torify-socks) -o fetch
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(cls.prefix, "lib", "pkgconfig"))
         cls.exe = os.path.join(cls.prefix, "fetch")
-        res = util.run(["sh", "-c", 'cc "$1" $(pkg-config --cflags --libs torify-socks) -o "$2"', "sh",
-                        EXAMPLE, cls.exe], env=env, timeout=120)
+        # (+ the build's -fsanitize, if any: the installed library is instrumented then)
+        res = util.run(["sh", "-c", 'cc "$1" $(pkg-config --cflags --libs torify-socks) -o "$2" $3', "sh",
+                        EXAMPLE, cls.exe, " ".join(util.san_link_flags())], env=env, timeout=120)
         if res.returncode != 0:
             raise AssertionError("compiling the example failed:\n%s%s" % (res.stdout, res.stderr))
 

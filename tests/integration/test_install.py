@@ -20,7 +20,7 @@ class Install(util.TestCase):
         import tempfile
         cls.stage = tempfile.mkdtemp(prefix="torify-destdir-")
         cls.addClassCleanup(shutil.rmtree, cls.stage, True)
-        res = util.run(["make", "-C", util.SRC, "install", "BUILD=" + util.build_dir(),
+        res = util.run(["make", "-C", util.SRC, "install", "BUILD=" + util.build_dir()] + util.san_make_args() + [
                         "PREFIX=" + PREFIX, "DESTDIR=" + cls.stage], timeout=300)
         if res.returncode != 0:
             raise AssertionError("make install failed (%d):\n%s\n%s"
@@ -87,7 +87,7 @@ class Install(util.TestCase):
                     'int main(void) { return strcmp(torify_err_name(TORIFY_E_S5_CONN_REFUSED),'
                     ' "TORIFY_E_S5_CONN_REFUSED") != 0; }\n')
         exe = os.path.join(d, "t")
-        util.run(["cc", "-o", exe, src] + flags, timeout=60, check=True)
+        util.run(["cc", "-o", exe, src] + flags + util.san_link_flags(), timeout=60, check=True)
         self.assertEqual(util.run([exe], timeout=10).returncode, 0)
 
     def test_nothing_outside_the_prefix(self):

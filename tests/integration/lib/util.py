@@ -298,3 +298,17 @@ def skip_foreign_under_sanitizer(testcase, program):
     if san and os.path.basename(program) in ("curl", "wget", "git"):
         testcase.skipTest("-fsanitize=%s build: %s hangs with the sanitizer runtime preloaded, "
                           "even without torify" % (san, os.path.basename(program)))
+
+
+def san_link_flags():
+    """What a program linked against this build's (instrumented) static
+    library needs in a sanitizer build: the same -fsanitize."""
+    san = sanitizer_env().get("TORIFY_SANITIZE")
+    return ["-fsanitize=" + san] if san else []
+
+
+def san_make_args():
+    """SANITIZE=... for a make run in a sanitizer build dir (else make would
+    relink it without the sanitizer)."""
+    san = sanitizer_env().get("TORIFY_SANITIZE")
+    return ["SANITIZE=" + san] if san else []
