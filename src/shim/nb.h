@@ -35,6 +35,7 @@
 #include <torify/socks.h>
 
 #include "core/config.h"
+#include "core/state.h"
 
 enum nb_phase {
     NB_FREE = 0,
@@ -110,6 +111,16 @@ struct nb_conn *torify_nb_get(int fd, enum nb_phase *phase);
 #define NB_EV_CLOSED (1 << 30)
 bool torify_nb_ev_hold(struct nb_conn *c);
 void torify_nb_ev_drop(struct nb_conn *c);
+/* Cheap look, no reference and no fstat (the pool's memory is
+ * type-stable): might fd's connection be in flight?  A filter before
+ * torify_nb_get, which checks for real; most tracked fds are long done. */
+static inline bool torify_nb_maybe_connecting(int fd)
+{
+    struct torify_fd_rec rec;
+    if (fd < 0 || !torify_fd_get(fd, &rec) || !rec.codec)
+        return false;
+    return nb_phase_of(atomic_load(&((struct nb_conn *)rec.codec)->gs)) == NB_CONNECTING;
+}
 /* After NB_FAILED: the errno, the first time; later 0 (SO_ERROR) */
 int torify_nb_take_error(struct nb_conn *c);
 /* Walk every object of the pool (fork handling). */

@@ -153,6 +153,8 @@ __attribute__((noinline)) static int epoll_ctl_slow(int epfd, int op, int fd, st
 __attribute__((noinline)) static int epoll_ctl_tracked(epoll_ctl_fn real, int epfd, int op, int fd,
                                                       struct epoll_event *event)
 {
+    if (!torify_nb_maybe_connecting(fd))
+        return real(epfd, op, fd, event); /* done long ago: no fstat per MOD */
     enum nb_phase ph;
     struct nb_conn *c = torify_nb_get(fd, &ph);
     if (!c)

@@ -47,19 +47,9 @@ static int real_ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, cons
     return p ? p(f, n, t, m) : -1;
 }
 
-/* Cheap look first (no reference, no fstat; the pool's memory is
- * type-stable): most tracked fds are long connected. */
-static bool maybe_connecting(int fd)
-{
-    struct torify_fd_rec rec;
-    if (fd < 0 || !torify_fd_get(fd, &rec) || !rec.codec)
-        return false;
-    return nb_phase_of(atomic_load(&((struct nb_conn *)rec.codec)->gs)) == NB_CONNECTING;
-}
-
 static bool connecting(int fd)
 {
-    if (!maybe_connecting(fd))
+    if (!torify_nb_maybe_connecting(fd))
         return false;
     enum nb_phase ph;
     struct nb_conn *c = torify_nb_get(fd, &ph);
@@ -110,7 +100,7 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
             tmp[i].revents = 0;
             held[i] = NULL;
             enum nb_phase ph;
-            struct nb_conn *c = maybe_connecting(fds[i].fd) ? torify_nb_get(fds[i].fd, &ph) : NULL;
+            struct nb_conn *c = torify_nb_maybe_connecting(fds[i].fd) ? torify_nb_get(fds[i].fd, &ph) : NULL;
             if (c && ph == NB_CONNECTING && torify_nb_ev_hold(c)) {
                 held[i] = c; /* the hold keeps c->evfd open while we wait */
                 tmp[i].fd = c->evfd;
