@@ -815,6 +815,64 @@ static void test_epoll_flag_rules_are_the_kernels_while_connecting(void **state)
     wait_idle();
 }
 
+/* select() with an fd above FD_SETSIZE (a program with its own larger
+ * fd_set arrays): the connecting socket is hidden until the reply, then
+ * reported, and no bit outside the set is touched. */
+static void test_select_above_fd_setsize_waits_for_the_reply(void **state)
+{
+    atomic_store(&gate_open, 0);
+    int sync[2];
+    assert_int_equal(pipe(sync), 0);
+    int before = atomic_load(&requests_seen);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_max < 4096)
+            _exit(77);
+        rl.rlim_cur = 4096;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(77);
+        struct addrinfo *ai = lookup("big.test");
+        int s0 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        int s = dup2(s0, 3000);
+        close(s0);
+        if (s != 3000 || connect(s, ai->ai_addr, ai->ai_addrlen) != -1 || errno != EINPROGRESS)
+            _exit(2);
+        enum { WORDS = 4096 / (8 * sizeof(unsigned long)) };
+        unsigned long w[WORDS + 1];
+        memset(w, 0, sizeof w);
+        w[WORDS] = 0x5a5a5a5a; /* guard word past nfds */
+        w[s / (8 * sizeof(unsigned long))] |= 1ul << (s % (8 * sizeof(unsigned long)));
+        struct timeval tv = { 0, 300000 };
+        if (select(s + 1, NULL, (fd_set *)(void *)w, NULL, &tv) != 0)
+            _exit(3); /* not before the reply */
+        if (write(sync[1], "r", 1) != 1)
+            _exit(4);
+        w[s / (8 * sizeof(unsigned long))] |= 1ul << (s % (8 * sizeof(unsigned long)));
+        tv.tv_sec = 10;
+        if (select(s + 1, NULL, (fd_set *)(void *)w, NULL, &tv) != 1)
+            _exit(5);
+        if (!(w[s / (8 * sizeof(unsigned long))] >> (s % (8 * sizeof(unsigned long)) & 1)) || w[WORDS] != 0x5a5a5a5a)
+            _exit(6);
+        _exit(so_error(s) == 0 ? 0 : 7);
+    }
+    close(sync[1]); /* a child that ends early gives EOF, not a hang */
+    char c;
+    if (read(sync[0], &c, 1) == 1)
+        assert_true(atomic_load(&requests_seen) > before);
+    atomic_store(&gate_open, 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(sync[0]);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -850,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_no_fd_is_left_after_successes_refusals_and_closes_mid_handshake),
         cmocka_unit_test(test_every_internal_fd_is_close_on_exec_while_a_handshake_is_in_flight),
         cmocka_unit_test(test_epoll_flag_rules_are_the_kernels_while_connecting),
+        cmocka_unit_test(test_select_above_fd_setsize_waits_for_the_reply),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
