@@ -90,6 +90,8 @@ struct torify_fakemap {
     uint32_t *index;
     int fd;                      /* the memfd, or -1 */
     int lfd;                     /* the memfd to take the record lock on, or -1 (no memfd) */
+    dev_t ldev;                  /* its identity: the program may close the number and */
+    ino_t lino;                  /* reuse it for a file of its own */
     _Atomic int plock;           /* the lock between this process's threads: 0 or the holder's pid */
 };
 
@@ -351,6 +353,15 @@ static void plock_acquire(struct torify_fakemap *m, int me)
     }
 }
 
+/* Is m->lfd still our memfd?  A record lock taken and dropped on a file
+ * of the program's that got the number would drop the program's own lock
+ * on it (POSIX locks are per process and file). */
+static bool lfd_is_ours(const struct torify_fakemap *m)
+{
+    struct stat st;
+    return fstat(m->lfd, &st) == 0 && st.st_ino == m->lino && st.st_dev == m->ldev;
+}
+
 static int lock_map(struct torify_fakemap *m)
 {
     if (m->lfd < 0) {
@@ -364,6 +375,10 @@ static int lock_map(struct torify_fakemap *m)
         return r;
     }
     plock_acquire(m, (int)getpid());
+    if (!lfd_is_ours(m)) {
+        atomic_store(&m->plock, 0);
+        return EBADF; /* fail closed: no name is looked up or handed out */
+    }
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
     int r;
     while ((r = fcntl(m->lfd, F_SETLKW, &fl)) != 0 && errno == EINTR)
@@ -457,6 +472,13 @@ torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torif
     }
     m->fd = fd;
     m->lfd = fd;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        m->ldev = st.st_dev;
+        m->lino = st.st_ino;
+    } else {
+        m->lfd = -1; /* cannot tell it later: the robust mutex then */
+    }
     if (init_shared(m, p, &hdr) != TORIFY_OK) {
         torify_fakemap_destroy(m);
         return TORIFY_E_IO;
@@ -509,6 +531,8 @@ torify_err torify_fakemap_attach(struct torify_fakemap **out, int fd, uint64_t i
     set_pointers(m, p);
     m->fd = -1; /* not ours to close: it belongs to the environment's owner */
     m->lfd = fd;
+    m->ldev = st.st_dev;
+    m->lino = st.st_ino;
     *out = m;
     return TORIFY_OK;
 fail:
@@ -543,8 +567,8 @@ void torify_fakemap_destroy(struct torify_fakemap *m)
         return;
     if (m->sh)
         munmap(m->sh, m->map_len);
-    if (m->fd >= 0)
-        close(m->fd);
+    if (m->fd >= 0 && (m->lfd != m->fd || lfd_is_ours(m)))
+        close(m->fd); /* not a file of the program's that took the number */
     free(m);
 }
 

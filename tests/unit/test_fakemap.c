@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
@@ -660,6 +661,48 @@ static void test_hostile_pointers_in_the_shared_lock_are_never_written_through(v
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Whether another process sees byte 0 of path locked (F_GETLK from a child). */
+static bool locked_for_others(const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int f = open(path, O_RDWR);
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+        _exit(f >= 0 && fcntl(f, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* The map's lock is a record lock on its memfd.  If the program closes
+ * that fd number (close-all loops) and opens a file of its own there, the
+ * map must not lock and then unlock that file: POSIX locks are per process
+ * and file, so the unlock would drop the program's own lock on it. */
+static void test_the_map_never_takes_or_drops_locks_on_a_file_that_took_its_fd_number(void **state)
+{
+    struct torify_fakemap *m = make(64, NULL, NULL, NULL);
+    int mfd = torify_fakemap_fd(m);
+    if (mfd < 0) {
+        torify_fakemap_destroy(m);
+        skip(); /* no memfd here: the robust-mutex fallback */
+    }
+    char path[] = "/tmp/torify-test-lockXXXXXX";
+    int f = mkstemp(path);
+    assert_true(f >= 0);
+    assert_int_equal(close(mfd), 0);
+    assert_int_equal(dup2(f, mfd), mfd); /* the program's file at the map's number */
+    close(f);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+    assert_int_equal(fcntl(mfd, F_SETLK, &fl), 0); /* the program's own lock */
+    assert_true(locked_for_others(path));
+    uint32_t slot;
+    (void)torify_fakemap_assign(m, "x.test", 6, &slot); /* refused or not, hands off */
+    assert_true(locked_for_others(path));
+    close(mfd);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -682,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_a_scribbled_index_and_header_are_repaired_from_the_slots),
         cmocka_unit_test(test_random_garbage_anywhere_but_the_lock_never_breaks_bounds),
         cmocka_unit_test(test_hostile_pointers_in_the_shared_lock_are_never_written_through),
+        cmocka_unit_test(test_the_map_never_takes_or_drops_locks_on_a_file_that_took_its_fd_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
