@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import tornet  # noqa: E402
+from lib import tornet, util  # noqa: E402
 
 HOLD_MS = 25000  # long enough for a second circuit to be built under load
 
@@ -36,6 +36,7 @@ class Isolation(tornet.Case):
         host = self.net.unique_host(tag)
         target = "%s:%d" % (host, self.net.web_port)
         url = self.net.web_url("/hold?ms=%d" % HOLD_MS, host)
+        util.skip_foreign_under_sanitizer(self, "curl")
         self.spawn([self.torify_bin] + torify_args + ["curl", "-s", "-m", "40", "-o", "/dev/null", url],
                    env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # stream-status shows the exit's resolved address once connected, so
