@@ -130,17 +130,61 @@ static int export_min_fd(void)
     return lim >= 16 ? (int)(lim * 3 / 4) : 3;
 }
 
-/* Hand the map on to programs this one execs: the memfd stays open across
- * exec and the environment names it.  Not in AT_SECURE processes. */
-static void fakemap_export(struct torify_fakemap *m)
+/* Is the calling thread the only one in the process?  From
+ * /proc/self/stat (field 20, num_threads); false when it cannot tell.  If
+ * it is, no other thread exists that could read the environment while
+ * setenv() rewrites it, and none can appear meanwhile. */
+static bool single_threaded(void)
+{
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* comm (field 2) may hold spaces and parentheses: start after the last ')'. */
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return false;
+    /* Fields 3..19 are 17 fields; num_threads is the 18th after ')'. */
+    for (int field = 0; field < 18; field++) {
+        while (*p && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            return false;
+    }
+    return p[0] == '1' && (p[1] == ' ' || p[1] == '\0');
+}
+
+int torify_state_fakemap_publish(struct torify_fakemap *m)
 {
     uint64_t ino = 0;
     int fd = torify_fakemap_export(m, export_min_fd(), &ino);
     if (fd < 0)
-        return;
+        return -1;
     char v[48];
     snprintf(v, sizeof v, "%d:%llu", fd, (unsigned long long)ino);
-    if (setenv(TORIFY_FAKEMAP_ENV, v, 1) != 0)
+    return setenv(TORIFY_FAKEMAP_ENV, v, 1);
+}
+
+/* Hand a map this process created on to programs it execs — only while it
+ * is single-threaded: setenv() in a threaded program races with getenv()
+ * in its other threads (glibc's getenv takes no lock and may read an
+ * environment array setenv just freed).  A threaded program's children
+ * start their own map; the launcher publishes one map for its whole
+ * process tree before exec, so under `torify` this rule never matters. */
+static void fakemap_export(struct torify_fakemap *m)
+{
+    if (!single_threaded()) {
+        torify_log(TORIFY_LOG_DEBUG, "fake address map not exported to exec'd programs (threads running)");
+        return;
+    }
+    if (torify_state_fakemap_publish(m) != 0)
         torify_log(TORIFY_LOG_INFO, "cannot export the fake address map to exec'd programs");
 }
 

@@ -65,6 +65,11 @@ bool torify_state_exempt_rule(const struct torify_config *cfg, bool launched, co
  * AT_SECURE processes), else created and exported through it. */
 struct torify_fakemap *torify_state_fakemap(torify_err *err);
 
+/* Make m's memfd survive exec (a high fd without FD_CLOEXEC) and name it in
+ * TORIFY_FAKEMAP_ENV.  Calls setenv(): only for a single-threaded caller
+ * (the launcher before exec; the shim checks).  0 or -1. */
+int torify_state_fakemap_publish(struct torify_fakemap *m);
+
 /* ---- fd table --------------------------------------------------------- */
 
 #define TORIFY_FD_CHUNK 256u

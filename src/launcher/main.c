@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/fakemap.h"
+#include "core/state.h"
 #include "guard/guard.h"
 #include "launcher/launcher.h"
 
@@ -33,6 +35,29 @@ static void warn_if_tor_absent(const struct torify_config *cfg)
                         "connections will be refused; torify --check tells more\n",
                 tor_address_text(cfg, where, sizeof where));
     }
+}
+
+/* One fake-address map for the whole process tree, created here while the
+ * launcher is single-threaded and published before exec: a name one
+ * program looks up can be connected by any other program of the tree —
+ * its children, and also its siblings (`ip=$(getent hosts x); curl $ip`
+ * in a torified shell).  A torify run inside a torified tree keeps the
+ * outer map.  Without a map the programs simply create their own. */
+static void share_fakemap(const struct torify_config *cfg)
+{
+    if (getenv(TORIFY_FAKEMAP_ENV))
+        return;
+    struct torify_fakemap_opts fo;
+    memset(&fo, 0, sizeof fo);
+    fo.range4 = cfg->fake4;
+    fo.range6 = cfg->fake6;
+    struct torify_fakemap *m = NULL;
+    if (torify_fakemap_create(&m, &fo) != TORIFY_OK)
+        return;
+    /* On success m stays mapped for the launcher's lifetime (the guard's
+     * supervisor outlives the exec; otherwise exec unmaps it). */
+    if (torify_state_fakemap_publish(m) != 0)
+        torify_fakemap_destroy(m);
 }
 
 static int run_program(const struct launcher_opts *o, const struct torify_config *cfg)
@@ -94,6 +119,7 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         return EXIT_OS;
     }
     warn_if_tor_absent(cfg);
+    share_fakemap(cfg);
     fflush(NULL);
     if (guarded) {
         /* The launcher stays as the supervisor and returns the program's

@@ -85,5 +85,66 @@ class ExecSharing(util.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
+    def test_a_threaded_program_leaves_its_environment_alone(self):
+        # setenv() while another thread may call getenv() is a use-after-free
+        # waiting to happen: a threaded program does not export its map, so
+        # its child starts its own map and refuses the unknown address.
+        env = dict(self.env, EXEC_FAKE_THREAD="1")
+        r = util.run([util.prog("exec_fake"), "threaded.test", "sh", "-c",
+                      "echo env=${TORIFY_FAKEMAP_FD-unset}; %s connect {} 80" % util.prog("call_tcp")],
+                     env=env, timeout=30)
+        self.assertIn("ok resolved threaded.test 127.19", r.stdout, r.stdout + r.stderr)
+        self.assertIn("env=unset", r.stdout, r.stdout + r.stderr)
+        self.assertIn("fail connect errno=EHOSTUNREACH", r.stdout, r.stdout + r.stderr)
+        self.assertEqual(self.hosts(), [])
+
+
+class LauncherTreeSharing(util.TestCase):
+    """Under the launcher one map serves the whole process tree: it is
+    created and published by `torify` before exec, so even a threaded
+    program's children and a program's siblings turn its fake addresses
+    back into names."""
+
+    def setUp(self):
+        self.launcher = util.need_file(self, util.build_path("torify"), "launcher")
+        util.need_file(self, util.build_path("libtorify.so"), "libtorify.so")
+        for p in ("exec_fake", "call_tcp", "call_resolve"):
+            self.need_prog(p)
+        if util.sanitizer_env().get("TORIFY_SANITIZE"):
+            self.skipTest("the launcher is exercised by the normal build")
+        self.srv = SocksServer(mode="echo").start()
+        self.addCleanup(self.srv.stop)
+        conf = os.path.join(self.tempdir(), "torify.conf")
+        with open(conf, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\n" % self.srv.port)
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("TORIFY_", "TORSOCKS_")) and k != "LD_PRELOAD"}
+        self.env["TORIFY_CONF_FILE"] = conf
+
+    def hosts(self):
+        return [(q["host"], q["atyp"]) for q in self.srv.requests if q.get("complete")]
+
+    def run_torified(self, *argv):
+        return util.run([self.launcher, "--no-guard", "-q"] + list(argv), env=self.env, timeout=30)
+
+    def test_a_sibling_connects_to_the_name_another_program_looked_up(self):
+        # getent looks the name up and exits; call_tcp, a sibling, connects.
+        script = ("ip=$(getent ahostsv4 sibling.test | head -n1 | cut -d' ' -f1); echo ip=$ip; "
+                  "%s connect $ip 443" % util.prog("call_tcp"))
+        r = self.run_torified("sh", "-c", script)
+        self.assertIn("ip=127.19", r.stdout, r.stdout + r.stderr)
+        self.assertIn("ok connect 127.19", r.stdout, r.stdout + r.stderr)
+        self.srv.wait_requests(1)
+        self.assertEqual(self.hosts(), [("sibling.test", 3)])
+
+    def test_a_threaded_programs_child_connects_to_the_name_under_the_launcher(self):
+        self.env["EXEC_FAKE_THREAD"] = "1"
+        r = self.run_torified(util.prog("exec_fake"), "launched-threaded.test", "sh", "-c",
+                        "%s connect {} 80" % util.prog("call_tcp"))
+        self.assertIn("ok connect 127.19", r.stdout, r.stdout + r.stderr)
+        self.srv.wait_requests(1)
+        self.assertEqual(self.hosts(), [("launched-threaded.test", 3)])
+
+
 if __name__ == "__main__":
     unittest.main()

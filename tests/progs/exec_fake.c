@@ -6,18 +6,36 @@
  * Looks NAME up (getaddrinfo, AF_INET: under torify a fake address), then
  * execs PROG with every ARG "{}" replaced by that address, so the exec'd
  * program gets an address only the fake map can turn back into NAME.
+ * With EXEC_FAKE_THREAD=1 in the environment a second thread is running
+ * (sleeping) while NAME is looked up.
  */
 #include <netdb.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: exec_fake NAME PROG ARG...\n");
         return 2;
+    }
+    const char *t = getenv("EXEC_FAKE_THREAD");
+    pthread_t th;
+    if (t && strcmp(t, "1") == 0 && pthread_create(&th, NULL, sleeper, NULL) != 0) {
+        printf("fail pthread_create\n");
+        return 1;
     }
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
