@@ -251,6 +251,10 @@ class TestOptionsReachTheProgram(LauncherCase):
         self.assertNotIn("TORIFY_GUARDED", b)
         if guard_available(self):
             self.assertEqual(a.pop("TORIFY_GUARDED", None), "1")
+        # Each run publishes its own fake map: same fd, another memfd inode.
+        fa, fb = a.pop("TORIFY_FAKEMAP_FD", ""), b.pop("TORIFY_FAKEMAP_FD", "")
+        self.assertRegex(fa, r"^\d+:\d+$")
+        self.assertEqual(fa.split(":")[0], fb.split(":")[0])
         self.assertEqual(a, b)
 
     def test_guard_on_by_default_and_off_with_no_guard(self):
