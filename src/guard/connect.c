@@ -254,7 +254,7 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     struct torify_target target;
     int err_no = 0;
     torify_err why = TORIFY_OK;
-    switch (guard_decide(&s->cfg, &ss, len, &target, &err_no, &why)) {
+    switch (guard_decide(&s->cfg, &ss, len, s->map, &target, &err_no, &why)) {
     case GUARD_DIRECT:
         r = do_direct(pidfd, tid, fd, &ss, len);
         atomic_fetch_add(&s->n_direct, 1);

@@ -38,8 +38,11 @@ int torify_guard_check(char *why, size_t why_len);
  * launcher (SIGTERM, SIGINT, SIGHUP, ...) are forwarded to the program.
  * Returns the status to exit with: the program's exit code, 128+N when it
  * died of signal N, 127/126 when it could not be executed.  Returns -1 with
- * a message in err when the guard could not be set up (nothing was run). */
-int torify_guard_run(const struct torify_config *cfg, const char *path, char *const argv[],
-                     char *const envp[], char *err, size_t err_len);
+ * a message in err when the guard could not be set up (nothing was run).
+ * map (may be NULL) is the fake map the launcher published for the tree:
+ * connects to fake addresses that bypass the shim are torified by name. */
+struct torify_fakemap;
+int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map, const char *path,
+                     char *const argv[], char *const envp[], char *err, size_t err_len);
 
 #endif

@@ -51,9 +51,10 @@ enum guard_action {
 /* Pure: decide from the config and the sockaddr copy (len bytes, at most
  * sizeof(struct sockaddr_storage)).  For GUARD_TORIFY fills *target; for
  * GUARD_REFUSE sets *err_no (and *why). */
+struct torify_fakemap;
 enum guard_action guard_decide(const struct torify_config *cfg, const struct sockaddr_storage *sa,
-                               socklen_t len, struct torify_target *target, int *err_no,
-                               torify_err *why);
+                               socklen_t len, struct torify_fakemap *map, struct torify_target *target,
+                               int *err_no, torify_err *why);
 
 /* ---- proc.c: the target process --------------------------------------- */
 
@@ -79,6 +80,7 @@ int guard_pidfd_getfd(int pidfd, int fd);
 struct guard_sup {
     int listener;
     struct torify_config cfg;      /* own copy: the launcher's may go away */
+    struct torify_fakemap *map;    /* the tree's fake map (NULL: fakes refused) */
     size_t notif_size;             /* kernel's sizeof(struct seccomp_notif) */
     size_t resp_size;              /* kernel's sizeof(struct seccomp_notif_resp) */
     atomic_ulong n_torified, n_direct, n_refused;

@@ -168,8 +168,8 @@ static char **mark_env(char *const envp[])
     return out;
 }
 
-int torify_guard_run(const struct torify_config *cfg, const char *path, char *const argv[],
-                     char *const envp_in[], char *err, size_t err_len)
+int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map, const char *path,
+                     char *const argv[], char *const envp_in[], char *err, size_t err_len)
 {
     if (!path || !argv || !argv[0]) {
         snprintf(err, err_len, "no program to run");
@@ -180,6 +180,7 @@ int torify_guard_run(const struct torify_config *cfg, const char *path, char *co
     static struct guard_sup sup;
     memset(&sup, 0, sizeof sup);
     sup.cfg = *cfg;
+    sup.map = map;
 
     sigset_t set, old;
     sigemptyset(&set);

@@ -43,21 +43,24 @@ static void warn_if_tor_absent(const struct torify_config *cfg)
  * its children, and also its siblings (`ip=$(getent hosts x); curl $ip`
  * in a torified shell).  A torify run inside a torified tree keeps the
  * outer map.  Without a map the programs simply create their own. */
-static void share_fakemap(const struct torify_config *cfg)
+static struct torify_fakemap *share_fakemap(const struct torify_config *cfg)
 {
     if (getenv(TORIFY_FAKEMAP_ENV))
-        return;
+        return NULL;
     struct torify_fakemap_opts fo;
     memset(&fo, 0, sizeof fo);
     fo.range4 = cfg->fake4;
     fo.range6 = cfg->fake6;
     struct torify_fakemap *m = NULL;
     if (torify_fakemap_create(&m, &fo) != TORIFY_OK)
-        return;
-    /* On success m stays mapped for the launcher's lifetime (the guard's
-     * supervisor outlives the exec; otherwise exec unmaps it). */
-    if (torify_state_fakemap_publish(m) != 0)
+        return NULL;
+    /* On success m stays mapped for the launcher's lifetime: the guard's
+     * supervisor looks names up in it (otherwise exec unmaps it). */
+    if (torify_state_fakemap_publish(m) != 0) {
         torify_fakemap_destroy(m);
+        return NULL;
+    }
+    return m;
 }
 
 static int run_program(const struct launcher_opts *o, const struct torify_config *cfg)
@@ -119,7 +122,7 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         return EXIT_OS;
     }
     warn_if_tor_absent(cfg);
-    share_fakemap(cfg);
+    struct torify_fakemap *map = share_fakemap(cfg);
     fflush(NULL);
     if (guarded) {
         /* The launcher stays as the supervisor and returns the program's
@@ -127,7 +130,7 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
          * run: fail closed rather than run the program less protected than
          * the check promised. */
         char err[256] = "";
-        int st = torify_guard_run(cfg, path, argv, environ, err, sizeof err);
+        int st = torify_guard_run(cfg, map, path, argv, environ, err, sizeof err);
         if (st >= 0)
             return st;
         fprintf(stderr, "torify: kernel guard failed: %s (torify --no-guard runs with LD_PRELOAD only)\n",

@@ -205,6 +205,21 @@ class GuardLeakCorpus(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertEqual([r.get("host") for r in reqs], [DEST4])
 
+    def test_static_program_given_a_siblings_fake_address_connects_by_name(self):
+        """The launcher publishes one fake map for the tree and the
+        supervisor reads it: a static program (no shim) handed a fake
+        address that a torified sibling looked up connects to the NAME
+        through Tor — the address itself is never used."""
+        _need_env(self)
+        _need_env(self, "static_connect")
+        script = ("ip=$(getent ahostsv4 guard-static.test | head -n1 | cut -d' ' -f1); echo ip=$ip; "
+                  "%s $ip %s" % (P("static_connect"), PORT))
+        res, pkts, reqs = self.trap.run([util.build_path("torify"), "sh", "-c", script])
+        self.assertIn("ip=127.19", res.stdout, res.stdout + res.stderr)
+        self.assertEqual(pkts, [])
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual([r.get("host") for r in reqs], ["guard-static.test"])
+
     def test_refuses_to_start_when_it_cannot_guard(self):
         """Issue 5: no silent fall-back to LD_PRELOAD.  Under a seccomp
         supervisor that is not torify's (simulated: the marker removed from

@@ -11,14 +11,17 @@
 #include <string.h>
 #include <sys/un.h>
 #include <cmocka.h>
+#include "core/fakemap.h"
 #include "guard/internal.h"
 
 static struct torify_config cfg;
+static struct torify_fakemap *map; /* NULL unless a test makes one */
 
 static int setup(void **st)
 {
     (void)st;
     memset(&cfg, 0, sizeof cfg);
+    map = NULL;
     struct sockaddr_in *t = (struct sockaddr_in *)&cfg.tor_addr;
     t->sin_family = AF_INET;
     t->sin_port = htons(9050);
@@ -52,7 +55,7 @@ static enum guard_action decide(const char *ip, uint16_t port, struct torify_tar
         len = sizeof *in6;
     }
     torify_err why;
-    return guard_decide(&cfg, &ss, len, t, e, &why);
+    return guard_decide(&cfg, &ss, len, map, t, e, &why);
 }
 
 static void test_public_ipv4_is_torified_with_ip_and_port(void **st)
@@ -111,6 +114,39 @@ static void test_fake_addresses_are_refused_as_unknown_names(void **st)
     assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_LOCALHOST));
 }
 
+static void test_fake_addresses_connect_by_name_from_the_trees_map(void **st)
+{
+    (void)st;
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    o.range4 = cfg.fake4;
+    o.range6 = cfg.fake6;
+    assert_int_equal(torify_fakemap_create(&map, &o), TORIFY_OK);
+    uint32_t slot;
+    assert_int_equal(torify_fakemap_assign(map, "static.test", strlen("static.test"), &slot), TORIFY_OK);
+    uint8_t a4[4], a6[16];
+    char ip4[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+    torify_fakemap_addr4(map, slot, a4);
+    torify_fakemap_addr6(map, slot, a6);
+    inet_ntop(AF_INET, a4, ip4, sizeof ip4);
+    inet_ntop(AF_INET6, a6, ip6, sizeof ip6);
+    struct torify_target t;
+    int e;
+    assert_int_equal(decide(ip4, 443, &t, &e), GUARD_TORIFY);
+    assert_int_equal(t.kind, TORIFY_TARGET_HOST);
+    assert_string_equal(t.host, "static.test");
+    assert_int_equal(t.port, 443);
+    memset(&t, 0, sizeof t);
+    assert_int_equal(decide(ip6, 80, &t, &e), GUARD_TORIFY);
+    assert_string_equal(t.host, "static.test");
+    /* A fake the map does not hold, and port 0, are still refused. */
+    assert_int_equal(decide("127.250.0.9", 80, &t, &e), GUARD_REFUSE);
+    assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UNKNOWN_FAKE));
+    assert_int_equal(decide(ip4, 0, &t, &e), GUARD_REFUSE);
+    torify_fakemap_destroy(map);
+    map = NULL;
+}
+
 static void test_fake_range_wins_over_allowed_loopback(void **st)
 {
     (void)st;
@@ -163,11 +199,11 @@ static void test_local_families_are_direct_others_refused(void **st)
     torify_err why;
     memset(&ss, 0, sizeof ss);
     ss.ss_family = AF_UNIX;
-    assert_int_equal(guard_decide(&cfg, &ss, sizeof(struct sockaddr_un), &t, &e, &why), GUARD_DIRECT);
+    assert_int_equal(guard_decide(&cfg, &ss, sizeof(struct sockaddr_un), NULL, &t, &e, &why), GUARD_DIRECT);
     ss.ss_family = AF_UNSPEC;
-    assert_int_equal(guard_decide(&cfg, &ss, sizeof(sa_family_t), &t, &e, &why), GUARD_DIRECT);
+    assert_int_equal(guard_decide(&cfg, &ss, sizeof(sa_family_t), NULL, &t, &e, &why), GUARD_DIRECT);
     ss.ss_family = 40; /* AF_VSOCK: to the hypervisor, around every network namespace */
-    assert_int_equal(guard_decide(&cfg, &ss, 16, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(guard_decide(&cfg, &ss, 16, NULL, &t, &e, &why), GUARD_REFUSE);
     assert_int_equal(e, EAFNOSUPPORT);
 }
 
@@ -180,12 +216,12 @@ static void test_short_sockaddrs_are_einval(void **st)
     torify_err why;
     memset(&ss, 0, sizeof ss);
     ss.ss_family = AF_INET;
-    assert_int_equal(guard_decide(&cfg, &ss, 8, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(guard_decide(&cfg, &ss, 8, NULL, &t, &e, &why), GUARD_REFUSE);
     assert_int_equal(e, EINVAL);
     ss.ss_family = AF_INET6;
-    assert_int_equal(guard_decide(&cfg, &ss, 20, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(guard_decide(&cfg, &ss, 20, NULL, &t, &e, &why), GUARD_REFUSE);
     assert_int_equal(e, EINVAL);
-    assert_int_equal(guard_decide(&cfg, &ss, 1, &t, &e, &why), GUARD_REFUSE);
+    assert_int_equal(guard_decide(&cfg, &ss, 1, NULL, &t, &e, &why), GUARD_REFUSE);
     assert_int_equal(e, EINVAL);
 }
 
@@ -198,6 +234,7 @@ int main(void)
         cmocka_unit_test_setup(test_v4_mapped_destination_is_torified_as_ipv4, setup),
         cmocka_unit_test_setup(test_fake_addresses_are_refused_as_unknown_names, setup),
         cmocka_unit_test_setup(test_fake_range_wins_over_allowed_loopback, setup),
+        cmocka_unit_test_setup(test_fake_addresses_connect_by_name_from_the_trees_map, setup),
         cmocka_unit_test_setup(test_exempt_network_is_direct, setup),
         cmocka_unit_test_setup(test_port_zero_is_refused, setup),
         cmocka_unit_test_setup(test_ipv6_under_socks4a_is_refused, setup),
