@@ -53,13 +53,19 @@ static struct nb_reg *find_reg(struct nb_conn *c, int epfd)
  * closed it and got the same number for a new set (all epoll fds share one
  * anonymous inode, so fstat cannot tell): kcmp compares the files.  Where
  * kcmp is missing, assume it is. */
-static bool same_set(const struct nb_reg *r, int epfd)
+/* kcmp(KCMP_FILE) of two of our fds: 0 same file, -1 cannot tell. */
+static long kcmp_files(int a, int b)
 {
     syscall_fn sys = REAL(SYSCALL, syscall_fn);
     if (!sys)
-        return true;
+        return -1;
     pid_t me = getpid();
-    long k = sys(SYS_kcmp, (long)me, (long)me, (long)KCMP_FILE, (long)epfd, (long)r->epdup);
+    return sys(SYS_kcmp, (long)me, (long)me, (long)KCMP_FILE, (long)a, (long)b);
+}
+
+static bool same_set(const struct nb_reg *r, int epfd)
+{
+    long k = kcmp_files(epfd, r->epdup);
     return k == 0 || k < 0;
 }
 
@@ -78,8 +84,12 @@ static struct nb_reg *live_reg(struct nb_conn *c, int epfd, epoll_ctl_fn real)
     struct nb_reg *r = find_reg(c, epfd);
     if (r && !same_set(r, epfd)) {
         drop_reg(c, r, real);
-        return NULL;
+        r = NULL;
     }
+    if (!r) /* another number for a set we know (the program dup'ed its epoll fd)? */
+        for (int i = 0; i < NB_REGS; i++)
+            if (c->regs[i].epfd >= 0 && kcmp_files(epfd, c->regs[i].epdup) == 0)
+                return &c->regs[i];
     return r;
 }
 

@@ -873,6 +873,31 @@ static void test_select_above_fd_setsize_waits_for_the_reply(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* A second number for the same epoll set (dup of the epoll fd) names the
+ * same set, as for the kernel: MOD and DEL through it apply while
+ * connecting, ADD through it is EEXIST. */
+static void test_a_dup_of_the_epoll_fd_names_the_same_set_while_connecting(void **state)
+{
+    int s = start_connect("gated.test");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int ep2 = dup(ep);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 }, out;
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+    errno = 0;
+    assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_ADD, s, &ev), -1);
+    assert_int_equal(errno, EEXIST);
+    ev.events = EPOLLOUT;
+    ev.data.u64 = 2;
+    assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_MOD, s, &ev), 0);
+    atomic_store(&gate_open, 1);
+    assert_int_equal(epoll_wait(ep, &out, 1, 10000), 1);
+    assert_int_equal(out.data.u64, 2);
+    close(s);
+    close(ep);
+    close(ep2);
+    wait_idle();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -909,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_every_internal_fd_is_close_on_exec_while_a_handshake_is_in_flight),
         cmocka_unit_test(test_epoll_flag_rules_are_the_kernels_while_connecting),
         cmocka_unit_test(test_select_above_fd_setsize_waits_for_the_reply),
+        cmocka_unit_test(test_a_dup_of_the_epoll_fd_names_the_same_set_while_connecting),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
