@@ -3,7 +3,7 @@
  * Layout of the one shared mapping (a sealed memfd, or anonymous memory
  * when memfd_create is unavailable):
  *   struct shared   header: magic, version, geometry, ranges, the
- *                   process-shared robust mutex, the LRU ends
+ *                   lock word, the LRU ends
  *   struct slot     slots[capacity]
  *   uint32_t        index[index_size]   open addressing, linear probing;
  *                   0 = empty, else slot + 1.  index_size is a power of two
@@ -34,10 +34,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAGIC "torifymp"
-#define VERSION 2u /* 2: the lock is a record lock on the memfd, plus "dirty" */
+#define VERSION 3u /* 3: the lock is an owner word (pid) + futex, plus "dirty" */
 #define NO_SLOT TORIFY_FAKEMAP_NO_SLOT
 
 /* Relaxed single loads/stores of shared fields: a value is read once, then
@@ -71,7 +75,10 @@ struct shared {
     uint64_t map_len;
     uint64_t slots_off, index_off;
     struct wire_range range4, range6;
-    pthread_mutex_t lock;        /* only for a map without a memfd (see lock_map) */
+    union {
+        pthread_mutex_t mutex;   /* a map without a memfd (forked children only) */
+        uint32_t owner;          /* a memfd map: pid of the holding process, 0 = free */
+    } lock;
     uint32_t fresh;              /* slots [0, fresh) have been handed out at least once */
     uint32_t count;              /* slots in use */
     uint32_t lru_head, lru_tail; /* NO_SLOT when empty */
@@ -89,7 +96,7 @@ struct torify_fakemap {
     struct slot *slots;
     uint32_t *index;
     int fd;                      /* the memfd, or -1 */
-    int lfd;                     /* the memfd to take the record lock on, or -1 (no memfd) */
+    int lfd;                     /* the memfd (owner-word lock), or -1 (no memfd: robust mutex) */
     dev_t ldev;                  /* its identity: the program may close the number and */
     ino_t lino;                  /* reuse it for a file of its own */
     _Atomic int plock;           /* the lock between this process's threads: 0 or the holder's pid */
@@ -328,14 +335,23 @@ static void rebuild(struct torify_fakemap *m)
 /* The lock.  Not a pthread mutex in the shared memory: glibc's robust
  * mutex keeps its robust-list links inside the mutex and unlock writes
  * through them, so whoever can write the memfd could make every process
- * write where it likes.  Instead: a POSIX record lock on the memfd (the
- * kernel drops it when its holder dies) between processes, and an atomic
- * word in this process's own memory between its threads.  The word holds
- * the holder's pid: in a child forked while a thread of the parent held
- * it, no thread holds it, and the child takes it over.  "dirty" in the
- * header says the last holder died mid-update (a hostile process setting
- * it only costs a rebuild).  A map without a memfd is shared only with
+ * write where it likes.  And not a record lock on the memfd: a program
+ * that closes all its fds (a daemon's close-all loop after its first
+ * lookup) would lose it, and with it every later name lookup.  Instead:
+ * an owner word in the header (the holding process's pid, 0 = free) with
+ * a shared futex to sleep on, between processes, and an atomic word in
+ * this process's own memory between its threads.  A holder that died
+ * (kill(pid, 0): ESRCH) is replaced; so is one that holds the word for
+ * more than OWNER_PATIENCE_MS (stopped mid-update, or a forged pid from a
+ * hostile writer): waiting is bounded, and the damage checks cope with
+ * the rare concurrent update that can follow.  "dirty" in the header says
+ * the last holder died mid-update (a hostile process setting it only costs
+ * a rebuild).  The process-local word holds the holder's pid: in a child
+ * forked while a thread of the parent held it, no thread holds it, and
+ * the child takes it over.  A map without a memfd is shared only with
  * forked children and keeps the robust mutex. */
+#define OWNER_PATIENCE_MS 2000
+
 static void plock_acquire(struct torify_fakemap *m, int me)
 {
     for (unsigned spins = 0;; spins++) {
@@ -353,41 +369,75 @@ static void plock_acquire(struct torify_fakemap *m, int me)
     }
 }
 
-/* Is m->lfd still our memfd?  A record lock taken and dropped on a file
- * of the program's that got the number would drop the program's own lock
- * on it (POSIX locks are per process and file). */
-static bool lfd_is_ours(const struct torify_fakemap *m)
+static long futex_op(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {
-    struct stat st;
-    return fstat(m->lfd, &st) == 0 && st.st_ino == m->lino && st.st_dev == m->ldev;
+    /* Shared (no FUTEX_PRIVATE_FLAG): the waiters are other processes. */
+    return syscall(SYS_futex, word, op, val, ts, NULL, 0);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void owner_acquire(struct torify_fakemap *m, uint32_t me)
+{
+    uint32_t *w = &m->sh->lock.owner;
+    int saved = errno;
+    int64_t start = -1;
+    for (;;) {
+        uint32_t cur = 0;
+        if (__atomic_compare_exchange_n(w, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            break;
+        /* Our own pid cannot be a live holder (plock excludes our threads):
+         * a stale or forged value, as is one that is no pid at all. */
+        bool gone = cur == me || cur > (uint32_t)INT32_MAX || (kill((pid_t)cur, 0) != 0 && errno == ESRCH);
+        if (!gone) {
+            int64_t t = now_ms();
+            if (start < 0)
+                start = t;
+            gone = t - start > OWNER_PATIENCE_MS;
+        }
+        if (gone) {
+            if (__atomic_compare_exchange_n(w, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                break;
+            continue;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        (void)futex_op(w, FUTEX_WAIT, cur, &ts);
+    }
+    errno = saved;
+}
+
+static void owner_release(struct torify_fakemap *m, uint32_t me)
+{
+    uint32_t *w = &m->sh->lock.owner;
+    uint32_t cur = me;
+    /* Only our own: a holder that took over from us keeps its lock. */
+    if (__atomic_compare_exchange_n(w, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        int saved = errno;
+        (void)futex_op(w, FUTEX_WAKE, 1, NULL);
+        errno = saved;
+    }
 }
 
 static int lock_map(struct torify_fakemap *m)
 {
     if (m->lfd < 0) {
-        int r = pthread_mutex_lock(&m->sh->lock);
+        int r = pthread_mutex_lock(&m->sh->lock.mutex);
         if (r == EOWNERDEAD) {
             /* A process died holding the lock, maybe mid-update. */
             rebuild(m);
-            pthread_mutex_consistent(&m->sh->lock);
+            pthread_mutex_consistent(&m->sh->lock.mutex);
             return 0;
         }
         return r;
     }
-    plock_acquire(m, (int)getpid());
-    if (!lfd_is_ours(m)) {
-        atomic_store(&m->plock, 0);
-        return EBADF; /* fail closed: no name is looked up or handed out */
-    }
-    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-    int r;
-    while ((r = fcntl(m->lfd, F_SETLKW, &fl)) != 0 && errno == EINTR)
-        ;
-    if (r != 0) {
-        int e = errno ? errno : EIO;
-        atomic_store(&m->plock, 0);
-        return e;
-    }
+    int me = (int)getpid();
+    plock_acquire(m, me);
+    owner_acquire(m, (uint32_t)me);
     if (LD(m->sh->dirty))
         rebuild(m); /* a process died holding the lock, maybe mid-update */
     ST(m->sh->dirty, 1);
@@ -397,12 +447,11 @@ static int lock_map(struct torify_fakemap *m)
 static void unlock_map(struct torify_fakemap *m)
 {
     if (m->lfd < 0) {
-        pthread_mutex_unlock(&m->sh->lock);
+        pthread_mutex_unlock(&m->sh->lock.mutex);
         return;
     }
     ST(m->sh->dirty, 0);
-    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-    (void)fcntl(m->lfd, F_SETLK, &fl);
+    owner_release(m, (uint32_t)atomic_load(&m->plock));
     atomic_store(&m->plock, 0);
 }
 
@@ -420,8 +469,10 @@ static torify_err init_shared(struct torify_fakemap *m, void *p, const struct sh
     int r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     if (r == 0)
         r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (r == 0)
-        r = pthread_mutex_init(&sh->lock, &a);
+    if (r == 0 && m->lfd < 0)
+        r = pthread_mutex_init(&sh->lock.mutex, &a);
+    else if (r == 0)
+        __atomic_store_n(&sh->lock.owner, 0, __ATOMIC_RELEASE);
     pthread_mutexattr_destroy(&a);
     return r == 0 ? TORIFY_OK : TORIFY_E_IO;
 }
@@ -559,6 +610,14 @@ int torify_fakemap_export(struct torify_fakemap *m, int min_fd, uint64_t *ino)
     m->fd = m->lfd = nfd;
     *ino = (uint64_t)st.st_ino;
     return nfd;
+}
+
+/* Is m->lfd still our memfd?  The program may have closed the number and
+ * reused it for a file of its own, which destroy must not close. */
+static bool lfd_is_ours(const struct torify_fakemap *m)
+{
+    struct stat st;
+    return fstat(m->lfd, &st) == 0 && st.st_ino == m->lino && st.st_dev == m->ldev;
 }
 
 void torify_fakemap_destroy(struct torify_fakemap *m)

@@ -697,10 +697,53 @@ static void test_the_map_never_takes_or_drops_locks_on_a_file_that_took_its_fd_n
     assert_int_equal(fcntl(mfd, F_SETLK, &fl), 0); /* the program's own lock */
     assert_true(locked_for_others(path));
     uint32_t slot;
-    (void)torify_fakemap_assign(m, "x.test", 6, &slot); /* refused or not, hands off */
+    /* The program closed the map's fd (a close-all loop): names still work. */
+    assert_int_equal(torify_fakemap_assign(m, "x.test", 6, &slot), TORIFY_OK);
+    char back[256];
+    name_of4(m, slot, back, sizeof back);
+    assert_string_equal(back, "x.test");
     assert_true(locked_for_others(path));
     close(mfd);
     unlink(path);
+    torify_fakemap_destroy(m);
+}
+
+/* The owner word of a memfd map: sizeof(uint32_t) at the lock's offset. */
+static void set_owner(struct torify_fakemap *m, uint32_t pid)
+{
+    size_t len, lo, ll;
+    unsigned char *raw = torify_fakemap_raw(m, &len, &lo, &ll);
+    __atomic_store_n((uint32_t *)(void *)(raw + lo), pid, __ATOMIC_RELEASE);
+}
+
+static void test_a_lock_left_by_a_dead_or_forged_owner_is_taken_over(void **state)
+{
+    struct torify_fakemap *m = make(64, NULL, NULL, NULL);
+    if (torify_fakemap_fd(m) < 0) {
+        torify_fakemap_destroy(m);
+        skip(); /* no memfd here: the robust-mutex fallback */
+    }
+    uint32_t kept = assign(m, "kept.test");
+    char back[256];
+    alarm(20); /* a lock that is never given up would hang here */
+    /* A process that exited (its pid is free now) still "holds" it. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    set_owner(m, (uint32_t)pid);
+    assert_int_equal(assign(m, "kept.test"), kept);
+    /* A live process that never lets go (forged: pid 1): bounded wait. */
+    set_owner(m, 1);
+    uint32_t n = assign(m, "after-forged.test");
+    name_of4(m, n, back, sizeof back);
+    assert_string_equal(back, "after-forged.test");
+    /* Garbage that is no pid at all. */
+    set_owner(m, 0xFFFFFFF0u);
+    assert_int_equal(assign(m, "kept.test"), kept);
+    alarm(0);
+    torify_fakemap_destroy(m);
 }
 
 int main(void)
@@ -726,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_random_garbage_anywhere_but_the_lock_never_breaks_bounds),
         cmocka_unit_test(test_hostile_pointers_in_the_shared_lock_are_never_written_through),
         cmocka_unit_test(test_the_map_never_takes_or_drops_locks_on_a_file_that_took_its_fd_number),
+        cmocka_unit_test(test_a_lock_left_by_a_dead_or_forged_owner_is_taken_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
