@@ -76,7 +76,9 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
             return TORIFY_E_IO;
         copy_options(fd, sock);
     } else if (fl & O_NONBLOCK) {
-        /* For now the handshake completes before connect returns. */
+        /* The blocking fall-back for a non-blocking socket (no connection
+         * object or fd left for the helper): the handshake completes before
+         * connect returns, which POSIX allows. */
         if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
             return TORIFY_E_IO;
     }
