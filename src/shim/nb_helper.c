@@ -14,8 +14,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,12 +32,33 @@
 typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
 typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
 
+/* The program may close torify's own fds (a close-all loop, close_range,
+ * dup2 onto them) after the helper started, and give the numbers to files
+ * of its own.  So every use of the helper's fds first checks they are
+ * still ours: the wake-up eventfd by its (anonymous) inode — that tells it
+ * from any file, pipe or socket — and the epoll set by kcmp against a
+ * second reference.  A helper whose fds are gone fails its connections
+ * (EBADF), forgets the numbers without closing them (they are the
+ * program's now) and ends; the next non-blocking connect starts a new one
+ * with new fds. */
+struct helper_fds {
+    int ep, ep2;                   /* the epoll set, twice (kcmp identity) */
+    int wake;                      /* eventfd: new work or a cancel */
+    dev_t wake_dev;
+    ino_t wake_ino;
+    unsigned gen;                  /* which helper (hgen when it started) */
+};
+
 static pthread_mutex_t hlock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t hpid;                 /* process the helper runs in (0: none) */
-static int hep = -1;               /* the helper's epoll set */
-static _Atomic int hwake = -1;     /* eventfd: new work or a cancel */
+static struct helper_fds hfds = { -1, -1, -1, 0, 0, 0 }; /* the current helper's (hlock) */
+static _Atomic unsigned hgen;      /* bumped for each helper started */
+static _Atomic int hwake = -1;     /* hfds.wake, for torify_nb_wake without the lock */
+static dev_t hwake_dev;            /* written before hwake is published */
+static ino_t hwake_ino;
 static struct nb_conn *hqueue;     /* submitted, not yet picked up (hlock) */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static __thread int hep = -1;      /* on a helper thread: its own epoll set */
 
 static int64_t now_ms(void)
 {
@@ -49,10 +73,39 @@ static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     return f ? f(epfd, op, fd, ev) : -1;
 }
 
+static bool wake_is_ours(int fd, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* 1: ep and ep2 are the same epoll set; 0: not (closed, replaced); kcmp
+ * missing or not permitted: assume they are. */
+static bool epoll_is_ours(int ep, int ep2)
+{
+    torify_syscall_fn sys = REAL(SYSCALL, torify_syscall_fn);
+    if (!sys)
+        return true;
+    pid_t me = getpid();
+    long k = sys(SYS_kcmp, (long)me, (long)me, (long)KCMP_FILE, (long)ep, (long)ep2);
+    if (k == 0)
+        return true;
+    return k < 0 && errno != EBADF && errno != EINVAL;
+}
+
+static bool fds_are_ours(const struct helper_fds *h)
+{
+    int saved = errno;
+    bool ok = wake_is_ours(h->wake, h->wake_dev, h->wake_ino) && epoll_is_ours(h->ep, h->ep2);
+    errno = saved;
+    return ok;
+}
+
 void torify_nb_wake(void)
 {
     int w = atomic_load(&hwake);
-    if (w >= 0) {
+    /* fstat is async-signal-safe: close() may call this from a handler. */
+    if (w >= 0 && wake_is_ours(w, hwake_dev, hwake_ino)) {
         uint64_t one = 1;
         ssize_t r = write(w, &one, sizeof one);
         (void)r; /* a full counter already means "wake up" */
@@ -208,8 +261,26 @@ static void drive(struct nb_conn *c)
     }
 }
 
+/* Is c's dup still our reference to the program's socket?  (The program
+ * may have closed our numbers and reused them.)  If not, forget it: it is
+ * never used, shut down or closed again. */
+static bool dup_is_ours(struct nb_conn *c)
+{
+    struct stat st;
+    int saved = errno;
+    bool ok = c->dup >= 0 && fstat(c->dup, &st) == 0 && st.st_ino == c->ino && st.st_dev == c->dev;
+    errno = saved;
+    if (!ok)
+        c->dup = -1;
+    return ok;
+}
+
 static void step(struct nb_conn *c, uint32_t events)
 {
+    if (!dup_is_ours(c)) {
+        finish(c, TORIFY_E_IO, EBADF);
+        return;
+    }
     if (!c->tcp_up) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
@@ -229,11 +300,14 @@ static void step(struct nb_conn *c, uint32_t events)
     drive(c);
 }
 
-static void take_queue(struct nb_conn **active)
+static void take_queue(struct nb_conn **active, unsigned gen)
 {
     pthread_mutex_lock(&hlock);
-    struct nb_conn *q = hqueue;
-    hqueue = NULL;
+    struct nb_conn *q = NULL;
+    if (atomic_load(&hgen) == gen) { /* a superseded helper takes no new work */
+        q = hqueue;
+        hqueue = NULL;
+    }
     pthread_mutex_unlock(&hlock);
     while (q) {
         struct nb_conn *c = q;
@@ -247,11 +321,49 @@ static void take_queue(struct nb_conn **active)
     }
 }
 
+/* This helper's fds are gone (or it was superseded): fail what it drives
+ * and, if it is still the current helper, what waits in the queue, then
+ * forget the numbers. */
+static void abandon(struct helper_fds *h, struct nb_conn *active)
+{
+    torify_log(TORIFY_LOG_NOTICE, "the program closed torify's handshake helper's fds: "
+                                  "connections in flight fail (EBADF), the next one starts a new helper");
+    pthread_mutex_lock(&hlock);
+    struct nb_conn *q = NULL;
+    if (atomic_load(&hgen) == h->gen) {
+        q = hqueue;
+        hqueue = NULL;
+        hpid = 0;
+        hfds.ep = hfds.ep2 = hfds.wake = -1;
+        atomic_store(&hwake, -1);
+    }
+    pthread_mutex_unlock(&hlock);
+    while (q) {
+        struct nb_conn *c = q;
+        q = q->next;
+        c->next = active;
+        active = c;
+    }
+    while (active) {
+        struct nb_conn *c = active;
+        active = c->next;
+        if (!c->finished) {
+            (void)dup_is_ours(c);
+            finish(c, TORIFY_E_IO, EBADF);
+        }
+        torify_nb_put(c); /* the helper's reference */
+    }
+}
+
 static void *helper_main(void *arg)
 {
-    (void)arg;
+    struct helper_fds h = *(struct helper_fds *)arg;
+    free(arg);
+    hep = h.ep;
     struct nb_conn *active = NULL;
     for (;;) {
+        if (atomic_load(&hgen) != h.gen || !fds_are_ours(&h))
+            break;
         int64_t now = now_ms();
         int timeout = -1;
         for (struct nb_conn *c = active; c; c = c->next) {
@@ -259,17 +371,21 @@ static void *helper_main(void *arg)
             if (left < 0)
                 left = 0;
             if (timeout < 0 || left < timeout)
-                timeout = left > 60000 ? 60000 : (int)left;
+                timeout = left > 1000 ? 1000 : (int)left; /* also: notice being superseded */
         }
         struct epoll_event evs[64];
         int n = epoll_wait(hep, evs, 64, timeout);
+        if (n < 0 && errno != EINTR)
+            break; /* the number is no epoll set any more */
         for (int i = 0; i < n; i++) {
             struct nb_conn *c = evs[i].data.ptr;
             if (!c) {
                 uint64_t v;
-                ssize_t r = read(atomic_load(&hwake), &v, sizeof v);
-                (void)r;
-                take_queue(&active);
+                if (wake_is_ours(h.wake, h.wake_dev, h.wake_ino)) {
+                    ssize_t r = read(h.wake, &v, sizeof v);
+                    (void)r;
+                }
+                take_queue(&active, h.gen);
             } else if (!c->finished) {
                 step(c, evs[i].events);
             }
@@ -290,6 +406,7 @@ static void *helper_main(void *arg)
             }
         }
     }
+    abandon(&h, active);
     return NULL;
 }
 
@@ -328,10 +445,14 @@ static void orphan(struct nb_conn *c)
 static void atfork_child(void)
 {
     pthread_mutex_init(&hlock, NULL);
-    if (hpid) {
-        torify_real_close(hep);
-        torify_real_close(atomic_load(&hwake));
+    /* The child's copies of the helper's fds — unless the program closed
+     * them and the numbers are its files now. */
+    if (hpid && fds_are_ours(&hfds)) {
+        torify_real_close(hfds.ep);
+        torify_real_close(hfds.ep2);
+        torify_real_close(hfds.wake);
     }
+    hfds.ep = hfds.ep2 = hfds.wake = -1;
     hep = -1;
     atomic_store(&hwake, -1);
     hpid = 0;
@@ -347,18 +468,50 @@ static void register_atfork(void)
 
 /* ---- starting, submitting ---------------------------------------------------- */
 
+static int high_fd(int fd)
+{
+    if (fd < 0)
+        return fd;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 256);
+    if (d < 0)
+        return fd;
+    torify_real_close(fd);
+    return d;
+}
+
 bool torify_nb_helper_ensure(void)
 {
     pthread_once(&atfork_once, register_atfork);
     pid_t me = getpid();
     pthread_mutex_lock(&hlock);
     bool ok = hpid == me;
+    if (ok && !fds_are_ours(&hfds)) {
+        /* The program closed the helper's fds: that helper ends when it
+         * sees the new generation; its numbers are the program's now. */
+        atomic_fetch_add(&hgen, 1);
+        hfds.ep = hfds.ep2 = hfds.wake = -1;
+        atomic_store(&hwake, -1);
+        hpid = 0;
+        ok = false;
+    }
     if (!ok) {
-        int ep = epoll_create1(EPOLL_CLOEXEC);
-        int wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        struct helper_fds *h = malloc(sizeof *h);
+        int ep = high_fd(epoll_create1(EPOLL_CLOEXEC));
+        int ep2 = ep >= 0 ? fcntl(ep, F_DUPFD_CLOEXEC, 256) : -1;
+        int wk = high_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
-        if (ep >= 0 && wk >= 0 && real_epoll_ctl(ep, EPOLL_CTL_ADD, wk, &e) == 0) {
-            hep = ep;
+        struct stat st;
+        if (h && ep >= 0 && ep2 >= 0 && wk >= 0 && fstat(wk, &st) == 0 &&
+            real_epoll_ctl(ep, EPOLL_CTL_ADD, wk, &e) == 0) {
+            h->ep = ep;
+            h->ep2 = ep2;
+            h->wake = wk;
+            h->wake_dev = st.st_dev;
+            h->wake_ino = st.st_ino;
+            h->gen = atomic_fetch_add(&hgen, 1) + 1;
+            hfds = *h;
+            hwake_dev = st.st_dev;
+            hwake_ino = st.st_ino;
             atomic_store(&hwake, wk);
             sigset_t all, old;
             sigfillset(&all);
@@ -368,19 +521,22 @@ bool torify_nb_helper_ensure(void)
             pthread_attr_init(&a);
             pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
             pthread_attr_setstacksize(&a, 256 * 1024);
-            ok = pthread_create(&t, &a, helper_main, NULL) == 0;
+            ok = pthread_create(&t, &a, helper_main, h) == 0; /* it frees h */
             pthread_attr_destroy(&a);
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             if (ok) {
                 hpid = me;
             } else {
-                hep = -1;
+                hfds.ep = hfds.ep2 = hfds.wake = -1;
                 atomic_store(&hwake, -1);
             }
         }
         if (!ok) {
+            free(h);
             if (ep >= 0)
                 torify_real_close(ep);
+            if (ep2 >= 0)
+                torify_real_close(ep2);
             if (wk >= 0)
                 torify_real_close(wk);
             torify_log(TORIFY_LOG_NOTICE, "cannot start the handshake helper thread: non-blocking connects block");

@@ -23,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -898,6 +899,57 @@ static void test_a_dup_of_the_epoll_fd_names_the_same_set_while_connecting(void 
     wait_idle();
 }
 
+/* A close-all loop over torify's own numbers while a handshake is in
+ * flight, each number then taken by a file of the program's: torify never
+ * writes into those files, and the next non-blocking connect works (a new
+ * helper with new fds). */
+static void test_the_program_closing_torifys_own_fds_corrupts_nothing_and_connects_go_on(void **state)
+{
+    int s = start_connect("gated.test");
+    char path[] = "/tmp/torify-test-closeallXXXXXX";
+    int f = mkstemp(path);
+    assert_true(f >= 0);
+    unlink(path);
+    int taken[256], nt = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) && nt < 256) {
+        int n = atoi(e->d_name);
+        if (e->d_name[0] != '.' && n >= 256 && n != dirfd(d))
+            taken[nt++] = n;
+    }
+    closedir(d);
+    assert_true(nt >= 3); /* at least the helper's epoll set (twice) and eventfd */
+    for (int i = 0; i < nt; i++) {
+        close(taken[i]);
+        assert_int_equal(dup2(f, taken[i]), taken[i]);
+    }
+    assert_int_equal(close(s), 0); /* a cancel: the helper would be woken */
+    usleep(200 * 1000);
+    struct stat st;
+    assert_int_equal(fstat(f, &st), 0);
+    assert_int_equal(st.st_size, 0); /* not one byte of torify's in the program's file */
+
+    atomic_store(&gate_open, 1);
+    struct addrinfo *ai = lookup("after-close-all.test");
+    int s2 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    errno = 0;
+    assert_int_equal(connect(s2, ai->ai_addr, ai->ai_addrlen), -1);
+    assert_int_equal(errno, EINPROGRESS);
+    freeaddrinfo(ai);
+    struct pollfd p = { .fd = s2, .events = POLLOUT };
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    assert_int_equal(so_error(s2), 0);
+    close(s2);
+    assert_int_equal(fstat(f, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    for (int i = 0; i < nt; i++)
+        close(taken[i]);
+    close(f);
+    wait_idle(); /* the superseded helper let go of what it drove */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server answers clients that already closed */
@@ -935,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_epoll_flag_rules_are_the_kernels_while_connecting),
         cmocka_unit_test(test_select_above_fd_setsize_waits_for_the_reply),
         cmocka_unit_test(test_a_dup_of_the_epoll_fd_names_the_same_set_while_connecting),
+        cmocka_unit_test(test_the_program_closing_torifys_own_fds_corrupts_nothing_and_connects_go_on),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     shutdown(listener, SHUT_RDWR);
