@@ -169,15 +169,16 @@ int check_tor(const struct torify_config *cfg)
 /* ---- passive listening check (no packet sent) --------------------------- */
 
 /* Scan /proc/net/tcp or tcp6 for a LISTEN socket on port whose local
- * address is addr (network order) or the wildcard. */
-static int proc_tcp_listening(const char *file, int family, const uint8_t *addr, uint16_t port)
+ * address is addr (network order, alen 4 or 16) or the wildcard.  1 found
+ * (its inode into *inode if not NULL), 0 none, -1 unreadable. */
+static int proc_tcp_listening(const char *file, const uint8_t *addr, size_t alen, uint16_t port,
+                              unsigned long *inode)
 {
     FILE *f = fopen(file, "re");
     if (!f)
         return -1;
     char line[512];
     int found = 0;
-    size_t alen = family == AF_INET ? 4 : 16;
     if (!fgets(line, sizeof line, f)) { /* header */
         fclose(f);
         return -1;
@@ -185,7 +186,10 @@ static int proc_tcp_listening(const char *file, int family, const uint8_t *addr,
     while (!found && fgets(line, sizeof line, f)) {
         char local[64];
         unsigned lport, st;
-        if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &lport, &st) != 3)
+        unsigned long ino = 0;
+        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+        if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*s %*s %*s %*u %*u %lu", local, &lport,
+                   &st, &ino) < 3)
             continue;
         if (st != 0x0A || lport != port || strlen(local) != alen * 2)
             continue;
@@ -201,11 +205,35 @@ static int proc_tcp_listening(const char *file, int family, const uint8_t *addr,
             memcpy(bytes + w * 4, &v, 4);
         }
         static const uint8_t zero[16];
-        if (memcmp(bytes, addr, alen) == 0 || memcmp(bytes, zero, alen) == 0)
+        if (memcmp(bytes, addr, alen) == 0 || memcmp(bytes, zero, alen) == 0) {
             found = 1;
+            if (inode)
+                *inode = ino;
+        }
     }
     fclose(f);
     return found;
+}
+
+int tcp_listening_at(const struct sockaddr *sa, unsigned long *inode)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        int r = proc_tcp_listening("/proc/net/tcp", (const uint8_t *)&in->sin_addr, 4, ntohs(in->sin_port), inode);
+        if (r == 0) {
+            /* A v6 wildcard socket (dual stack) also accepts IPv4. */
+            static const uint8_t any6[16];
+            if (proc_tcp_listening("/proc/net/tcp6", any6, 16, ntohs(in->sin_port), inode) == 1)
+                r = 1;
+        }
+        return r;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        return proc_tcp_listening("/proc/net/tcp6", (const uint8_t *)&in6->sin6_addr, 16, ntohs(in6->sin6_port),
+                                  inode);
+    }
+    return -1;
 }
 
 static int proc_unix_listening(const char *path)
@@ -235,28 +263,11 @@ int check_tor_listening(const struct torify_config *cfg)
     const struct sockaddr *sa = (const struct sockaddr *)&cfg->tor_addr;
     if (sa->sa_family == AF_UNIX)
         return proc_unix_listening(cfg->tor_unix);
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        const uint8_t *a = (const uint8_t *)&in->sin_addr;
-        /* Only loopback is surely this host; another address may be a Tor
-         * on another machine, which /proc cannot see. */
-        if (a[0] != 127)
-            return -1;
-        int r = proc_tcp_listening("/proc/net/tcp", AF_INET, a, ntohs(in->sin_port));
-        if (r == 0) {
-            /* A v6 wildcard socket (dual stack) also accepts IPv4. */
-            static const uint8_t any6[16];
-            if (proc_tcp_listening("/proc/net/tcp6", AF_INET6, any6, ntohs(in->sin_port)) == 1)
-                r = 1;
-        }
-        return r;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        if (!IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-            return -1;
-        return proc_tcp_listening("/proc/net/tcp6", AF_INET6, (const uint8_t *)&in6->sin6_addr,
-                                  ntohs(in6->sin6_port));
-    }
+    /* Only loopback is surely this host; another address may be a Tor on
+     * another machine, which /proc cannot see. */
+    if (sa->sa_family == AF_INET && ((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr)[0] == 127)
+        return tcp_listening_at(sa, NULL);
+    if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+        return tcp_listening_at(sa, NULL);
     return -1;
 }

@@ -97,6 +97,10 @@ int check_tor(const struct torify_config *cfg);
 /* Is something listening at Tor's address?  1 yes, 0 no, -1 unknown (not a
  * local address).  Looks at /proc/net only: no packet is sent. */
 int check_tor_listening(const struct torify_config *cfg);
+/* Is a TCP socket listening at sa (an IPv4 address also by a dual-stack
+ * IPv6 wildcard)?  1 yes (its inode into *inode if not NULL), 0 no, -1
+ * cannot tell (no /proc/net, not an IP address). */
+int tcp_listening_at(const struct sockaddr *sa, unsigned long *inode);
 
 /* shell.c: `on`, `off`, `show`. */
 int shell_on(const char *lib);

@@ -18,48 +18,6 @@
 #include <unistd.h>
 #include "launcher/launcher.h"
 
-#define TCP_LISTEN 0x0A
-
-/* The inode of a TCP socket listening on addr:port (network byte order
- * address of len 4 or 16; all-zero means the wildcard), or 0. */
-static unsigned long listening_inode(const char *table, const uint8_t *addr, size_t alen, uint16_t port)
-{
-    FILE *f = fopen(table, "re");
-    if (!f)
-        return 0;
-    char line[512];
-    unsigned long found = 0;
-    if (!fgets(line, sizeof line, f)) { /* header */
-        fclose(f);
-        return 0;
-    }
-    while (!found && fgets(line, sizeof line, f)) {
-        char local[64];
-        unsigned st;
-        unsigned long inode;
-        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-        if (sscanf(line, "%*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3 || st != TCP_LISTEN)
-            continue;
-        char *colon = strchr(local, ':');
-        if (!colon || (size_t)(colon - local) != alen * 2 || strtoul(colon + 1, NULL, 16) != port)
-            continue;
-        /* The kernel prints the address as 32-bit words in host order. */
-        uint8_t a[16];
-        for (size_t w = 0; w < alen / 4; w++) {
-            char hex[9];
-            memcpy(hex, local + w * 8, 8);
-            hex[8] = '\0';
-            uint32_t v = (uint32_t)strtoul(hex, NULL, 16);
-            memcpy(a + w * 4, &v, 4);
-        }
-        static const uint8_t zero[16];
-        if (memcmp(a, addr, alen) == 0 || memcmp(a, zero, alen) == 0)
-            found = inode;
-    }
-    fclose(f);
-    return found;
-}
-
 /* The executable of the process holding socket inode, into exe. */
 static bool inode_owner_exe(unsigned long inode, char *exe, size_t len)
 {
@@ -103,18 +61,7 @@ static bool inode_owner_exe(unsigned long inode, char *exe, size_t len)
 
 bool tor_listener_exe(const struct torify_config *cfg, char *exe, size_t len)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&cfg->tor_addr;
     unsigned long inode = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inode = listening_inode("/proc/net/tcp", (const uint8_t *)&in->sin_addr, 4, ntohs(in->sin_port));
-        if (!inode) {
-            static const uint8_t any6[16];
-            inode = listening_inode("/proc/net/tcp6", any6, 16, ntohs(in->sin_port));
-        }
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inode = listening_inode("/proc/net/tcp6", (const uint8_t *)&in6->sin6_addr, 16, ntohs(in6->sin6_port));
-    }
-    return inode && inode_owner_exe(inode, exe, len);
+    return tcp_listening_at((const struct sockaddr *)&cfg->tor_addr, &inode) == 1 && inode &&
+           inode_owner_exe(inode, exe, len);
 }

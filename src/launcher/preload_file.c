@@ -46,6 +46,18 @@ static bool entry_equals(const char *entry, size_t n, const char *path)
  * returns true and returns true then. */
 typedef bool (*entry_fn)(const char *entry, size_t n, void *arg);
 
+/* The next entry in text[*i, end): its start into *start, its length
+ * returned (0: none left); *i moves past it. */
+static size_t next_entry(const char *text, size_t *i, size_t end, size_t *start)
+{
+    while (*i < end && strchr(SEPARATORS, text[*i]))
+        (*i)++;
+    *start = *i;
+    while (*i < end && !strchr(SEPARATORS, text[*i]))
+        (*i)++;
+    return *i - *start;
+}
+
 static bool each_entry(const char *text, size_t len, entry_fn fn, void *arg)
 {
     size_t pos = 0;
@@ -56,15 +68,9 @@ static bool each_entry(const char *text, size_t len, entry_fn fn, void *arg)
         size_t code_end = pos;
         while (code_end < end && text[code_end] != '#')
             code_end++;
-        for (size_t i = pos; i < code_end;) {
-            while (i < code_end && strchr(SEPARATORS, text[i]))
-                i++;
-            size_t s = i;
-            while (i < code_end && !strchr(SEPARATORS, text[i]))
-                i++;
-            if (i > s && fn(text + s, i - s, arg))
+        for (size_t i = pos, s, n; (n = next_entry(text, &i, code_end, &s)) > 0;)
+            if (fn(text + s, n, arg))
                 return true;
-        }
         pos = end + 1;
     }
     return false;
@@ -143,15 +149,8 @@ long preload_text_remove(const char *text, size_t len, const char *keep, const c
         while (code_end < end && text[code_end] != '#')
             code_end++;
         bool ours = false;
-        for (size_t i = pos; i < code_end && !ours;) {
-            while (i < code_end && strchr(SEPARATORS, text[i]))
-                i++;
-            size_t s = i;
-            while (i < code_end && !strchr(SEPARATORS, text[i]))
-                i++;
-            if (i > s && dropped(text + s, i - s, keep, drop))
-                ours = true;
-        }
+        for (size_t i = pos, s, n; !ours && (n = next_entry(text, &i, code_end, &s)) > 0;)
+            ours = dropped(text + s, n, keep, drop);
         if (!ours) {
             if (!put(out, out_len, &used, text + pos, end - pos + (has_nl ? 1 : 0)))
                 return -1;
@@ -161,17 +160,12 @@ long preload_text_remove(const char *text, size_t len, const char *keep, const c
         /* Rewrite this line: the other entries, then its comment. */
         *changed = true;
         size_t line_start = used;
-        for (size_t i = pos; i < code_end;) {
-            while (i < code_end && strchr(SEPARATORS, text[i]))
-                i++;
-            size_t s = i;
-            while (i < code_end && !strchr(SEPARATORS, text[i]))
-                i++;
-            if (i == s || dropped(text + s, i - s, keep, drop))
+        for (size_t i = pos, s, n; (n = next_entry(text, &i, code_end, &s)) > 0;) {
+            if (dropped(text + s, n, keep, drop))
                 continue;
             if (used > line_start && !put(out, out_len, &used, " ", 1))
                 return -1;
-            if (!put(out, out_len, &used, text + s, i - s))
+            if (!put(out, out_len, &used, text + s, n))
                 return -1;
         }
         if (code_end < end) {

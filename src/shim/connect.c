@@ -39,6 +39,17 @@ static int refuse(torify_err e, const struct sockaddr *sa, socklen_t len)
     return -1;
 }
 
+/* Tor's address does not answer: the connect fails, nothing goes direct. */
+static void log_tor_unreachable(const struct torify_config *c, const struct torify_target *target, int why)
+{
+    char where[80], t[300];
+    torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
+               c->tor_unix[0] ? c->tor_unix
+                              : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
+                                                        where, sizeof where),
+               strerror(why), torify_target_format(target, t, sizeof t));
+}
+
 /* Options a program may have set on its socket before connect, carried
  * over when the connection to Tor needs a socket of another family. */
 static void copy_options(int from, int to)
@@ -87,13 +98,7 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
     if (up != 0 && started && errno == EISCONN)
         up = 0; /* connected to Tor by connect_async: never anything else */
     if (up != 0) {
-        char where[80], t[300];
-        int why = errno;
-        torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
-                   c->tor_unix[0] ? c->tor_unix
-                                  : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
-                                                            where, sizeof where),
-                   strerror(why), torify_target_format(target, t, sizeof t));
+        log_tor_unreachable(c, target, errno);
         e = TORIFY_E_PROXY_UNREACHABLE;
         goto out;
     }
@@ -223,13 +228,7 @@ static int connect_async(int fd, const struct torify_config *c, struct torify_fd
     if (!conn)
         return FALLBACK;
     if (start_tor_connect(fd, c, fl, fdfl) != 0) {
-        char where[80], t[300];
-        int why = errno;
-        torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
-                   c->tor_unix[0] ? c->tor_unix
-                                  : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
-                                                            where, sizeof where),
-                   strerror(why), torify_target_format(&rec->target, t, sizeof t));
+        log_tor_unreachable(c, &rec->target, errno);
         atomic_store(&conn->gs, nb_gs(gen, NB_FAILED));
         torify_nb_put(conn);
         torify_nb_put(conn);

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import sysroot, tornet, util  # noqa: E402
@@ -34,18 +33,8 @@ OWN_KEYS = ("datadirectory", "pidfile", "log", "nickname", "contactinfo", "socks
             "cookieauthentication", "cookieauthfile")
 
 
-def skip_under_sanitizer():
-    """An instrumented libtorify.so cannot be the system-wide preload: every
-    program started would need the sanitizer's runtime loaded before it
-    (the launcher's load check says so: "ASan runtime does not come first")."""
-    san = util.sanitizer_env().get("TORIFY_SANITIZE")
-    if san:
-        raise unittest.SkipTest("-fsanitize=%s build: an instrumented library cannot be preloaded "
-                                "system-wide" % san)
-
-
 def setUpModule():
-    skip_under_sanitizer()
+    util.skip_system_wide_under_sanitizer()
     tornet.acquire()
 
 

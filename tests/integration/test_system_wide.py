@@ -59,18 +59,8 @@ with open(out, "a") as f:
 """
 
 
-def skip_under_sanitizer():
-    """An instrumented libtorify.so cannot be the system-wide preload: every
-    program started would need the sanitizer's runtime loaded before it
-    (the launcher's load check says so: "ASan runtime does not come first")."""
-    san = util.sanitizer_env().get("TORIFY_SANITIZE")
-    if san:
-        raise unittest.SkipTest("-fsanitize=%s build: an instrumented library cannot be preloaded "
-                                "system-wide" % san)
-
-
 def setUpModule():
-    skip_under_sanitizer()
+    util.skip_system_wide_under_sanitizer()
 
 
 def clean_env(**extra):

@@ -289,6 +289,17 @@ def sanitizer_env():
     return out
 
 
+def skip_system_wide_under_sanitizer():
+    """For a system-wide suite's setUpModule: an instrumented libtorify.so
+    cannot be the system-wide preload, as every program started would need
+    the sanitizer's runtime loaded before it (the launcher's load check says
+    so: "ASan runtime does not come first")."""
+    san = sanitizer_env().get("TORIFY_SANITIZE")
+    if san:
+        raise unittest.SkipTest("-fsanitize=%s build: an instrumented library cannot be preloaded "
+                                "system-wide" % san)
+
+
 def skip_foreign_under_sanitizer(testcase, program):
     """In a sanitizer build, skip a test that would run curl, wget or git
     (clone over HTTP) with the sanitizer's runtime preloaded: they hang at
