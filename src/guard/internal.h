@@ -36,9 +36,16 @@ int guard_filter_install(void);
 
 /* ---- landlock.c ------------------------------------------------------- */
 
+/* The kernel's Landlock ABI version, 0 without Landlock. */
+int guard_landlock_abi(void);
+/* ABI 2 or later: a domain that scopes ptrace without refusing renames. */
 bool guard_landlock_available(void);
-/* Put the calling process in a Landlock domain (needs no_new_privs). 0 or -errno. */
+/* Put the calling process in a Landlock domain (needs no_new_privs) whose
+ * only effect a program can see is the ptrace scoping: 0 or -errno
+ * (-EOPNOTSUPP below ABI 2).  _abi builds the ruleset an older kernel would
+ * get (abi <= the kernel's), for tests. */
 int guard_landlock_confine(void);
+int guard_landlock_confine_abi(int abi);
 
 /* ---- decide.c: what to do with one connect() ---------------------------- */
 
