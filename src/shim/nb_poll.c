@@ -70,6 +70,11 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
     if (subs == 0)
         return real_ppoll(fds, n, tmo, mask);
 
+    /* Checked before anything is allocated: an early return owns nothing. */
+    if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
+        errno = EINVAL; /* what the kernel says */
+        return -1;
+    }
     struct pollfd small[32];
     struct nb_conn *small_c[32];
     struct pollfd *tmp = small;
@@ -83,10 +88,6 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
             errno = ENOMEM;
             return -1;
         }
-    }
-    if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000)) {
-        errno = EINVAL; /* what the kernel says */
-        return -1;
     }
     /* A timeout beyond ~146 years is "forever" (the kernel saturates it);
      * in nanoseconds it would overflow. */

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
+#include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -426,6 +427,32 @@ static void test_a_huge_ppoll_or_select_timeout_waits_for_the_reply(void **state
         close(s);
         wait_idle();
     }
+}
+
+/* ppoll with more fds than fit on the stack and a timeout the kernel
+ * refuses: EINVAL, like the kernel, and nothing allocated for the call is
+ * left behind (it once returned before freeing its copies). */
+static void test_ppoll_refusing_a_bad_timeout_with_many_fds_allocates_nothing_lasting(void **state)
+{
+    int s = start_connect("gated.test");
+    struct pollfd p[64];
+    for (int i = 0; i < 64; i++)
+        p[i] = (struct pollfd){ .fd = i == 0 ? s : -1, .events = POLLOUT };
+    struct timespec bad = { .tv_sec = 0, .tv_nsec = 1000000000 };
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 2000; i++) {
+        errno = 0;
+        assert_int_equal(ppoll(p, 64, &bad, NULL), -1);
+        assert_int_equal(errno, EINVAL);
+    }
+    struct mallinfo2 after = mallinfo2();
+    /* A leak would be 2000 x 64 x (pollfd + pointer) = 2 MB. */
+    assert_true(after.uordblks < before.uordblks + 64 * 1024);
+    atomic_store(&gate_open, 1);
+    assert_int_equal(poll(p, 1, 10000), 1);
+    assert_int_equal(so_error(s), 0);
+    close(s);
+    wait_idle();
 }
 
 /* dup2() over a connecting fd (or close_range, or syscall(SYS_close) and
@@ -975,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_many_connects_complete_from_one_poll_loop),
         cmocka_unit_test(test_a_fork_while_a_connection_lock_is_held_leaves_it_free_in_the_child),
         cmocka_unit_test(test_a_huge_ppoll_or_select_timeout_waits_for_the_reply),
+        cmocka_unit_test(test_ppoll_refusing_a_bad_timeout_with_many_fds_allocates_nothing_lasting),
         cmocka_unit_test(test_a_number_reused_by_dup2_is_not_taken_for_the_connecting_socket),
         cmocka_unit_test(test_a_socket_abandoned_mid_handshake_never_delivers_the_socks_reply_as_data),
         cmocka_unit_test(test_a_completed_connection_keeps_no_extra_fd),
