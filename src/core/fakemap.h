@@ -6,7 +6,8 @@
  * slot is arithmetic, name -> slot a hash index: both O(1).
  *
  * The whole table lives in one MAP_SHARED mapping of a sealed memfd (fixed
- * size) with a process-shared robust mutex, so threads and forked children
+ * size), locked by an owner word and a shared futex (fakemap.c says why
+ * not a mutex in the shared memory), so threads and forked children
  * (which inherit the mapping) all agree on every name's address, and an
  * exec'd program can attach to the same memfd (torify_fakemap_attach).
  * Memory is bounded by the capacity fixed at creation; when the table is
@@ -98,7 +99,7 @@ torify_err torify_fakemap_lookup_hold(struct torify_fakemap *m, int family, cons
 void torify_fakemap_hold(struct torify_fakemap *m, uint32_t slot);
 void torify_fakemap_release(struct torify_fakemap *m, uint32_t slot);
 
-/* Test support for the robust lock: take the map's lock and keep it (the
+/* Test support for the lock's take-over of a dead owner: take the map's lock and keep it (the
  * caller, a child process, then exits without releasing it). */
 torify_err torify_fakemap_lock_and_abandon(struct torify_fakemap *m);
 

@@ -149,7 +149,7 @@ torify_err torify_policy_listen(const struct torify_config *c, const struct sock
     if (torify_ip_from_sockaddr(sa, len, &ip) != 0)
         return TORIFY_OK; /* AF_UNIX and other local families */
     if (torify_ip_is_loopback(&ip))
-        return TORIFY_OK; /* the seed's advice: services listen on localhost only */
+        return TORIFY_OK; /* services listen on localhost only */
     return TORIFY_E_REFUSE_INBOUND; /* any other address, including the wildcard */
 }
 

@@ -84,7 +84,8 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
     if (!o->no_guard) {
         int g = torify_guard_check(why, sizeof why);
         if (g < 0) {
-            /* Issue 5: no silent fall-back to LD_PRELOAD only. */
+            /* No silent fall-back to LD_PRELOAD only: a program the user
+             * asked to guard must not run with less. */
             fprintf(stderr, "torify: %s\n", why);
             return EXIT_UNGUARDABLE;
         }

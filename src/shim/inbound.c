@@ -1,7 +1,7 @@
 /* shim/inbound.c — listen/accept/accept4: inbound policy.
  *
- * With AllowInbound 0, IP sockets may listen on loopback only (the seed's
- * advice for services: bind to localhost); a listener on any other address,
+ * With AllowInbound 0, IP sockets may listen on loopback only (Tor's
+ * advice for hidden-service back ends: bind to localhost); a listener on any other address,
  * the wildcard included, is refused.  accept() on such a listener (one
  * inherited from a parent that was not torified) is refused too.
  */

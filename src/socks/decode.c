@@ -47,7 +47,7 @@ torify_err torify_sx_dec_s4_reply(const uint8_t in[TORIFY_SX_S4_REPLY_LEN], stru
 {
     torify_err e;
 
-    /* VN of a reply is 0 (seed document section 1), not 4. */
+    /* VN of a reply is 0 (SOCKS4, as Tor's socks-extensions describes it), not 4. */
     if (in[0] != 0x00)
         return TORIFY_E_PROTO_VERSION;
     e = torify_sx_s4_code(in[1]);

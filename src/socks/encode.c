@@ -61,7 +61,7 @@ torify_err torify_sx_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int s
     buf[1] = cmd;
     put16(buf + 2, wire_port(cmd, t));
     if (t->kind == TORIFY_TARGET_HOST) {
-        /* Seed document section 1: fake IP 0.0.0.1 tells the proxy that a
+        /* SOCKS4a (Tor's socks-extensions): fake IP 0.0.0.1 tells the proxy that a
          * hostname follows the user id. */
         buf[4] = 0;
         buf[5] = 0;
