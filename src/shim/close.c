@@ -18,8 +18,6 @@
 #include "shim/real.h"
 #include "shim/shim.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 #if defined(__GLIBC__)
 extern int __close(int fd);
 #define LIBC_CLOSE __close

@@ -29,8 +29,6 @@
 #include "shim/shim.h"
 #include "shim/tor.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static int refuse(torify_err e, const struct sockaddr *sa, socklen_t len)
 {
     char where[80];

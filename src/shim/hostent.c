@@ -22,8 +22,6 @@
 #include "shim/shim.h"
 #include "shim/tor.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 /* Lay out name, empty alias list, one address and the address list in buf. */
 static int fill_hostent(struct hostent *ret, char *buf, size_t buflen, const char *name, int af,
                         const uint8_t *addr, size_t alen)

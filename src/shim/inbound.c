@@ -16,8 +16,6 @@
 #include "shim/shim.h"
 #include "shim/tor.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static torify_err check_listener(const char *call, int fd)
 {
     if (torify_state_passthrough())

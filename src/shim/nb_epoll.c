@@ -27,8 +27,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
 typedef long (*syscall_fn)(long, ...);
 

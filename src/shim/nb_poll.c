@@ -22,8 +22,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
 typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
 typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);

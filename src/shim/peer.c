@@ -15,8 +15,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static bool peer_is_tor(const struct torify_config *c, const struct sockaddr_storage *ss, socklen_t len)
 {
     if (c->tor_addr.ss_family == AF_UNIX)

@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+/* What the program sees of libtorify.so: the interposed functions, also
+ * listed in exports.map; everything else is built hidden. */
+#define EXPORT __attribute__((visibility("default")))
+
 enum torify_real_id {
     TORIFY_REAL_SOCKET,
     TORIFY_REAL_CONNECT,

@@ -15,8 +15,6 @@
 #include "core/state.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 /* The res_n* forms report through the state too, as libc's do. */
 static int refuse_dns_state(res_state statp, const char *call, const char *what)
 {

@@ -32,8 +32,6 @@
 #include "shim/shim.h"
 #include "shim/tor.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static int gai_localhost(torify_getaddrinfo_fn f, const char *service, const struct addrinfo *hints,
                          struct addrinfo **res)
 {

@@ -21,8 +21,6 @@
 #include "core/state.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 struct notify_arg {
     void (*fn)(union sigval);
     union sigval value;

@@ -15,8 +15,6 @@
 #include "shim/shim.h"
 #include "shim/tor.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 static bool ip_dest(const void *dest, socklen_t len)
 {
     const struct sockaddr *sa = dest;

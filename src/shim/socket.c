@@ -10,8 +10,6 @@
 #include "shim/real.h"
 #include "shim/shim.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 /* NULL for families without a name here. */
 const char *torify_family_name(int family)
 {

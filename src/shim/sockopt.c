@@ -15,8 +15,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
 
 static int getsockopt_slow(int fd, int level, int name, void *val, socklen_t *len);

@@ -16,8 +16,6 @@
 #include "core/state.h"
 #include "shim/real.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 /* Like libc's syscall(), this reads six argument words whatever the caller
  * passed: the number of arguments is a property of the system call, not
  * visible here.  On x86-64 the sixth comes from the caller's stack frame,
