@@ -27,8 +27,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
-typedef long (*syscall_fn)(long, ...);
 
 #define PRE_MAX 65536
 static _Atomic int pre_epfd[PRE_MAX]; /* epfd + 1 of the last ADD of an untracked fd */
@@ -54,7 +52,7 @@ static struct nb_reg *find_reg(struct nb_conn *c, int epfd)
 /* kcmp(KCMP_FILE) of two of our fds: 0 same file, -1 cannot tell. */
 static long kcmp_files(int a, int b)
 {
-    syscall_fn sys = REAL(SYSCALL, syscall_fn);
+    torify_syscall_fn sys = REAL(SYSCALL, torify_syscall_fn);
     if (!sys)
         return -1;
     pid_t me = getpid();
@@ -69,7 +67,7 @@ static bool same_set(const struct nb_reg *r, int epfd)
 
 /* A registration in a set the program has closed since: forget it (the
  * placeholder goes with our dup of the dead set). */
-static void drop_reg(struct nb_conn *c, struct nb_reg *r, epoll_ctl_fn real)
+static void drop_reg(struct nb_conn *c, struct nb_reg *r, torify_epoll_ctl_fn real)
 {
     (void)real(r->epdup, EPOLL_CTL_DEL, c->evfd, NULL);
     torify_real_close(r->epdup);
@@ -77,7 +75,7 @@ static void drop_reg(struct nb_conn *c, struct nb_reg *r, epoll_ctl_fn real)
 }
 
 /* The registration of c in the program's set epfd, or NULL. */
-static struct nb_reg *live_reg(struct nb_conn *c, int epfd, epoll_ctl_fn real)
+static struct nb_reg *live_reg(struct nb_conn *c, int epfd, torify_epoll_ctl_fn real)
 {
     struct nb_reg *r = find_reg(c, epfd);
     if (r && !same_set(r, epfd)) {
@@ -104,7 +102,7 @@ static uint32_t placeholder_events(uint32_t events)
  * c->lock held.  0 or an errno. */
 static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
 {
-    epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
+    torify_epoll_ctl_fn real = REAL(EPOLL_CTL, torify_epoll_ctl_fn);
     if (!real)
         return ENOSYS;
     if (live_reg(c, epfd, real))
@@ -127,7 +125,7 @@ static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
     return 0;
 }
 
-static int epoll_ctl_tracked(epoll_ctl_fn real, int epfd, int op, int fd, struct epoll_event *event);
+static int epoll_ctl_tracked(torify_epoll_ctl_fn real, int epfd, int op, int fd, struct epoll_event *event);
 
 static int epoll_ctl_slow(int epfd, int op, int fd, struct epoll_event *event);
 
@@ -136,7 +134,7 @@ static int epoll_ctl_slow(int epfd, int op, int fd, struct epoll_event *event);
  * the rest lives out of line. */
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
-    epoll_ctl_fn real = (epoll_ctl_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_EPOLL_CTL], __ATOMIC_ACQUIRE);
+    torify_epoll_ctl_fn real = (torify_epoll_ctl_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_EPOLL_CTL], __ATOMIC_ACQUIRE);
     if (__builtin_expect(real != NULL && !torify_fd_tracked(fd), 1)) {
         if (op != EPOLL_CTL_MOD && (unsigned)fd < PRE_MAX)
             atomic_store_explicit(&pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
@@ -147,7 +145,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 
 __attribute__((noinline)) static int epoll_ctl_slow(int epfd, int op, int fd, struct epoll_event *event)
 {
-    epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
+    torify_epoll_ctl_fn real = REAL(EPOLL_CTL, torify_epoll_ctl_fn);
     if (!real)
         return -1;
     if (!torify_fd_tracked(fd)) {
@@ -158,7 +156,7 @@ __attribute__((noinline)) static int epoll_ctl_slow(int epfd, int op, int fd, st
     return epoll_ctl_tracked(real, epfd, op, fd, event);
 }
 
-__attribute__((noinline)) static int epoll_ctl_tracked(epoll_ctl_fn real, int epfd, int op, int fd,
+__attribute__((noinline)) static int epoll_ctl_tracked(torify_epoll_ctl_fn real, int epfd, int op, int fd,
                                                       struct epoll_event *event)
 {
     if (!torify_nb_maybe_connecting(fd))
@@ -269,7 +267,7 @@ void torify_nb_take_epoll_regs(struct nb_conn *c)
     torify_real_close(f);
     if (!found)
         return;
-    epoll_ctl_fn real = REAL(EPOLL_CTL, epoll_ctl_fn);
+    torify_epoll_ctl_fn real = REAL(EPOLL_CTL, torify_epoll_ctl_fn);
     if (!real)
         return;
     /* Placeholder first, then out with the real fd: the program's entry is

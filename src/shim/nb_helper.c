@@ -29,8 +29,6 @@
 #include "shim/real.h"
 #include "shim/tor.h"
 
-typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
-typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
 
 /* The program may close torify's own fds (a close-all loop, close_range,
  * dup2 onto them) after the helper started, and give the numbers to files
@@ -69,7 +67,7 @@ static int64_t now_ms(void)
 
 static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-    epoll_ctl_fn f = REAL(EPOLL_CTL, epoll_ctl_fn);
+    torify_epoll_ctl_fn f = REAL(EPOLL_CTL, torify_epoll_ctl_fn);
     return f ? f(epfd, op, fd, ev) : -1;
 }
 
@@ -284,7 +282,7 @@ static void step(struct nb_conn *c, uint32_t events)
     if (!c->tcp_up) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
-        getsockopt_fn gso = REAL(GETSOCKOPT, getsockopt_fn);
+        torify_getsockopt_fn gso = REAL(GETSOCKOPT, torify_getsockopt_fn);
         if (!gso || gso(c->dup, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
             soerr = errno ? errno : EIO;
         if (soerr != 0) {

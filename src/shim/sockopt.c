@@ -15,7 +15,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
 
 static int getsockopt_slow(int fd, int level, int name, void *val, socklen_t *len);
 
@@ -23,17 +22,17 @@ static int getsockopt_slow(int fd, int level, int name, void *val, socklen_t *le
  * tail jump to libc (no stack frame); the rest is out of line. */
 EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-    getsockopt_fn real = (getsockopt_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_GETSOCKOPT], __ATOMIC_ACQUIRE);
+    torify_getsockopt_fn real = (torify_getsockopt_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_GETSOCKOPT], __ATOMIC_ACQUIRE);
     if (__builtin_expect(real != NULL && (level != SOL_SOCKET || name != SO_ERROR || !torify_fd_tracked(fd)), 1))
         return real(fd, level, name, val, len);
     return getsockopt_slow(fd, level, name, val, len);
 }
 
-static int so_error_tracked(getsockopt_fn real, int fd, void *val, socklen_t *len);
+static int so_error_tracked(torify_getsockopt_fn real, int fd, void *val, socklen_t *len);
 
 __attribute__((noinline)) static int getsockopt_slow(int fd, int level, int name, void *val, socklen_t *len)
 {
-    getsockopt_fn real = REAL(GETSOCKOPT, getsockopt_fn);
+    torify_getsockopt_fn real = REAL(GETSOCKOPT, torify_getsockopt_fn);
     if (!real)
         return -1;
     if (level != SOL_SOCKET || name != SO_ERROR || !torify_fd_tracked(fd))
@@ -42,7 +41,7 @@ __attribute__((noinline)) static int getsockopt_slow(int fd, int level, int name
 }
 
 /* Out of line, so the untracked case above stays a few instructions. */
-__attribute__((noinline)) static int so_error_tracked(getsockopt_fn real, int fd, void *val, socklen_t *len)
+__attribute__((noinline)) static int so_error_tracked(torify_getsockopt_fn real, int fd, void *val, socklen_t *len)
 {
     const int level = SOL_SOCKET, name = SO_ERROR;
     if (!val || !len || *len < (socklen_t)sizeof(int))
