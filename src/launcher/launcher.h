@@ -88,9 +88,13 @@ int preload_check(const char *path);
 /* program.c: find argv0 like execvp would (PATH) into buf.  Returns 0,
  * EXIT_NOT_FOUND or EXIT_CANNOT_EXEC after printing why. */
 int program_find(const char *argv0, char *buf, size_t len);
-/* Would the program ignore LD_PRELOAD (statically linked, set-uid/gid,
+/* Would the program ignore LD_PRELOAD (statically linked, Go, set-uid/gid,
  * file capabilities)?  Returns 0 or EXIT_UNGUARDABLE after printing why. */
 int program_check_preloadable(const char *path);
+/* elf_go.c: does the open file fd carry a Go build mark (a .go.buildinfo
+ * section or the Go build-ID note)?  False for anything else, also for a
+ * malformed or truncated ELF. */
+bool elf_is_go(int fd);
 
 /* check.c: `torify --check`.  Returns 0 only when Tor answered like Tor. */
 int check_tor(const struct torify_config *cfg);

@@ -5,8 +5,10 @@
  * say exactly what is wrong (not found / not executable) and can look at
  * the file it is about to run: a statically linked program never loads
  * libtorify.so, and the loader ignores LD_PRELOAD paths for set-uid,
- * set-gid and file-capability programs run by an unprivileged user.  Such
- * a program would talk to the network directly, so torify refuses it.
+ * set-gid and file-capability programs run by an unprivileged user.  A Go
+ * program (elf_go.c), even dynamically linked, makes its own connect and
+ * DNS system calls past libc.  Such a program would talk to the network
+ * directly, so torify refuses it.
  */
 #include <elf.h>
 #include <errno.h>
@@ -164,7 +166,13 @@ static int check_one(const char *path, int depth)
     } else {
         int dyn = elf_is_dynamic(fd);
         char interp[256];
-        if (dyn == 0) {
+        if (dyn >= 0 && elf_is_go(fd)) {
+            /* Dynamically linked or not, Go makes its own system calls. */
+            fprintf(stderr, "torify: refused: %s is a Go program, which makes its own system calls, so libtorify.so "
+                            "cannot see its connections or DNS and it would bypass Tor; run it under the guard "
+                            "(without --no-guard)\n", path);
+            rc = EXIT_UNGUARDABLE;
+        } else if (dyn == 0) {
             fprintf(stderr, "torify: refused: %s is statically linked, so libtorify.so cannot be loaded into it "
                             "and it would bypass Tor\n", path);
             rc = EXIT_UNGUARDABLE;
