@@ -1,0 +1,215 @@
+"""Go programs and `torify --no-guard`.
+
+A Go program makes its own connect and DNS system calls (the runtime's
+syscall package and the pure Go resolver), also when it is dynamically
+linked against libc, so libtorify.so alone never sees its traffic.  Without
+the kernel guard torify must refuse it — static or dynamic — in one line
+with the same exit status as a static C program, before it sends anything.
+The guarded default mode still runs it (the guard sees every connect).
+
+A tiny stdlib-only HTTP client is built offline with Debian's golang-go,
+once per run of this file, both dynamically (cgo, external linker: it has a
+PT_INTERP, checked) and statically (CGO_ENABLED=0).  In the leak trap
+(lib/trap.py) each refused run must count 0 packets, and the same program
+run without torify must reach the trap, so the check cannot pass blind."""
+
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import util  # noqa: E402
+from lib import trap as trapmod  # noqa: E402
+
+EXIT_UNGUARDABLE = 77
+PT_INTERP = 3
+
+GO_CLIENT = r'''package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	r, err := http.Get(os.Args[1])
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	defer r.Body.Close()
+	io.Copy(io.Discard, r.Body)
+	fmt.Println("status:", r.Status)
+}
+'''
+
+# Built once for the whole file (setUpModule); building takes seconds.
+BUILT = {}
+WORK = None
+
+
+def has_interp(path):
+    """Does the ELF file at path have a PT_INTERP (is it dynamically linked)?"""
+    with open(path, "rb") as f:
+        data = f.read(1 << 16)
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise AssertionError("%s is not a 64-bit little-endian ELF" % path)
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        p_type, = struct.unpack_from("<I", data, phoff + i * phentsize)
+        if p_type == PT_INTERP:
+            return True
+    return False
+
+
+def setUpModule():
+    global WORK
+    go = shutil.which("go")
+    if not go:
+        raise unittest.SkipTest("go not installed (scripts/install-deps test installs golang-go)")
+    WORK = tempfile.mkdtemp(prefix="torify-go-")
+    src = os.path.join(WORK, "client.go")
+    with open(src, "w") as f:
+        f.write(GO_CLIENT)
+    # Offline and self-contained: no module proxy, no toolchain download,
+    # caches inside the temp dir (removed in tearDownModule).
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GO") and k != "LD_PRELOAD"}
+    base.update(HOME=WORK, GOCACHE=os.path.join(WORK, "cache"), GOPATH=os.path.join(WORK, "gopath"),
+                GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="")
+    builds = {
+        "dynamic": (dict(base, CGO_ENABLED="1"), ["-ldflags=-linkmode=external"]),
+        "static": (dict(base, CGO_ENABLED="0"), []),
+    }
+    for kind, (env, flags) in builds.items():
+        out = os.path.join(WORK, "go_" + kind)
+        r = util.run([go, "build", "-o", out] + flags + [src], env=env, cwd=WORK, timeout=300)
+        if r.returncode != 0:
+            raise AssertionError("go build (%s) failed: %s" % (kind, r.stderr[-1000:]))
+        BUILT[kind] = out
+    assert has_interp(BUILT["dynamic"]), "the cgo build is not dynamically linked"
+    assert not has_interp(BUILT["static"]), "the CGO_ENABLED=0 build is not static"
+
+
+def tearDownModule():
+    if WORK:
+        shutil.rmtree(WORK, True)
+
+
+def clean_env():
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("TORIFY_", "TORSOCKS_")) and k != "LD_PRELOAD"}
+
+
+class GoRefusedWithoutGuard(util.TestCase):
+    def setUp(self):
+        self.torify = util.need_file(self, util.build_path("torify"), "launcher")
+        util.need_file(self, util.build_path("libtorify.so"), "library")
+
+    def assert_go_refused(self, r, exe):
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, "expected exactly one message line, got %r" % r.stderr)
+        self.assertEqual(lines[0], "torify: refused: %s is a Go program, which makes its own system calls, "
+                         "so libtorify.so cannot see its connections or DNS and it would bypass Tor; "
+                         "run it under the guard (without --no-guard)" % exe)
+        self.assertEqual(r.returncode, EXIT_UNGUARDABLE, r.stderr)
+        self.assertEqual(r.stdout, "", "the Go program must not run")
+
+    def test_dynamic_go_program_is_refused(self):
+        exe = BUILT["dynamic"]
+        r = util.run([self.torify, "--no-guard", exe, "http://127.0.0.1:9/"], env=clean_env())
+        self.assert_go_refused(r, exe)
+
+    def test_static_go_program_is_refused_as_go(self):
+        exe = BUILT["static"]
+        r = util.run([self.torify, "--no-guard", exe, "http://127.0.0.1:9/"], env=clean_env())
+        self.assert_go_refused(r, exe)
+
+    def test_found_on_path_and_through_a_script(self):
+        # The refusal names the file found on PATH; a script run by a Go
+        # interpreter is refused too (the kernel would start the Go program).
+        env = dict(clean_env(), PATH=WORK + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
+        r = util.run([self.torify, "--no-guard", "go_dynamic", "http://127.0.0.1:9/"], env=env)
+        self.assert_go_refused(r, os.path.join(WORK, "go_dynamic"))
+        script = os.path.join(WORK, "script")
+        with open(script, "w") as f:
+            f.write("#!%s\n" % BUILT["dynamic"])
+        os.chmod(script, 0o755)
+        r = util.run([self.torify, "--no-guard", script], env=clean_env())
+        self.assert_go_refused(r, BUILT["dynamic"])
+
+    def test_a_c_program_still_runs(self):
+        # The detection must not catch ordinary dynamically linked programs.
+        r = util.run([self.torify, "--no-guard", "/bin/sh", "-c", "echo ran"], env=clean_env())
+        self.assertEqual((r.returncode, r.stdout), (0, "ran\n"), r.stderr)
+
+
+class GoInLeakTrap(util.TestCase):
+    """Refused runs send nothing; the same program without torify is caught."""
+    trap = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not util.is_root():
+            raise unittest.SkipTest("the leak trap needs root (ip netns, veth)")
+        if not shutil.which("ip"):
+            raise unittest.SkipTest("ip (iproute2) not installed")
+        cls.torify = util.build_path("torify")
+        for path in (cls.torify, util.build_path("libtorify.so")):
+            if not os.path.exists(path):
+                raise unittest.SkipTest("%s missing (run make tests)" % path)
+        cls.conf_dir = tempfile.mkdtemp(prefix="torify-go-leak-")
+        cls.addClassCleanup(shutil.rmtree, cls.conf_dir, True)
+        cls.conf = os.path.join(cls.conf_dir, "torify.conf")
+        with open(cls.conf, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\n" % trapmod.SOCKS_PORT)
+        cls.trap = trapmod.Trap()
+        cls.addClassCleanup(cls.trap.stop)
+        cls.trap.start()
+
+    def env(self):
+        return dict(clean_env(), TORIFY_CONF_FILE=self.conf)
+
+    def run_counted(self, argv):
+        t = self.trap
+        t.quiesce()
+        mark = t.mark()
+        r, _ = t.run(argv, env=self.env(), timeout=60)
+        return r, t.packets_since(mark, settle=0.5)
+
+    def check_kind(self, kind):
+        exe = BUILT[kind]
+        # By name (the Go resolver's own DNS to the namespace's resolver)
+        # and by address (a direct connect to the trap's port 80).
+        for url in ("http://leak-go-%s.example/" % kind, "http://%s/" % trapmod.TRAP4):
+            with self.subTest(kind=kind, url=url):
+                r, leaked = self.run_counted([self.torify, "--no-guard", exe, url])
+                self.assertEqual(leaked, [], "LEAK under torify --no-guard %s %s: %r\nstdout: %s"
+                                 % (exe, url, leaked[:4], r.stdout))
+                self.assertEqual(r.returncode, EXIT_UNGUARDABLE, r.stdout + r.stderr)
+                self.assertIn("is a Go program", r.stderr)
+                r, seen = self.run_counted([exe, url])
+                self.assertGreaterEqual(len(seen), 1, "control run of %s %s reached no trap: the trap is "
+                                        "blind\nstdout: %s\nstderr: %s" % (exe, url, r.stdout, r.stderr[-500:]))
+
+    def test_dynamic_go_refused_sends_nothing(self):
+        self.check_kind("dynamic")
+
+    def test_static_go_refused_sends_nothing(self):
+        self.check_kind("static")
+
+    def test_guarded_mode_runs_go_without_leaking(self):
+        r = util.run([self.torify, "show"], env=self.env())
+        if "kernel guard: available" not in r.stdout:
+            self.skipTest("kernel guard not available here: %s" % r.stdout[-300:])
+        for kind in ("dynamic", "static"):
+            with self.subTest(kind=kind):
+                r, leaked = self.run_counted([self.torify, BUILT[kind], "http://%s/" % trapmod.TRAP4])
+                self.assertNotIn("is a Go program", r.stderr)
+                self.assertNotEqual(r.returncode, EXIT_UNGUARDABLE, r.stderr)
+                self.assertEqual(leaked, [], "LEAK under the guard: %r" % leaked[:4])
