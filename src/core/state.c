@@ -1,5 +1,6 @@
 /* core/state.c — see state.h.  All of libtorify's process-wide state. */
 #include "core/state.h"
+#include "core/procstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,23 +143,9 @@ static bool single_threaded(void)
     char buf[1024];
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    /* comm (field 2) may hold spaces and parentheses: start after the last ')'. */
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return false;
-    /* Fields 3..19 are 17 fields; num_threads is the 18th after ')'. */
-    for (int field = 0; field < 18; field++) {
-        while (*p && *p != ' ')
-            p++;
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return false;
-    }
-    return p[0] == '1' && (p[1] == ' ' || p[1] == '\0');
+    unsigned long long threads;
+    return n > 0 && torify_procstat_field(buf, (size_t)n, TORIFY_PROCSTAT_NUM_THREADS, &threads) == 0 &&
+           threads == 1;
 }
 
 int torify_state_fakemap_publish(struct torify_fakemap *m)

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "core/procstat.h"
 #include "guard/internal.h"
 
 #ifndef SYS_pidfd_open
@@ -119,14 +120,12 @@ static int field(const char *text, const char *key, int base, unsigned long long
 unsigned long long guard_start_time(pid_t pid)
 {
     char path[64], buf[1024];
+    unsigned long long st;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (read_small(path, buf, sizeof buf) < 0)
+    if (read_small(path, buf, sizeof buf) < 0 ||
+        torify_procstat_field(buf, strlen(buf), TORIFY_PROCSTAT_STARTTIME, &st) != 0)
         return 0;
-    /* The command name may hold spaces and ')': fields start after the last ')'. */
-    char *p = strrchr(buf, ')');
-    for (int f = 2; p && f < 22; f++)
-        p = strchr(p + 1, ' ');
-    return p ? strtoull(p + 1, NULL, 10) : 0;
+    return st;
 }
 
 pid_t guard_tgid_of(pid_t tid)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/fakemap.h"
+#include "core/procstat.h"
 #include "core/state.h"
 #include "shim/real.h"
 
@@ -89,15 +90,8 @@ static unsigned long long start_time_of_self(long pid)
         char buf[1024];
         ssize_t n = read(fd, buf, sizeof buf - 1);
         torify_real_close(fd);
-        if (n > 0) {
-            buf[n] = '\0';
-            /* The command name may hold spaces and ')': fields start after the last ')'. */
-            char *p = strrchr(buf, ')');
-            for (int field = 2; p && field < 22; field++)
-                p = strchr(p + 1, ' ');
-            if (p)
-                st = strtoull(p + 1, NULL, 10);
-        }
+        if (n <= 0 || torify_procstat_field(buf, (size_t)n, TORIFY_PROCSTAT_STARTTIME, &st) != 0)
+            st = 0;
     }
     __atomic_store_n(&cached, st, __ATOMIC_RELAXED);
     __atomic_store_n(&cached_pid, pid, __ATOMIC_RELEASE);
