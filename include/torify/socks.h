@@ -230,6 +230,13 @@ TORIFY_API torify_err torify_socks_resolve_ptr(const struct sockaddr *proxy, soc
  * or TORIFY_E_INVAL_ARGUMENT. */
 TORIFY_API torify_err torify_sockaddr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
 
+/* A port as users write it, the one rule for the library, the config file
+ * and the launcher's -P: decimal 1..65535, one to five digits, nothing else
+ * (no sign, space, "0x" or trailing text), so a typo never silently becomes
+ * another port.  Returns TORIFY_OK or TORIFY_E_INVAL_ARGUMENT (*port
+ * untouched). */
+TORIFY_API torify_err torify_port_parse(const char *text, uint16_t *port);
+
 #ifdef __cplusplus
 }
 #endif

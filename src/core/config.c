@@ -1,5 +1,6 @@
 /* core/config.c — see config.h and docs/CONTRACTS.md. */
 #include "core/config.h"
+#include "torify/socks.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -52,19 +53,6 @@ int torify_parse_bool(const char *text, bool *out)
         if (strcasecmp(text, no[i]) == 0) { *out = false; return 0; }
     }
     return -1;
-}
-
-static int parse_port(const char *text, uint16_t *out)
-{
-    if (!isdigit((unsigned char)text[0]))
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno || *end || v == 0 || v > 65535)
-        return -1;
-    *out = (uint16_t)v;
-    return 0;
 }
 
 int torify_cidr_parse(const char *text, struct torify_cidr *out)
@@ -247,7 +235,7 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
         return TORIFY_OK;
     }
     case K_TOR_PORT:
-        if (parse_port(v, &c->tor_port) != 0)
+        if (torify_port_parse(v, &c->tor_port) != TORIFY_OK)
             return fail(err, err_len, "%s: %s '%s' is not a port number 1-65535", where, key, v);
         return TORIFY_OK;
     case K_TOR_UNIX:

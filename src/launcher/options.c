@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "launcher/launcher.h"
+#include "torify/socks.h"
 
 enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY };
 
@@ -85,21 +86,6 @@ static int unknown_option(const char *word)
     return usage_error("unknown option ", word);
 }
 
-/* A port must be a plain decimal 1..65535 here: a typo must not silently
- * become the default port. */
-static bool valid_port(const char *s)
-{
-    if (!*s || strlen(s) > 5)
-        return false;
-    long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        v = v * 10 + (*p - '0');
-    }
-    return v >= 1 && v <= 65535;
-}
-
 int options_parse(int argc, char **argv, struct launcher_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -117,7 +103,8 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
             o->address = optarg;
             break;
         case 'P':
-            if (!valid_port(optarg))
+            uint16_t port;
+            if (torify_port_parse(optarg, &port) != TORIFY_OK)
                 return usage_error("-P: not a port number 1-65535: ", optarg);
             o->port = optarg;
             break;

@@ -14,21 +14,22 @@
 
 #define DEFAULT_PORT 9050
 
-/* Decimal 1..65535, digits only (no sign, space or leading "0x"). */
-static int parse_port(const char *p, uint16_t *port)
+torify_err torify_port_parse(const char *p, uint16_t *port)
 {
     unsigned long v = 0;
     size_t n = 0;
 
+    if (!p || !port)
+        return TORIFY_E_INVAL_ARGUMENT;
     for (; p[n] != '\0'; n++) {
         if (p[n] < '0' || p[n] > '9' || n >= 5)
-            return -1;
+            return TORIFY_E_INVAL_ARGUMENT;
         v = v * 10 + (unsigned long)(p[n] - '0');
     }
     if (n == 0 || v == 0 || v > 65535)
-        return -1;
+        return TORIFY_E_INVAL_ARGUMENT;
     *port = (uint16_t)v;
-    return 0;
+    return TORIFY_OK;
 }
 
 static torify_err put_v4(const char *host, size_t hlen, uint16_t port, struct sockaddr_storage *ss,
@@ -111,7 +112,7 @@ torify_err torify_sockaddr_parse(const char *text, struct sockaddr_storage *ss, 
         if (end == NULL)
             return TORIFY_E_INVAL_ARGUMENT;
         if (end[1] == ':') {
-            if (parse_port(end + 2, &port) != 0)
+            if (torify_port_parse(end + 2, &port) != TORIFY_OK)
                 return TORIFY_E_INVAL_ARGUMENT;
         } else if (end[1] != '\0') {
             return TORIFY_E_INVAL_ARGUMENT;
@@ -123,7 +124,7 @@ torify_err torify_sockaddr_parse(const char *text, struct sockaddr_storage *ss, 
     if (colon != NULL && strchr(colon + 1, ':') != NULL)
         return put_v6(text, strlen(text), port, ss, len); /* bare IPv6, default port */
     if (colon != NULL) {
-        if (parse_port(colon + 1, &port) != 0)
+        if (torify_port_parse(colon + 1, &port) != TORIFY_OK)
             return TORIFY_E_INVAL_ARGUMENT;
         return put_v4(text, (size_t)(colon - text), port, ss, len);
     }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "torify/socks.h"
 
 /* An injectable environment: NULL-terminated NAME, VALUE pairs. */
 static const char *const *fake_env;
@@ -421,6 +422,41 @@ static void test_exempt_executable_must_be_absolute_and_bounded(void **state)
     assert_string_equal(err, "t.conf:1: ExemptExecutable path longer than 255 bytes");
 }
 
+/* One rule for a port wherever a user writes one: the config file's TorPort,
+ * the proxy address ("127.0.0.1:PORT") and the launcher's -P (which calls
+ * torify_port_parse too), so a value is never accepted in one and refused in
+ * another. */
+static void test_a_port_is_read_by_the_same_rule_in_the_file_the_address_and_the_library(void **state)
+{
+    static const struct { const char *text; int port; } cases[] = {
+        {"80", 80}, {"65535", 65535}, {"09050", 9050}, {"1", 1},
+        {"0", -1}, {"65536", -1}, {"000080", -1}, {"+80", -1}, {"-1", -1}, {" 80", -1},
+        {"80 ", -1}, {"0x50", -1}, {"", -1}, {"99999999999999999999", -1}, {"80a", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint16_t p = 7;
+        torify_err e = torify_port_parse(cases[i].text, &p);
+        assert_int_equal(e == TORIFY_OK ? p : -1, cases[i].port);
+
+        char conf[96], err[256];
+        struct torify_config c;
+        snprintf(conf, sizeof conf, "TorPort %s\n", cases[i].text);
+        torify_err ce = parse(&c, conf, err, sizeof err);
+        if (cases[i].text[0] == ' ' || cases[i].text[strlen(cases[i].text) > 0 ? strlen(cases[i].text) - 1 : 0] == ' ' ||
+            cases[i].text[0] == '\0')
+            continue; /* the file's tokenizer trims blanks; an empty value is its own error */
+        assert_int_equal(ce == TORIFY_OK ? c.tor_port : -1, cases[i].port);
+
+        char addr[64];
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        snprintf(addr, sizeof addr, "127.0.0.1:%s", cases[i].text);
+        torify_err ae = torify_sockaddr_parse(addr, &ss, &sl);
+        assert_int_equal(ae == TORIFY_OK ? ntohs(((struct sockaddr_in *)&ss)->sin_port) : -1, cases[i].port);
+    }
+    assert_int_equal(torify_port_parse(NULL, &(uint16_t){0}), TORIFY_E_INVAL_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_cidr_parsing_clears_host_bits_and_matches),
         cmocka_unit_test(test_exempt_executable_lines_accumulate),
         cmocka_unit_test(test_exempt_executable_must_be_absolute_and_bounded),
+        cmocka_unit_test(test_a_port_is_read_by_the_same_rule_in_the_file_the_address_and_the_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
