@@ -21,6 +21,7 @@
  * index and LRU list from the slots (as after a dead lock holder).
  */
 #include "core/fakemap.h"
+#include "core/clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -375,13 +376,6 @@ static long futex_op(uint32_t *word, int op, uint32_t val, const struct timespec
     return syscall(SYS_futex, word, op, val, ts, NULL, 0);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void owner_acquire(struct torify_fakemap *m, uint32_t me)
 {
     uint32_t *w = &m->sh->lock.owner;
@@ -395,7 +389,7 @@ static void owner_acquire(struct torify_fakemap *m, uint32_t me)
          * a stale or forged value, as is one that is no pid at all. */
         bool gone = cur == me || cur > (uint32_t)INT32_MAX || (kill((pid_t)cur, 0) != 0 && errno == ESRCH);
         if (!gone) {
-            int64_t t = now_ms();
+            int64_t t = torify_now_ms();
             if (start < 0)
                 start = t;
             gone = t - start > OWNER_PATIENCE_MS;

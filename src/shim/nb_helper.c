@@ -27,6 +27,7 @@
 #include "core/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
+#include "core/clock.h"
 #include "shim/tor.h"
 
 
@@ -57,13 +58,6 @@ static ino_t hwake_ino;
 static struct nb_conn *hqueue;     /* submitted, not yet picked up (hlock) */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static __thread int hep = -1;      /* on a helper thread: its own epoll set */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
@@ -362,7 +356,7 @@ static void *helper_main(void *arg)
     for (;;) {
         if (atomic_load(&hgen) != h.gen || !fds_are_ours(&h))
             break;
-        int64_t now = now_ms();
+        int64_t now = torify_now_ms();
         int timeout = -1;
         for (struct nb_conn *c = active; c; c = c->next) {
             int64_t left = c->deadline_ms - now;
@@ -389,7 +383,7 @@ static void *helper_main(void *arg)
             }
         }
         /* Cancels, deadlines, and letting go of finished connections. */
-        now = now_ms();
+        now = torify_now_ms();
         for (struct nb_conn **pp = &active; *pp;) {
             struct nb_conn *c = *pp;
             if (!c->finished && atomic_load(&c->cancelled))
@@ -570,7 +564,7 @@ bool torify_nb_prepare(struct nb_conn *c, uint32_t gen, int fd, const struct tor
         goto fail;
     c->dev = st.st_dev;
     c->ino = st.st_ino;
-    c->deadline_ms = now_ms() + timeout_ms;
+    c->deadline_ms = torify_now_ms() + timeout_ms;
     torify_target_format(target, c->what, sizeof c->what);
     struct torify_socks_opts o;
     char user[256], pass[256];

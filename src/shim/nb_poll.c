@@ -21,6 +21,7 @@
 #include "core/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
+#include "core/clock.h"
 
 typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
 typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
@@ -30,13 +31,6 @@ typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timesp
 static inline bool nb_any(void)
 {
     return atomic_load_explicit(&torify_nb_active, memory_order_acquire) > 0;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int real_ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m)
@@ -91,7 +85,7 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
      * in nanoseconds it would overflow. */
     if (tmo && tmo->tv_sec > INT64_MAX / 1000000000 / 2)
         tmo = NULL;
-    int64_t deadline = tmo ? now_ns() + (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : 0;
+    int64_t deadline = tmo ? torify_now_ns() + (int64_t)tmo->tv_sec * 1000000000 + tmo->tv_nsec : 0;
     int result;
     for (;;) {
         for (nfds_t i = 0; i < n; i++) {
@@ -110,7 +104,7 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
         }
         struct timespec left, *lp = NULL;
         if (tmo) {
-            int64_t l = deadline - now_ns();
+            int64_t l = deadline - torify_now_ns();
             if (l < 0)
                 l = 0;
             left.tv_sec = l / 1000000000;
@@ -299,7 +293,7 @@ EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
         return -1;
     }
     struct timespec t;
-    int64_t start = now_ns();
+    int64_t start = torify_now_ns();
     if (tv) {
         t.tv_sec = tv->tv_sec;
         t.tv_nsec = tv->tv_usec * 1000;
@@ -308,7 +302,7 @@ EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
     if (tv) {
         /* Linux select() leaves the time not slept in *tv. */
         /* Subtracted field by field: tv_sec may be huge ("forever"). */
-        int64_t el = now_ns() - start;
+        int64_t el = torify_now_ns() - start;
         int64_t sec = (int64_t)tv->tv_sec - el / 1000000000;
         int64_t usec = (int64_t)tv->tv_usec - (el % 1000000000) / 1000;
         if (usec < 0) {

@@ -13,15 +13,9 @@
 
 #include "core/fakemap.h"
 #include "core/procstat.h"
+#include "core/clock.h"
 #include "core/state.h"
 #include "shim/real.h"
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
 {
@@ -31,9 +25,9 @@ int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, in
         return -1;
     /* In flight (non-blocking fd, or a signal cut a blocking connect short):
      * the kernel goes on connecting; wait for the outcome. */
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = torify_now_ms() + timeout_ms;
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - torify_now_ms();
         if (left <= 0) {
             errno = ETIMEDOUT;
             return -1;
