@@ -36,6 +36,7 @@ FILES = {  # path inside the package -> content
     "usr/share/doc/torify-e2e-hello/README": b"a package for torify's apt test\n",
 }
 APT_TIMEOUT = 120
+NOBODY = 65534
 
 
 def setUpModule():
@@ -104,8 +105,8 @@ def write_repo(repo, deb):
     return h["sha256"]
 
 
-def open_to_apt(path):
-    """apt's http method runs as _apt: let it reach path (search permission
+def open_path_to_others(path):
+    """Let other users (apt's _apt, nobody) reach path (search permission
     on every directory from / down to it)."""
     p = os.path.abspath(path)
     while p != "/":
@@ -136,7 +137,7 @@ class Apt(tornet.Case):
         with open(os.path.join(a, "etc", "sources.list"), "w") as f:
             f.write("deb [trusted=yes] %s ./\n" % self.net.web_url("/" + self.repo_name + "/", self.host))
         open(os.path.join(a, "status"), "w").close()
-        open_to_apt(a)
+        open_path_to_others(a)
         for root, dirs, _files in os.walk(a):
             for d in dirs:
                 os.chmod(os.path.join(root, d), 0o755)
@@ -232,7 +233,7 @@ class Dpkg(tornet.Case):
         self.need_cmd("dpkg-deb")
         self.deb = build_deb(self, self.tmp)
 
-    def unpack(self, guard, tag):
+    def unpack(self, guard, tag, as_nobody=False):
         root = os.path.join(self.tmp, "root-" + tag)
         admin = os.path.join(root, "var", "lib", "dpkg")
         for sub in ("updates", "info", "triggers"):
@@ -240,10 +241,23 @@ class Dpkg(tornet.Case):
         open(os.path.join(admin, "status"), "w").close()
         open(os.path.join(admin, "available"), "w").close()
         pre = [] if guard else ["--no-guard"]
-        r = self.torify(pre + ["dpkg", "--root=" + root, "--admindir=" + admin, "--force-not-root",
-                               "--force-script-chrootless", "--log=/dev/null", "-i", self.deb],
-                        timeout=APT_TIMEOUT)
+        argv = pre + ["dpkg", "--root=" + root, "--admindir=" + admin, "--force-not-root",
+                      "--force-script-chrootless", "--log=/dev/null", "-i", self.deb]
         what = "guarded" if guard else "--no-guard"
+        if as_nobody:
+            # The private root belongs to nobody, who runs torify (and dpkg).
+            open_path_to_others(self.tmp)
+            os.chmod(self.deb, 0o644)
+            for d, _dirs, names in os.walk(root):
+                os.chown(d, NOBODY, NOBODY)
+                for n in names:
+                    os.chown(os.path.join(d, n), NOBODY, NOBODY)
+            argv = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups", "--",
+                    self.torify_bin] + argv
+            r = util.run(argv, env=self.env(HOME=self.tmp), timeout=APT_TIMEOUT)
+            what += " as nobody"
+        else:
+            r = self.torify(argv, timeout=APT_TIMEOUT)
         self.assertEqual(r.returncode, 0, "%s dpkg -i failed:\n%s\n%s" % (what, r.stdout[-2000:], r.stderr[-2000:]))
         for rel, data in FILES.items():
             with open(os.path.join(root, rel), "rb") as f:
@@ -260,3 +274,9 @@ class Dpkg(tornet.Case):
 
     def test_install_no_guard(self):
         self.unpack(False, "n")
+
+    def test_install_guarded_as_nobody(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to become nobody")
+        self.need_cmd("setpriv")
+        self.unpack(True, "g", as_nobody=True)
