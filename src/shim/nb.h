@@ -126,6 +126,14 @@ int torify_nb_take_error(struct nb_conn *c);
 /* Walk every object of the pool (fork handling). */
 void torify_nb_each(void (*fn)(struct nb_conn *c));
 
+/* torify's own fds at numbers >= 256 when possible (the program's lowest-free
+ * numbering is left alone), close-on-exec.  dup_high: a duplicate (at any
+ * number if none is free up there), or -1.  move_high: fd itself moved up
+ * (the old number closed), or fd unchanged if it cannot move; fd < 0 is
+ * passed through. */
+int torify_nb_dup_high(int fd);
+int torify_nb_move_high(int fd);
+
 /* ---- nb_helper.c: the helper thread -------------------------------------- */
 
 /* Start the helper in this process if needed; false when it cannot run

@@ -31,12 +31,6 @@
 #define PRE_MAX 65536
 static _Atomic int pre_epfd[PRE_MAX]; /* epfd + 1 of the last ADD of an untracked fd */
 
-static int dup_high(int fd)
-{
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, 256);
-    return d >= 0 ? d : fcntl(fd, F_DUPFD_CLOEXEC, 0);
-}
-
 static struct nb_reg *find_reg(struct nb_conn *c, int epfd)
 {
     for (int i = 0; i < NB_REGS; i++)
@@ -110,7 +104,7 @@ static int add_reg(struct nb_conn *c, int epfd, const struct epoll_event *ev)
     struct nb_reg *r = find_reg(c, -1);
     if (!r)
         return ENOSPC;
-    int d = dup_high(epfd);
+    int d = torify_nb_dup_high(epfd);
     if (d < 0)
         return errno == EBADF ? EBADF : ENOMEM;
     struct epoll_event ph = { .events = placeholder_events(ev->events), .data = ev->data };

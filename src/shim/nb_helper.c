@@ -460,7 +460,17 @@ static void register_atfork(void)
 
 /* ---- starting, submitting ---------------------------------------------------- */
 
-static int high_fd(int fd)
+/* torify's own fds sit at high numbers when possible, so the program's own
+ * fd numbering (lowest free number) is disturbed as little as possible. */
+int torify_nb_dup_high(int fd)
+{
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 256);
+    if (d < 0)
+        d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return d;
+}
+
+int torify_nb_move_high(int fd)
 {
     if (fd < 0)
         return fd;
@@ -488,9 +498,9 @@ bool torify_nb_helper_ensure(void)
     }
     if (!ok) {
         struct helper_fds *h = malloc(sizeof *h);
-        int ep = high_fd(epoll_create1(EPOLL_CLOEXEC));
-        int ep2 = ep >= 0 ? fcntl(ep, F_DUPFD_CLOEXEC, 256) : -1;
-        int wk = high_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        int ep = torify_nb_move_high(epoll_create1(EPOLL_CLOEXEC));
+        int ep2 = ep >= 0 ? torify_nb_dup_high(ep) : -1;
+        int wk = torify_nb_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
         struct stat st;
         if (h && ep >= 0 && ep2 >= 0 && wk >= 0 && fstat(wk, &st) == 0 &&
@@ -538,28 +548,13 @@ bool torify_nb_helper_ensure(void)
     return ok;
 }
 
-/* A dup at a high number when possible, so the program's own fd numbering
- * (lowest free number) is disturbed as little as possible. */
-static int high_dup(int fd)
-{
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, 256);
-    if (d < 0)
-        d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    return d;
-}
-
 bool torify_nb_prepare(struct nb_conn *c, uint32_t gen, int fd, const struct torify_config *cfg,
                        const struct torify_target *target, int timeout_ms)
 {
     struct stat st;
     c->fd = fd;
-    c->dup = high_dup(fd);
-    int ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    c->evfd = ev >= 0 ? fcntl(ev, F_DUPFD_CLOEXEC, 256) : -1;
-    if (c->evfd < 0)
-        c->evfd = ev;
-    else if (ev >= 0)
-        torify_real_close(ev);
+    c->dup = torify_nb_dup_high(fd);
+    c->evfd = torify_nb_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (c->dup < 0 || c->evfd < 0 || fstat(fd, &st) != 0)
         goto fail;
     c->dev = st.st_dev;
