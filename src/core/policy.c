@@ -216,6 +216,19 @@ enum torify_name_kind torify_policy_name_kind_on(const char *name, const char *h
     return m == h && strncasecmp(name, hostname, m) == 0 ? TORIFY_NAME_LOCALHOST : k;
 }
 
+void torify_policy_socks_opts(const struct torify_config *c, long pid, unsigned long long start_time,
+                              int timeout_ms, char *user, char *pass, struct torify_socks_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->proto = c->proto ? c->proto : TORIFY_SOCKS5;
+    o->timeout_ms = timeout_ms;
+    if (torify_policy_credentials(c, pid, start_time, user, TORIFY_POLICY_CRED_MAX, pass, TORIFY_POLICY_CRED_MAX)) {
+        o->user = user;
+        /* SOCKS4a has only a user id field. */
+        o->pass = o->proto == TORIFY_SOCKS5 ? pass : NULL;
+    }
+}
+
 bool torify_policy_credentials(const struct torify_config *c, long pid, unsigned long long start_time,
                                char *user, size_t user_len, char *pass, size_t pass_len)
 {

@@ -65,4 +65,22 @@ enum torify_name_kind torify_policy_name_kind_on(const char *name, const char *h
 bool torify_policy_credentials(const struct torify_config *c, long pid, unsigned long long start_time,
                                char *user, size_t user_len, char *pass, size_t pass_len);
 
+/* How long torify waits for Tor, the one table for the shim and the guard.
+ * Tor needs time to build circuits: its own SocksTimeout is 2 minutes. */
+#define TORIFY_TOR_HANDSHAKE_MS 120000
+/* Tor runs locally: reaching its port is quick or fails at once. */
+#define TORIFY_TOR_CONNECT_MS 10000
+/* Reverse lookups are an extra; do not hang a program long for one. */
+#define TORIFY_TOR_PTR_MS 15000
+
+/* The SOCKS options for a connection of process pid (started at
+ * start_time, for IsolatePID) to Tor, the same in the shim and the guard so
+ * both put a process on the same circuits: protocol, credentials, timeout.
+ * user/pass are the caller's buffers of TORIFY_POLICY_CRED_MAX bytes that
+ * *o points into. */
+#define TORIFY_POLICY_CRED_MAX 256
+struct torify_socks_opts;
+void torify_policy_socks_opts(const struct torify_config *c, long pid, unsigned long long start_time,
+                              int timeout_ms, char *user, char *pass, struct torify_socks_opts *o);
+
 #endif

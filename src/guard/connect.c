@@ -160,7 +160,7 @@ static int check_program_socket(int pidfd, int fd, bool *nonblock)
 static int dial_tor(const struct guard_sup *s, const struct torify_target *target, pid_t tid)
 {
     const struct torify_config *c = &s->cfg;
-    char user[256], pass[256];
+    char user[TORIFY_POLICY_CRED_MAX], pass[TORIFY_POLICY_CRED_MAX];
     long pid = tid;
     unsigned long long start = 0;
     if (c->isolate_pid && !c->has_user && !c->has_pass) {
@@ -168,26 +168,18 @@ static int dial_tor(const struct guard_sup *s, const struct torify_target *targe
         pid = tgid > 0 ? tgid : tid;
         start = guard_start_time((pid_t)pid);
     }
-    bool creds = torify_policy_credentials(c, pid, start, user, sizeof user, pass, sizeof pass);
-    int sock = socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sock < 0)
-        return -errno;
-    if (connect(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len) != 0) {
-        close(sock);
-        return -ECONNREFUSED; /* Tor is not there: fail closed */
-    }
-    struct torify_socks_opts o = {
-        .proto = c->proto ? c->proto : TORIFY_SOCKS5,
-        .user = creds ? user : NULL,
-        /* SOCKS4a has only a user id field. */
-        .pass = creds && (c->proto == TORIFY_SOCKS5 || !c->proto) ? pass : NULL,
-        .timeout_ms = 0,
-    };
+    struct torify_socks_opts o;
+    torify_policy_socks_opts(c, pid, start, TORIFY_TOR_HANDSHAKE_MS, user, pass, &o);
+    /* The supervisor is not interposed: libtorify-socks' own dial connects
+     * to Tor and does the handshake under one deadline, so neither a Tor
+     * that accepts and stalls nor one that never answers the SYN holds a
+     * worker (and the program's connect) forever. */
     errno = 0;
-    torify_err e = torify_socks_handshake_fd(sock, TORIFY_SOCKS_CONNECT, target, &o, NULL);
-    if (e != TORIFY_OK) {
-        int en = errno ? errno : ECONNREFUSED;
-        close(sock);
+    torify_err e = TORIFY_OK;
+    int sock = torify_socks_dial((const struct sockaddr *)&c->tor_addr, c->tor_addr_len, target, &o, &e);
+    if (sock < 0) {
+        /* Tor is not there: fail closed. */
+        int en = e == TORIFY_E_PROXY_UNREACHABLE || !errno ? ECONNREFUSED : errno;
         return -en;
     }
     return sock;

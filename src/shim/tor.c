@@ -95,16 +95,9 @@ static unsigned long long start_time_of_self(long pid)
 void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o, int timeout_ms,
                      char *user, char *pass)
 {
-    memset(o, 0, sizeof *o);
-    o->proto = c->proto;
-    o->timeout_ms = timeout_ms;
     long pid = (long)getpid();
     unsigned long long st = c->isolate_pid && !c->has_user && !c->has_pass ? start_time_of_self(pid) : 0;
-    if (torify_policy_credentials(c, pid, st, user, 256, pass, 256)) {
-        o->user = user;
-        /* SOCKS4a has only a user id field. */
-        o->pass = c->proto == TORIFY_SOCKS5 ? pass : NULL;
-    }
+    torify_policy_socks_opts(c, pid, st, timeout_ms, user, pass, o);
 }
 
 torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct torify_ip *ip,

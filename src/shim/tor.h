@@ -10,12 +10,7 @@
 #include "core/config.h"
 #include "core/policy.h"
 
-/* Tor needs time to build circuits: its own SocksTimeout is 2 minutes. */
-#define TORIFY_TOR_HANDSHAKE_MS 120000
-/* Tor runs locally: reaching its port is quick or fails at once. */
-#define TORIFY_TOR_CONNECT_MS 10000
-/* Reverse lookups are an extra; do not hang a program long for one. */
-#define TORIFY_TOR_PTR_MS 15000
+/* Timeouts: TORIFY_TOR_*_MS in core/policy.h. */
 
 /* Real connect on fd, waiting for completion even if fd is non-blocking or
  * a signal interrupts; 0 or -1 with errno. */
