@@ -224,7 +224,7 @@ static torify_err step(struct torify_socks *s)
          * does.  Only 0x02 was offered, so the skipped selection can only
          * have chosen it; accept the status in its place.  Unambiguous: a
          * method selection starts with 0x05. */
-        if (pipelined(s) && s->method == METHOD_USERPASS && s->in[0] == 0x01) {
+        if (pipelined(s) && s->method == METHOD_USERPASS && s->in[0] == SX_AUTH_VERSION) {
             e = torify_sx_dec_s5_auth(s->in);
             if (e != TORIFY_OK)
                 return e;

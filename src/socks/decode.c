@@ -15,10 +15,10 @@ static uint16_t get16(const uint8_t *p)
 torify_err torify_sx_s4_code(uint8_t cd)
 {
     switch (cd) {
-    case 0x5a: return TORIFY_OK;
-    case 0x5b: return TORIFY_E_S4_REJECTED;
-    case 0x5c: return TORIFY_E_S4_NO_IDENTD;
-    case 0x5d: return TORIFY_E_S4_IDENTD_MISMATCH;
+    case SX_S4_GRANTED: return TORIFY_OK;
+    case SX_S4_REJECTED: return TORIFY_E_S4_REJECTED;
+    case SX_S4_NO_IDENTD: return TORIFY_E_S4_NO_IDENTD;
+    case SX_S4_IDENTD_MISMATCH: return TORIFY_E_S4_IDENTD_MISMATCH;
     default:   return TORIFY_E_S4_UNKNOWN_REPLY;
     }
 }
@@ -38,8 +38,8 @@ torify_err torify_sx_s5_code(uint8_t rep)
     };
     if (rep < sizeof rfc / sizeof rfc[0])
         return rfc[rep];
-    if (rep >= 0xf0 && rep - 0xf0u < sizeof tor / sizeof tor[0])
-        return tor[rep - 0xf0];
+    if (rep >= SX_S5_TOR_EXTENDED_FIRST && rep - (unsigned)SX_S5_TOR_EXTENDED_FIRST < sizeof tor / sizeof tor[0])
+        return tor[rep - SX_S5_TOR_EXTENDED_FIRST];
     return TORIFY_E_S5_UNKNOWN_REPLY;
 }
 
@@ -48,7 +48,7 @@ torify_err torify_sx_dec_s4_reply(const uint8_t in[TORIFY_SX_S4_REPLY_LEN], stru
     torify_err e;
 
     /* VN of a reply is 0 (SOCKS4, as Tor's socks-extensions describes it), not 4. */
-    if (in[0] != 0x00)
+    if (in[0] != SX_S4_REPLY_VERSION)
         return TORIFY_E_PROTO_VERSION;
     e = torify_sx_s4_code(in[1]);
     if (e != TORIFY_OK)
@@ -60,9 +60,9 @@ torify_err torify_sx_dec_s4_reply(const uint8_t in[TORIFY_SX_S4_REPLY_LEN], stru
 
 torify_err torify_sx_dec_s5_method(const uint8_t in[TORIFY_SX_S5_METHOD_LEN], uint8_t offered)
 {
-    if (in[0] != 0x05)
+    if (in[0] != SX_S5_VERSION)
         return TORIFY_E_PROTO_VERSION;
-    if (in[1] == 0xff)
+    if (in[1] == SX_S5_NO_ACCEPTABLE)
         return TORIFY_E_AUTH_NO_METHOD;
     if (in[1] != offered)
         return TORIFY_E_AUTH_BAD_METHOD;
@@ -71,9 +71,9 @@ torify_err torify_sx_dec_s5_method(const uint8_t in[TORIFY_SX_S5_METHOD_LEN], ui
 
 torify_err torify_sx_dec_s5_auth(const uint8_t in[TORIFY_SX_S5_AUTH_LEN])
 {
-    if (in[0] != 0x01) /* RFC 1929 subnegotiation version */
+    if (in[0] != SX_AUTH_VERSION)
         return TORIFY_E_PROTO_VERSION;
-    if (in[1] != 0x00)
+    if (in[1] != SX_AUTH_SUCCESS)
         return TORIFY_E_AUTH_REJECTED;
     return TORIFY_OK;
 }
@@ -82,7 +82,7 @@ torify_err torify_sx_dec_s5_head(const uint8_t in[TORIFY_SX_S5_HEAD_LEN], uint8_
 {
     torify_err e;
 
-    if (in[0] != 0x05)
+    if (in[0] != SX_S5_VERSION)
         return TORIFY_E_PROTO_VERSION;
     /* A failure reply still carries an address, but the connection is dead
      * anyway; the reply code is what the caller needs, so report it before
@@ -90,20 +90,20 @@ torify_err torify_sx_dec_s5_head(const uint8_t in[TORIFY_SX_S5_HEAD_LEN], uint8_
     e = torify_sx_s5_code(in[1]);
     if (e != TORIFY_OK)
         return e;
-    if (in[2] != 0x00)
+    if (in[2] != SX_S5_RSV)
         return TORIFY_E_PROTO_MALFORMED;
     switch (in[3]) {
-    case 0x01:
+    case SX_S5_ATYP_IPV4:
         if (cmd == TORIFY_SOCKS_RESOLVE_PTR)
             return TORIFY_E_PROTO_RESOLVE_TYPE;
         *total = 4 + 4 + 2;
         return TORIFY_OK;
-    case 0x04:
+    case SX_S5_ATYP_IPV6:
         if (cmd == TORIFY_SOCKS_RESOLVE_PTR)
             return TORIFY_E_PROTO_RESOLVE_TYPE;
         *total = 4 + 16 + 2;
         return TORIFY_OK;
-    case 0x03:
+    case SX_S5_ATYP_DOMAIN:
         if (cmd == TORIFY_SOCKS_RESOLVE)
             return TORIFY_E_PROTO_RESOLVE_TYPE;
         /* An empty name can be no answer to RESOLVE_PTR. */
@@ -123,15 +123,15 @@ torify_err torify_sx_dec_s5_reply(const uint8_t *in, size_t len, struct torify_t
     if (in == NULL || res == NULL || len < TORIFY_SX_S5_HEAD_LEN)
         return TORIFY_E_PROTO_MALFORMED;
     switch (in[3]) {
-    case 0x01:
+    case SX_S5_ATYP_IPV4:
         if (len != 10)
             return TORIFY_E_PROTO_MALFORMED;
         return torify_target_ipv4(res, in + 4, get16(in + 8));
-    case 0x04:
+    case SX_S5_ATYP_IPV6:
         if (len != 22)
             return TORIFY_E_PROTO_MALFORMED;
         return torify_target_ipv6(res, in + 4, get16(in + 20));
-    case 0x03:
+    case SX_S5_ATYP_DOMAIN:
         nlen = in[4];
         if (len != 4 + 1 + nlen + 2)
             return TORIFY_E_PROTO_MALFORMED;

@@ -57,7 +57,7 @@ torify_err torify_sx_enc_s4_request(uint8_t *buf, size_t cap, size_t *len, int s
     if (need > cap)
         return TORIFY_E_INVAL_ARGUMENT;
 
-    buf[0] = 0x04;
+    buf[0] = SX_S4_VERSION;
     buf[1] = cmd;
     put16(buf + 2, wire_port(cmd, t));
     if (t->kind == TORIFY_TARGET_HOST) {
@@ -91,8 +91,8 @@ torify_err torify_sx_enc_s5_greeting(uint8_t *buf, size_t cap, size_t *len, uint
     /* Exactly one method: with pipelining the server must not be able to
      * choose anything else, and without it, offering "no auth" next to
      * username/password would let a server silently drop stream isolation. */
-    buf[0] = 0x05;
-    buf[1] = 0x01;
+    buf[0] = SX_S5_VERSION;
+    buf[1] = 1; /* NMETHODS */
     buf[2] = method;
     *len = 3;
     return TORIFY_OK;
@@ -113,7 +113,7 @@ torify_err torify_sx_enc_s5_auth(uint8_t *buf, size_t cap, size_t *len, const ch
         return TORIFY_E_INVAL_CREDENTIALS;
     if (3 + ul + pl > cap)
         return TORIFY_E_INVAL_ARGUMENT;
-    buf[0] = 0x01; /* subnegotiation version */
+    buf[0] = SX_AUTH_VERSION;
     buf[1] = (uint8_t)ul;
     memcpy(buf + 2, user, ul);
     buf[2 + ul] = (uint8_t)pl;
@@ -144,22 +144,22 @@ torify_err torify_sx_enc_s5_request(uint8_t *buf, size_t cap, size_t *len, uint8
     if (cap < 4 + 1 + TORIFY_SX_FIELD_MAX + 2)
         return TORIFY_E_INVAL_ARGUMENT;
 
-    buf[0] = 0x05;
+    buf[0] = SX_S5_VERSION;
     buf[1] = cmd;
-    buf[2] = 0x00; /* RSV */
+    buf[2] = SX_S5_RSV;
     switch (t->kind) {
     case TORIFY_TARGET_IPV4:
-        buf[3] = 0x01;
+        buf[3] = SX_S5_ATYP_IPV4;
         memcpy(buf + 4, t->addr, 4);
         p = 8;
         break;
     case TORIFY_TARGET_IPV6:
-        buf[3] = 0x04;
+        buf[3] = SX_S5_ATYP_IPV6;
         memcpy(buf + 4, t->addr, 16);
         p = 20;
         break;
     default: /* HOST, checked above */
-        buf[3] = 0x03;
+        buf[3] = SX_S5_ATYP_DOMAIN;
         buf[4] = t->host_len;
         memcpy(buf + 5, t->host, t->host_len);
         p = 5 + (size_t)t->host_len;

@@ -11,6 +11,28 @@
 #include <stdint.h>
 #include <torify/socks.h>
 
+/* The protocol's numbers, by the names of the documents that define them:
+ * SOCKS4 and SOCKS4a (Tor's socks-extensions), RFC 1928 (SOCKS5), RFC 1929
+ * (username/password).  Command numbers are enum torify_socks_cmd's values;
+ * methods are in codec.c. */
+enum {
+    SX_S4_VERSION = 0x04,        /* VN of a SOCKS4 request */
+    SX_S4_REPLY_VERSION = 0x00,  /* VN of a SOCKS4 reply */
+    SX_S4_GRANTED = 0x5a,        /* CD: request granted */
+    SX_S4_REJECTED = 0x5b,       /* CD: rejected or failed */
+    SX_S4_NO_IDENTD = 0x5c,      /* CD: identd unreachable */
+    SX_S4_IDENTD_MISMATCH = 0x5d,/* CD: identd says another user */
+    SX_S5_VERSION = 0x05,        /* VER of every SOCKS5 message */
+    SX_S5_NO_ACCEPTABLE = 0xff,  /* METHOD: none of those offered */
+    SX_S5_RSV = 0x00,            /* the reserved byte */
+    SX_S5_ATYP_IPV4 = 0x01,
+    SX_S5_ATYP_DOMAIN = 0x03,
+    SX_S5_ATYP_IPV6 = 0x04,
+    SX_S5_TOR_EXTENDED_FIRST = 0xf0, /* REP: Tor's ExtendedErrors start here */
+    SX_AUTH_VERSION = 0x01,      /* RFC 1929 subnegotiation version */
+    SX_AUTH_SUCCESS = 0x00,      /* RFC 1929 STATUS */
+};
+
 /* Longest USERID / RFC 1929 field and hostname. */
 #define TORIFY_SX_FIELD_MAX 255u
 
