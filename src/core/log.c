@@ -1,5 +1,6 @@
 /* core/log.c — see log.h. */
 #include "core/log.h"
+#include "core/policy.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -127,22 +128,36 @@ void torify_log(enum torify_log_level level, const char *fmt, ...)
     log_write(line, n);
 }
 
+static void refuse_v(enum torify_log_level level, torify_err why, const char *what_fmt, va_list ap)
+{
+    char what[TORIFY_LOG_LINE_MAX];
+    int n = vsnprintf(what, sizeof what, what_fmt, ap);
+    if (n < 0)
+        what[0] = '\0';
+    char why_text[TORIFY_LOG_LINE_MAX];
+    torify_log(level, "refused %s (%s)", what, torify_policy_refusal_text(why, why_text, sizeof why_text));
+}
+
 int torify_refuse(torify_err why, const char *what_fmt, ...)
 {
     int e = torify_err_errno(why);
     if (!torify_log_enabled(TORIFY_LOG_NOTICE))
         return e;
-    char what[TORIFY_LOG_LINE_MAX];
     va_list ap;
     va_start(ap, what_fmt);
-    int n = vsnprintf(what, sizeof what, what_fmt, ap);
+    refuse_v(TORIFY_LOG_NOTICE, why, what_fmt, ap);
     va_end(ap);
-    if (n < 0)
-        what[0] = '\0';
-    /* The messages of refusals start with "refused: "; once is enough. */
-    const char *why_text = torify_strerror(why);
-    if (strncmp(why_text, "refused: ", 9) == 0)
-        why_text += 9;
-    torify_log(TORIFY_LOG_NOTICE, "refused %s (%s)", what, why_text);
+    return e;
+}
+
+int torify_refuse_at(enum torify_log_level level, torify_err why, const char *what_fmt, ...)
+{
+    int e = torify_err_errno(why);
+    if (!torify_log_enabled(level))
+        return e;
+    va_list ap;
+    va_start(ap, what_fmt);
+    refuse_v(level, why, what_fmt, ap);
+    va_end(ap);
     return e;
 }

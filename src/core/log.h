@@ -46,9 +46,13 @@ void torify_log(enum torify_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The refusal line: "torify: refused <what> (<why>)", at notice level;
- * <why> is torify_strerror(why).  Returns torify_err_errno(why) so callers
+ * <why> is torify_policy_refusal_text(why): the reason, and the setting
+ * that would allow it where one exists.  Returns torify_err_errno(why) so callers
  * can write `errno = torify_refuse(...)`. */
 int torify_refuse(torify_err why, const char *what_fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same at another level (torify_policy_refusal_level). */
+int torify_refuse_at(enum torify_log_level level, torify_err why, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

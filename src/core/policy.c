@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/log.h"
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -246,4 +248,45 @@ bool torify_policy_credentials(const struct torify_config *c, long pid, unsigned
         return true;
     }
     return false;
+}
+
+static const struct torify_policy_allow allow_table[] = {
+    { TORIFY_E_REFUSE_LOCALHOST, "AllowOutboundLocalhost", "TORIFY_ALLOW_LOCALHOST" },
+    { TORIFY_E_REFUSE_INBOUND, "AllowInbound", "TORIFY_ALLOW_INBOUND" },
+};
+
+const struct torify_policy_allow *torify_policy_allow_for(torify_err why)
+{
+    for (size_t i = 0; i < sizeof allow_table / sizeof allow_table[0]; i++)
+        if (allow_table[i].why == why)
+            return &allow_table[i];
+    return NULL;
+}
+
+const char *torify_policy_refusal_text(torify_err why, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return "";
+    /* The messages of refusals start with "refused: "; the line says it once. */
+    const char *text = torify_strerror(why);
+    if (strncmp(text, "refused: ", 9) == 0)
+        text += 9;
+    const struct torify_policy_allow *a = torify_policy_allow_for(why);
+    int n = a ? snprintf(buf, len, "%s; allowed by %s 1 in torify.conf or %s=1", text, a->key, a->var)
+              : snprintf(buf, len, "%s", text);
+    if (n < 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+enum torify_log_level torify_policy_refusal_level(torify_err why, bool probe)
+{
+    if (probe && (why == TORIFY_E_REFUSE_UDP || why == TORIFY_E_REFUSE_DNS))
+        return TORIFY_LOG_DEBUG;
+    return TORIFY_LOG_NOTICE;
+}
+
+bool torify_policy_dns_type_carried(int type)
+{
+    return type == 1 /* A */ || type == 28 /* AAAA */ || type == 12 /* PTR */;
 }

@@ -83,4 +83,31 @@ struct torify_socks_opts;
 void torify_policy_socks_opts(const struct torify_config *c, long pid, unsigned long long start_time,
                               int timeout_ms, char *user, char *pass, struct torify_socks_opts *o);
 
+/* The way out of a refusal: the torify.conf key and the environment
+ * variable that would allow what was refused, for the refusals a setting
+ * can lift (NULL for the others: UDP, raw sockets... are never allowed).
+ * One table, so the shim's and the guard's lines name the same setting. */
+struct torify_policy_allow {
+    torify_err why;
+    const char *key;   /* torify.conf key, e.g. "AllowOutboundLocalhost" */
+    const char *var;   /* environment variable, e.g. "TORIFY_ALLOW_LOCALHOST" */
+};
+const struct torify_policy_allow *torify_policy_allow_for(torify_err why);
+
+/* The "(<why>)" text of a refusal line: torify_strerror(why) without its
+ * "refused: " start, then "; allowed by <key> 1 in torify.conf or <var>=1"
+ * when a setting can lift it.  Always NUL-terminated; returns buf. */
+const char *torify_policy_refusal_text(torify_err why, char *buf, size_t len);
+
+/* How loudly a refusal is reported.  Refusals of calls that send nothing
+ * and that programs make only to probe (socket() for UDP: curl's IPv6
+ * check, resolvers that then fall back) are not news at the default level;
+ * what the program then really tries (sendto, connect) still is. */
+enum torify_log_level torify_policy_refusal_level(torify_err why, bool probe);
+
+/* Could Tor answer a DNS query of this type (A, AAAA, PTR: its RESOLVE and
+ * RESOLVE_PTR)?  A refused res_query of another type (SRV, MX, TXT) is a
+ * probe in the sense above: getaddrinfo would not have helped either. */
+bool torify_policy_dns_type_carried(int type);
+
 #endif

@@ -265,7 +265,9 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     default:
         r = -(err_no ? err_no : EPERM);
         atomic_fetch_add(&s->n_refused, 1);
-        guard_log(s, TORIFY_LOG_NOTICE, "refused connect to %s (%s)", what, torify_strerror(why));
+        char why_text[TORIFY_LOG_LINE_MAX];
+        guard_log(s, TORIFY_LOG_NOTICE, "refused connect to %s (%s)", what,
+                  torify_policy_refusal_text(why, why_text, sizeof why_text));
         break;
     }
     guard_reply(s, n->id, r < 0 ? -1 : 0, r < 0 ? -r : 0);

@@ -43,7 +43,9 @@ void guard_handle_listen(struct guard_sup *s, const struct seccomp_notif *n)
         if (why != TORIFY_OK) {
             r = -torify_err_errno(why);
             atomic_fetch_add(&s->n_refused, 1);
-            guard_log(s, TORIFY_LOG_NOTICE, "refused listen on a non-loopback address (%s)", torify_strerror(why));
+            char why_text[TORIFY_LOG_LINE_MAX];
+            guard_log(s, TORIFY_LOG_NOTICE, "refused listen on a non-loopback address (%s)",
+                      torify_policy_refusal_text(why, why_text, sizeof why_text));
         } else {
             r = listen(dup, backlog) == 0 ? 0 : -errno;
         }

@@ -10,26 +10,61 @@
 #include <errno.h>
 #include <netdb.h>
 #include <resolv.h>
+#include <stdio.h>
 
 #include "core/log.h"
+#include "core/policy.h"
 #include "core/state.h"
 #include "shim/real.h"
 
-/* The res_n* forms report through the state too, as libc's do. */
-static int refuse_dns_state(res_state statp, const char *call, const char *what)
+static const char *type_name(int type, char *buf, size_t len)
+{
+    switch (type) {
+    case ns_t_a: return "A";
+    case ns_t_ns: return "NS";
+    case ns_t_cname: return "CNAME";
+    case ns_t_ptr: return "PTR";
+    case ns_t_mx: return "MX";
+    case ns_t_txt: return "TXT";
+    case ns_t_aaaa: return "AAAA";
+    case ns_t_srv: return "SRV";
+    default:
+        snprintf(buf, len, "type %d", type);
+        return buf;
+    }
+}
+
+/* The res_n* forms report through the state too, as libc's do.  type < 0:
+ * a raw packet (res_send), reported as it always was.  A query of a type
+ * Tor cannot resolve (SRV, MX...) is what programs try first and then do
+ * without (apt's SRV lookup): shown with -d, not as a default-level line. */
+static int refuse_dns_typed(res_state statp, const char *call, const char *what, int type)
 {
     if (statp)
         statp->res_h_errno = NO_RECOVERY;
     (void)torify_state_config(); /* sets up logging */
-    torify_refuse(TORIFY_E_REFUSE_DNS, "%s(%s)", call, what ? what : "");
+    if (type < 0) {
+        torify_refuse(TORIFY_E_REFUSE_DNS, "%s(%s)", call, what ? what : "");
+    } else {
+        char num[16];
+        enum torify_log_level level =
+            torify_policy_refusal_level(TORIFY_E_REFUSE_DNS, !torify_policy_dns_type_carried(type));
+        torify_refuse_at(level, TORIFY_E_REFUSE_DNS, "%s(%s, %s)", call, what ? what : "",
+                         type_name(type, num, sizeof num));
+    }
     h_errno = NO_RECOVERY;
     errno = ECONNREFUSED;
     return -1;
 }
 
-static int refuse_dns(const char *call, const char *what)
+static int refuse_dns_state(res_state statp, const char *call, const char *what)
 {
-    return refuse_dns_state(NULL, call, what);
+    return refuse_dns_typed(statp, call, what, -1);
+}
+
+static int refuse_dns(const char *call, const char *what, int type)
+{
+    return refuse_dns_typed(NULL, call, what, type);
 }
 
 typedef int (*query_fn)(const char *, int, int, unsigned char *, int);
@@ -46,7 +81,7 @@ static int query(enum torify_real_id id, const char *call, const char *d, int c,
         query_fn f = (query_fn)torify_real(id);
         return f ? f(d, c, t, a, l) : -1;
     }
-    return refuse_dns(call, d);
+    return refuse_dns(call, d, t);
 }
 
 static int querydomain(const char *n, const char *d, int c, int t, unsigned char *a, int l)
@@ -55,7 +90,7 @@ static int querydomain(const char *n, const char *d, int c, int t, unsigned char
         querydomain_fn f = REAL(RES_QUERYDOMAIN, querydomain_fn);
         return f ? f(n, d, c, t, a, l) : -1;
     }
-    return refuse_dns("res_querydomain", n);
+    return refuse_dns("res_querydomain", n, t);
 }
 
 static int do_send(const unsigned char *m, int ml, unsigned char *a, int l)
@@ -64,7 +99,7 @@ static int do_send(const unsigned char *m, int ml, unsigned char *a, int l)
         send_fn f = REAL(RES_SEND, send_fn);
         return f ? f(m, ml, a, l) : -1;
     }
-    return refuse_dns("res_send", "raw query");
+    return refuse_dns("res_send", "raw query", -1);
 }
 
 static int nquery(enum torify_real_id id, const char *call, res_state st, const char *d, int c, int t,
@@ -74,7 +109,7 @@ static int nquery(enum torify_real_id id, const char *call, res_state st, const 
         nquery_fn f = (nquery_fn)torify_real(id);
         return f ? f(st, d, c, t, a, l) : -1;
     }
-    return refuse_dns_state(st, call, d);
+    return refuse_dns_typed(st, call, d, t);
 }
 
 static int nquerydomain(res_state st, const char *n, const char *d, int c, int t, unsigned char *a, int l)
@@ -83,7 +118,7 @@ static int nquerydomain(res_state st, const char *n, const char *d, int c, int t
         nquerydomain_fn f = REAL(RES_NQUERYDOMAIN, nquerydomain_fn);
         return f ? f(st, n, d, c, t, a, l) : -1;
     }
-    return refuse_dns_state(st, "res_nquerydomain", n);
+    return refuse_dns_typed(st, "res_nquerydomain", n, t);
 }
 
 static int nsend(res_state st, const unsigned char *m, int ml, unsigned char *a, int l)

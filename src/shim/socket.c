@@ -59,7 +59,10 @@ static __attribute__((noinline)) int socket_checked(int domain, int type, int pr
             snprintf(num, sizeof num, "family %d", domain);
             fam = num;
         }
-        errno = torify_refuse(e, "socket(%s, %s, %d)", fam, torify_socktype_name(type), protocol);
+        /* socket() sends nothing: a UDP one is mostly a probe (curl's IPv6
+         * check) and the program goes on; -d still shows it. */
+        errno = torify_refuse_at(torify_policy_refusal_level(e, true), e, "socket(%s, %s, %d)", fam,
+                                 torify_socktype_name(type), protocol);
         return -1;
     }
     torify_socket_fn f = REAL(SOCKET, torify_socket_fn);

@@ -96,6 +96,9 @@ class TestRealPrograms(ProgramsCase):
         curl = self.need_cmd("curl")
         r = self.torify_run([curl, "-sS", "--max-time", "10", "http://web.test/curl"])
         self.assertEqual((r.returncode, r.stdout), (0, "page /curl\n"), r.stderr)
+        # curl's IPv6 probe (a UDP socket, created and closed, nothing sent)
+        # is refused quietly: a run that works prints nothing.
+        self.assertEqual([l for l in r.stderr.splitlines() if l.startswith("torify:")], [], r.stderr)
         reqs = self.requests(1)
         self.assertEqual(len(reqs), 1, reqs)
         self.assert_hostname_request(reqs[0])
@@ -139,6 +142,10 @@ class TestRealPrograms(ProgramsCase):
         t = time.monotonic()
         r = self.torify_run([nc, "-u", "-w", "1", "web.test", "53"], input="x")
         self.assertLess(time.monotonic() - t, 5)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        # nc's own error says the socket was not permitted; why is told with -d.
+        self.assertEqual(self.refusal_lines(r.stderr), [], r.stderr)
+        r = self.torify_run([nc, "-u", "-w", "1", "web.test", "53"], opts=("-d",), input="x")
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assert_one_refusal(r, r"UDP")
         self.assertEqual(self.requests(), [])
@@ -356,7 +363,8 @@ class TestCallPrograms(ProgramsCase):
             (("call_sock", "packet"), "packet", "EPERM", r"packet"),
             (("call_sock", "listen", "0.0.0.0", "0"), "listen", "EPERM", r"inbound"),
             (("call_sock", "listen", "::", "0"), "listen", "EPERM", r"inbound"),
-            (("call_tcp", "connect", "127.0.0.1", str(self.http.port)), "connect", "EPERM", r"localhost"),
+            (("call_tcp", "connect", "127.0.0.1", str(self.http.port)), "connect", "EPERM",
+             r"localhost is not allowed; allowed by AllowOutboundLocalhost 1 in torify.conf or TORIFY_ALLOW_LOCALHOST=1\)$"),
             (("call_tcp", "connect", "::1", str(self.http.port)), "connect", "EPERM", r"localhost"),
             (("call_tcp", "tfo", "127.0.0.1", str(self.http.port)), "tfo", "EOPNOTSUPP", r"Fast Open"),
         ]
@@ -366,6 +374,12 @@ class TestCallPrograms(ProgramsCase):
                 r = self.prog(*args)
                 self.assertLess(time.monotonic() - t, 2)
                 self.assertIn("fail %s errno=%s\n" % (call, want), r.stdout)
+                if why == r"UDP":
+                    # socket() for UDP sends nothing (curl's IPv6 probe does
+                    # just that): refused all the same, told only with -d.
+                    self.assertEqual(self.refusal_lines(r.stderr), [], r.stderr)
+                    r = self.prog(*args, opts=("-d",))
+                    self.assertIn("fail %s errno=%s\n" % (call, want), r.stdout)
                 self.assert_one_refusal(r, why)
         self.assertEqual(self.requests(), [])
         self.assertEqual(self.http.requests, [], "a refused connect reached the server directly")
@@ -418,6 +432,22 @@ class TestCallPrograms(ProgramsCase):
                       env={"TORIFY_EXEMPT": "127.0.0.1/32"})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(self.requests(), [], "allowed local connects must not go to Tor")
+
+
+class TestRefusalsUnderGuard(ProgramsCase):
+    """The guard's own refusal lines (a static program: no shim in it)."""
+    launcher_opts = ()
+
+    def test_a_localhost_refusal_names_the_setting_that_allows_it(self):
+        r = util.run([self.torify, "show"], env=clean_env(TORIFY_CONF_FILE=self.conf))
+        if "kernel guard: available" not in r.stdout:
+            self.skipTest("no kernel guard on this machine")
+        r = self.torify_run([self.need_prog("static_connect"), "127.0.0.1", str(self.http.port)])
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assert_one_refusal(r, r"^torify: refused connect to 127\.0\.0\.1:%d \(outbound connection to "
+                                   r"localhost is not allowed; allowed by AllowOutboundLocalhost 1 in "
+                                   r"torify\.conf or TORIFY_ALLOW_LOCALHOST=1\)$" % self.http.port)
+        self.assertEqual(self.http.requests, [])
 
 
 class TestRealProgramsUnderGuard(TestRealPrograms):

@@ -396,10 +396,16 @@ class SystemWide(util.TestCase):
         r, leaks, _ = self.run_sys([PY, "-c", self.UDP])
         self.assertEqual(r.stdout.strip(), "refused 1", r.stderr)
         self.assertEqual((r.stderr, leaks), ("", []))
+        # socket() for UDP sends nothing: a probe, told at debug level only.
         self.root.put("torify.conf", SYSTEM_CONF + "LogLevel notice\n")
         r, leaks, _ = self.run_sys([PY, "-c", self.UDP])
         self.assertEqual(r.stdout.strip(), "refused 1", r.stderr)
-        self.assertEqual(len(self.torify_lines(r.stderr)), 1, r.stderr)
+        self.assertEqual((self.torify_lines(r.stderr), leaks), ([], []))
+        self.root.put("torify.conf", SYSTEM_CONF + "LogLevel debug\n")
+        r, leaks, _ = self.run_sys([PY, "-c", self.UDP])
+        self.assertEqual(r.stdout.strip(), "refused 1", r.stderr)
+        refusals = [l for l in self.torify_lines(r.stderr) if l.startswith("torify: refused")]
+        self.assertEqual(len(refusals), 1, r.stderr)
         self.assertRegex(r.stderr, r"torify: refused socket\(AF_INET, SOCK_DGRAM")
         self.assertEqual(leaks, [])
 

@@ -126,6 +126,26 @@ static void test_refusal_is_one_line_saying_what_and_why(void **state)
     assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
 }
 
+static void test_refusal_names_the_way_out(void **state)
+{
+    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_refuse(TORIFY_E_REFUSE_LOCALHOST, "connect to %s", "127.0.0.1:18097");
+    assert_string_equal(drain(), "torify: refused connect to 127.0.0.1:18097 (outbound connection to localhost "
+                                 "is not allowed; allowed by AllowOutboundLocalhost 1 in torify.conf or "
+                                 "TORIFY_ALLOW_LOCALHOST=1)\n");
+}
+
+static void test_refusal_at_debug_is_hidden_at_notice(void **state)
+{
+    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    int e = torify_refuse_at(TORIFY_LOG_DEBUG, TORIFY_E_REFUSE_UDP, "socket(%s)", "AF_INET6, SOCK_DGRAM, 0");
+    assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UDP)); /* same errno either way */
+    assert_string_equal(drain(), "");
+    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    torify_refuse_at(TORIFY_LOG_DEBUG, TORIFY_E_REFUSE_UDP, "socket(%s)", "AF_INET6, SOCK_DGRAM, 0");
+    assert_string_equal(drain(), "torify: refused socket(AF_INET6, SOCK_DGRAM, 0) (UDP cannot be carried over Tor)\n");
+}
+
 static void test_logging_never_changes_errno(void **state)
 {
     torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
@@ -176,6 +196,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quiet_writes_nothing, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_levels_filter_messages, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_refusal_is_one_line_saying_what_and_why, setup_pipe, teardown_pipe),
+        cmocka_unit_test_setup_teardown(test_refusal_names_the_way_out, setup_pipe, teardown_pipe),
+        cmocka_unit_test_setup_teardown(test_refusal_at_debug_is_hidden_at_notice, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_logging_never_changes_errno, setup_pipe, teardown_pipe),
         cmocka_unit_test(test_a_reused_log_fd_is_never_written),
     };

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
 #include <cmocka.h>
@@ -256,6 +257,77 @@ static void test_isolation_credentials_differ_per_process_and_explicit_ones_win(
     assert_string_equal(p1, "pw");
 }
 
+static const char *allow_var; /* the one variable test_env_get knows */
+static const char *test_env_get(const char *name)
+{
+    return allow_var && strcmp(name, allow_var) == 0 ? "1" : NULL;
+}
+
+/* What a refusal line names must really lift the refusal: the key in
+ * torify.conf and the variable in the environment, each on its own. */
+static void test_refusals_name_the_setting_that_allows_them(void **state)
+{
+    (void)state;
+    torify_err liftable[] = { TORIFY_E_REFUSE_LOCALHOST, TORIFY_E_REFUSE_INBOUND };
+    for (size_t i = 0; i < 2; i++) {
+        const struct torify_policy_allow *a = torify_policy_allow_for(liftable[i]);
+        assert_non_null(a);
+        char text[512];
+        torify_policy_refusal_text(liftable[i], text, sizeof text);
+        assert_non_null(strstr(text, a->key));
+        assert_non_null(strstr(text, a->var));
+        assert_null(strstr(text, "refused:"));
+        for (int way = 0; way < 2; way++) {
+            struct torify_config c;
+            torify_config_defaults(&c);
+            if (way == 0) {
+                char line[128];
+                snprintf(line, sizeof line, "%s 1\n", a->key);
+                assert_int_equal(torify_config_parse(&c, line, strlen(line), "t", NULL, 0), TORIFY_OK);
+            } else {
+                allow_var = a->var;
+                assert_int_equal(torify_config_apply_env(&c, test_env_get, NULL, 0), TORIFY_OK);
+                allow_var = NULL;
+            }
+            torify_err e;
+            if (liftable[i] == TORIFY_E_REFUSE_LOCALHOST) {
+                assert_int_equal(torify_policy_connect(&c, SOCK_STREAM, v4("127.0.0.1", 8080), ss_len, &e),
+                                 TORIFY_CONNECT_DIRECT);
+            } else {
+                assert_int_equal(torify_policy_listen(&c, v4("0.0.0.0", 8080), ss_len), TORIFY_OK);
+            }
+        }
+    }
+    const char *text = torify_strerror(TORIFY_E_REFUSE_LOCALHOST) + 9;
+    char buf[512];
+    assert_string_equal(torify_policy_refusal_text(TORIFY_E_REFUSE_LOCALHOST, buf, sizeof buf),
+                        "outbound connection to localhost is not allowed; "
+                        "allowed by AllowOutboundLocalhost 1 in torify.conf or TORIFY_ALLOW_LOCALHOST=1");
+    assert_non_null(strstr(buf, text));
+    /* Nothing lifts a UDP refusal: no setting is suggested. */
+    assert_null(torify_policy_allow_for(TORIFY_E_REFUSE_UDP));
+    assert_string_equal(torify_policy_refusal_text(TORIFY_E_REFUSE_UDP, buf, sizeof buf),
+                        "UDP cannot be carried over Tor");
+    /* A short buffer stays terminated. */
+    assert_int_equal(strlen(torify_policy_refusal_text(TORIFY_E_REFUSE_LOCALHOST, buf, 10)), 9);
+}
+
+static void test_probes_that_send_nothing_are_refused_quietly(void **state)
+{
+    (void)state;
+    assert_int_equal(torify_policy_refusal_level(TORIFY_E_REFUSE_UDP, true), TORIFY_LOG_DEBUG);
+    assert_int_equal(torify_policy_refusal_level(TORIFY_E_REFUSE_UDP, false), TORIFY_LOG_NOTICE);
+    assert_int_equal(torify_policy_refusal_level(TORIFY_E_REFUSE_DNS, true), TORIFY_LOG_DEBUG);
+    /* A ping socket's refusal is the reason ping fails: always told. */
+    assert_int_equal(torify_policy_refusal_level(TORIFY_E_REFUSE_RAW, true), TORIFY_LOG_NOTICE);
+    assert_int_equal(torify_policy_refusal_level(TORIFY_E_REFUSE_LOCALHOST, true), TORIFY_LOG_NOTICE);
+    assert_true(torify_policy_dns_type_carried(1));   /* A */
+    assert_true(torify_policy_dns_type_carried(28));  /* AAAA */
+    assert_true(torify_policy_dns_type_carried(12));  /* PTR */
+    assert_false(torify_policy_dns_type_carried(33)); /* SRV */
+    assert_false(torify_policy_dns_type_carried(15)); /* MX */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_names_are_classified_without_any_lookup),
         cmocka_unit_test(test_the_machines_own_name_is_local),
         cmocka_unit_test(test_isolation_credentials_differ_per_process_and_explicit_ones_win),
+        cmocka_unit_test(test_refusals_name_the_setting_that_allows_them),
+        cmocka_unit_test(test_probes_that_send_nothing_are_refused_quietly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
