@@ -514,3 +514,123 @@ torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, boo
     }
     return torify_config_finish(c, err, err_len);
 }
+
+/* Variables torify reads or sets besides the settings above: the config
+ * file's name, and what the launcher hands its children (env.c, the guard's
+ * marker in guard/guard.h, the fake map's fd in core/state.h). */
+static const char *const env_other[] = {
+    "TORIFY_CONF_FILE", "TORSOCKS_CONF_FILE", "TORIFY_LAUNCHED", "TORIFY_FAKEMAP_FD",
+    "TORIFY_GUARDED", "TORIFY_LIB",
+};
+
+#define ENV_N_KEYS (sizeof env_keys / sizeof env_keys[0])
+#define ENV_N_OTHER (sizeof env_other / sizeof env_other[0])
+
+static const char *env_known_at(size_t i)
+{
+    return i < ENV_N_KEYS ? env_keys[i].var : env_other[i - ENV_N_KEYS];
+}
+
+/* "TORIFY_A_B=..." -> the length of the name part. */
+static size_t name_len(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static size_t prefix_len(const char *name, size_t n)
+{
+    if (n >= 7 && strncmp(name, "TORIFY_", 7) == 0)
+        return 7;
+    if (n >= 9 && strncmp(name, "TORSOCKS_", 9) == 0)
+        return 9;
+    return 0;
+}
+
+/* Levenshtein distance of two short strings (names: bounded at 64). */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t row[65];
+    if (na > 64) na = 64;
+    if (nb > 64) nb = 64;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* How many '_'-separated words of a also occur in b. */
+static size_t shared_words(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < na;) {
+        size_t w = 0;
+        while (i + w < na && a[i + w] != '_')
+            w++;
+        for (size_t j = 0; w > 0 && j < nb;) {
+            size_t v = 0;
+            while (j + v < nb && b[j + v] != '_')
+                v++;
+            if (v == w && memcmp(a + i, b + j, w) == 0) {
+                count++;
+                break;
+            }
+            j += v + 1;
+        }
+        i += w + 1;
+    }
+    return count;
+}
+
+bool torify_config_env_known(const char *entry)
+{
+    size_t n = name_len(entry);
+    for (size_t i = 0; i < ENV_N_KEYS + ENV_N_OTHER; i++) {
+        const char *k = env_known_at(i);
+        if (strlen(k) == n && strncmp(entry, k, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *torify_config_env_unknown(const char *entry)
+{
+    size_t n = name_len(entry);
+    size_t p = prefix_len(entry, n);
+    if (p == 0 || torify_config_env_known(entry))
+        return NULL;
+    const char *best = NULL;
+    size_t best_shared = 0, best_dist = (size_t)-1;
+    bool best_same = false;
+    /* Same prefix first (TORIFY_X suggests TORIFY_Y, not TORSOCKS_Y), then
+     * most words in common, then the fewest edits of the part after it. */
+    for (size_t i = 0; i < ENV_N_KEYS + ENV_N_OTHER; i++) {
+        const char *k = env_known_at(i);
+        size_t kn = strlen(k), kp = prefix_len(k, kn);
+        bool same = kp == p && strncmp(k, entry, p) == 0;
+        size_t sh = shared_words(entry + p, n - p, k + kp, kn - kp);
+        size_t d = edit_distance(entry + p, n - p, k + kp, kn - kp);
+        if (sh == 0 && d * 3 > n - p)
+            continue; /* nothing alike: no suggestion is better than a wrong one */
+        bool better = !best || (same && !best_same) ||
+                      (same == best_same && (sh > best_shared || (sh == best_shared && d < best_dist)));
+        if (better) {
+            best = k;
+            best_same = same;
+            best_shared = sh;
+            best_dist = d;
+        }
+    }
+    return best ? best : "";
+}

@@ -107,6 +107,15 @@ extern const char *const torify_exempt_exe_builtin[];
  * ExemptExecutable entries.  exe NULL or empty: not exempt. */
 bool torify_config_exe_exempt(const struct torify_config *c, const char *exe);
 
+/* Environment variables by name ("NAME" or a whole "NAME=value" entry).
+ * known: one torify reads or sets (every TORIFY_ and TORSOCKS_ setting of
+ * docs/CONTRACTS.md, TORIFY_CONF_FILE, and what the launcher hands its
+ * children).  unknown: for a TORIFY_* / TORSOCKS_* name that is not known,
+ * the nearest known one ("" when none is alike); NULL for a known name or
+ * one of another prefix.  Pure: the caller decides whether to warn. */
+bool torify_config_env_known(const char *entry);
+const char *torify_config_env_unknown(const char *entry);
+
 /* Booleans in config and environment: 1/0, yes/no, true/false, on/off. */
 int torify_parse_bool(const char *text, bool *out);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 #include "core/fakemap.h"
 #include "core/state.h"
@@ -34,6 +35,30 @@ static void warn_if_tor_absent(const struct torify_config *cfg)
         fprintf(stderr, "torify: warning: nothing listens at %s (Tor's SocksPort): "
                         "connections will be refused; torify --check tells more\n",
                 tor_address_text(cfg, where, sizeof where));
+    }
+}
+
+/* A misspelt TORIFY_* / TORSOCKS_* variable is silently not read: say so,
+ * once, here.  The launcher is the one place that sees the user's
+ * environment exactly once per command; the shim would say it again in
+ * every program exec'd below, and in system-wide mode (no launcher) it
+ * stays quiet as all its messages do there.  Not under AT_SECURE, where the
+ * environment is not read at all. */
+static void warn_unknown_env(const struct torify_config *cfg)
+{
+    if (effective_level(cfg) < TORIFY_LOG_ERROR || getauxval(AT_SECURE))
+        return;
+    for (char **e = environ; e && *e; e++) {
+        const char *near = torify_config_env_unknown(*e);
+        if (!near)
+            continue;
+        int n = (int)strcspn(*e, "=");
+        if (near[0])
+            fprintf(stderr, "torify: warning: %.*s is not a torify variable and is ignored; did you mean %s?\n",
+                    n, *e, near);
+        else
+            fprintf(stderr, "torify: warning: %.*s is not a torify variable and is ignored "
+                            "(torify(1), ENVIRONMENT, lists them)\n", n, *e);
     }
 }
 
@@ -184,6 +209,7 @@ int main(int argc, char **argv)
     rc = config_load_for_child(&cfg);
     if (rc)
         return rc;
+    warn_unknown_env(&cfg);
     /* TorUnixSocket wins over TorAddress (docs/CONTRACTS.md), so with one in
      * the file a numeric -a would be silently ignored: say so instead. */
     if (o.address && o.address[0] != '/' && cfg.tor_unix[0]) {

@@ -329,14 +329,37 @@ class TestOptionsChangeBehaviour(LauncherCase):
             rec = srv.wait_requests(1)[0]
             self.assertEqual((rec["proto"], rec["host"], rec["port"]), ("socks4a", "web.test", 80))
 
+    def test_a_misspelt_variable_gets_one_warning_naming_the_right_one(self):
+        self.need_lib()
+        bad = {"TORIFY_ALLOW_OUTBOUND_LOCALHOST": "1"}
+        unknown = lambda r: [l for l in r.stderr.splitlines() if "is not a torify variable" in l]
+        for mode in ([], ["--no-guard"]):
+            with self.subTest(mode=mode):
+                # Programs exec'd below the launcher do not say it again.
+                r = self.torify_run(mode + ["sh", "-c", "sh -c true; /bin/true"], env=bad)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(unknown(r), [
+                    "torify: warning: TORIFY_ALLOW_OUTBOUND_LOCALHOST is not a torify variable and is "
+                    "ignored; did you mean TORIFY_ALLOW_LOCALHOST?"], r.stderr)
+                r = self.torify_run(["-q"] + mode + ["true"], env=bad)
+                self.assertEqual((r.returncode, unknown(r)), (0, []), r.stderr)
+        # What torify sets for its children is known: a torify run inside
+        # one (seeing TORIFY_LAUNCHED, TORIFY_FAKEMAP_FD...) warns of nothing.
+        r = self.torify_run(["sh", "-c", "%s true" % self.torify])
+        self.assertEqual((r.returncode, unknown(r)), (0, []), r.stderr)
+
     def test_quiet_silences_refusals_debug_does_not(self):
         call_udp = self.need_prog("call_udp")
         r = self.torify_run(["-q", call_udp, "sendto", "127.0.0.1", "9"])
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(r.stderr, "")
+        # socket() for UDP sends nothing: its refusal is told at debug level.
         r = self.torify_run([call_udp, "sendto", "127.0.0.1", "9"])
         self.assertNotEqual(r.returncode, 0)
-        self.assertRegex(r.stderr, r"torify: refused .*\(.*\)")
+        self.assertNotRegex(r.stderr, r"torify: refused")
+        r = self.torify_run(["-d", call_udp, "sendto", "127.0.0.1", "9"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"torify: refused socket\(AF_INET, SOCK_DGRAM, 0\) \(UDP .*\)")
 
 
 class TestFailuresBeforeExec(LauncherCase):

@@ -51,6 +51,9 @@ class LeakTrap(unittest.TestCase):
         e = {k: v for k, v in os.environ.items()
              if not k.startswith(("TORIFY_", "TORSOCKS_")) and k != "LD_PRELOAD"}
         e["TORIFY_CONF_FILE"] = self.conf
+        # Debug level: refusals of calls that send nothing (socket() for
+        # UDP) are told only there, and every refusal here must be told.
+        e["TORIFY_LOG_LEVEL"] = "debug"
         return e
 
     def prog(self, name):

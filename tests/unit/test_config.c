@@ -457,6 +457,44 @@ static void test_a_port_is_read_by_the_same_rule_in_the_file_the_address_and_the
     assert_int_equal(torify_port_parse(NULL, &(uint16_t){0}), TORIFY_E_INVAL_ARGUMENT);
 }
 
+static const char *only_var;
+static const char *get_only(const char *name)
+{
+    return only_var && strcmp(name, only_var) == 0 ? "1" : NULL;
+}
+
+static void test_unknown_variables_get_the_nearest_known_name(void **state)
+{
+    (void)state;
+    assert_string_equal(torify_config_env_unknown("TORIFY_ALLOW_OUTBOUND_LOCALHOST=1"), "TORIFY_ALLOW_LOCALHOST");
+    assert_string_equal(torify_config_env_unknown("TORIFY_LOGLEVEL=debug"), "TORIFY_LOG_LEVEL");
+    assert_string_equal(torify_config_env_unknown("TORIFY_TOR_PROT"), "TORIFY_TOR_PORT");
+    assert_string_equal(torify_config_env_unknown("TORSOCKS_ISOLATE"), "TORSOCKS_ISOLATE_PID");
+    assert_string_equal(torify_config_env_unknown("TORSOCKS_LOG_FILE=/tmp/x"), "TORSOCKS_LOG_FILE_PATH");
+    /* Nothing alike: no guess rather than a wrong one. */
+    assert_string_equal(torify_config_env_unknown("TORSOCKS_FOO=1"), "");
+    /* Known ones, those torify sets for its children included, and other
+     * prefixes are not reported. */
+    static const char *const quiet[] = {
+        "TORIFY_ALLOW_LOCALHOST=1", "TORSOCKS_ALLOW_OUTBOUND_LOCALHOST=1", "TORIFY_CONF_FILE=/x",
+        "TORSOCKS_CONF_FILE=/x", "TORIFY_LAUNCHED=1", "TORIFY_FAKEMAP_FD=7:12", "TORIFY_GUARDED=1",
+        "TORIFY_LIB=/x", "TORIFY_LOG_LEVEL", "PATH=/bin", "TORIFYX=1", "TOR_PORT=1",
+    };
+    for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++) {
+        if (torify_config_env_unknown(quiet[i]) != NULL)
+            fail_msg("%s reported as unknown", quiet[i]);
+    }
+    assert_false(torify_config_env_known("TORIFY_ALLOW_OUTBOUND_LOCALHOST"));
+    /* Every suggestion is a variable the loader really reads or sets: one
+     * the loader reads changes the configuration. */
+    only_var = torify_config_env_unknown("TORIFY_ALLOW_OUTBOUND_LOCALHOST=1");
+    struct torify_config c;
+    torify_config_defaults(&c);
+    assert_int_equal(torify_config_apply_env(&c, get_only, NULL, 0), TORIFY_OK);
+    assert_true(c.allow_localhost);
+    only_var = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_exempt_executable_lines_accumulate),
         cmocka_unit_test(test_exempt_executable_must_be_absolute_and_bounded),
         cmocka_unit_test(test_a_port_is_read_by_the_same_rule_in_the_file_the_address_and_the_library),
+        cmocka_unit_test(test_unknown_variables_get_the_nearest_known_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
