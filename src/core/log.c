@@ -1,9 +1,11 @@
 /* core/log.c — see log.h. */
 #include "core/log.h"
+#include "core/log_fold.h"
 #include "core/policy.h"
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -37,8 +39,11 @@ const char *torify_log_level_name(enum torify_log_level level)
     return "unknown";
 }
 
+static void log_fold_flush(void);
+
 void torify_log_setup(enum torify_log_level level, int fd)
 {
+    log_fold_flush(); /* a new destination starts afresh */
     struct stat st;
     if (fd >= 0 && fd != 2 && fstat(fd, &st) == 0) {
         log_dev = st.st_dev;
@@ -93,17 +98,8 @@ size_t torify_log_format(char *buf, size_t len, const char *fmt, va_list ap)
     return used;
 }
 
-static void log_write(const char *buf, size_t len)
+static void write_all(int fd, const char *buf, size_t len)
 {
-    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
-    int saved = errno; /* logging must never change what the caller sees */
-    if (fd != 2) {
-        struct stat st;
-        if (fstat(fd, &st) != 0 || st.st_dev != log_dev || st.st_ino != log_ino) {
-            errno = saved;
-            return; /* our log file is gone from that fd: say nothing rather than corrupt */
-        }
-    }
     while (len > 0) {
         ssize_t w = write(fd, buf, len);
         if (w < 0 && errno == EINTR)
@@ -113,7 +109,58 @@ static void log_write(const char *buf, size_t len)
         buf += w;
         len -= (size_t)w;
     }
+}
+
+/* Is fd still our log file (or stderr)? */
+static bool fd_is_ours(int fd)
+{
+    if (fd == 2)
+        return true;
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+}
+
+static struct torify_log_fold fold;
+
+static void log_write(const char *buf, size_t len)
+{
+    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+    int saved = errno; /* logging must never change what the caller sees */
+    if (!fd_is_ours(fd)) {
+        errno = saved;
+        return; /* our log file is gone from that fd: say nothing rather than corrupt */
+    }
+    if (torify_log_fold_lock(&fold)) {
+        /* Written under the lock: the summary comes before the next line. */
+        char out[TORIFY_LOG_FOLD_OUT_MAX];
+        size_t n = torify_log_fold_feed(&fold, buf, len, torify_log_fold_now_ms(), out, sizeof out);
+        write_all(fd, out, n);
+        torify_log_fold_unlock(&fold);
+    } else {
+        write_all(fd, buf, len); /* a signal handler inside a log call of its thread */
+    }
     errno = saved;
+}
+
+static void log_fold_flush(void)
+{
+    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+    int saved = errno;
+    if (torify_log_fold_lock(&fold)) {
+        char out[TORIFY_LOG_FOLD_OUT_MAX];
+        size_t n = torify_log_fold_flush(&fold, out, sizeof out);
+        if (n && fd_is_ours(fd))
+            write_all(fd, out, n);
+        fold.last_len = 0;
+        torify_log_fold_unlock(&fold);
+    }
+    errno = saved;
+}
+
+/* At exit, the count of lines folded since the last one written. */
+__attribute__((destructor)) static void log_fold_at_exit(void)
+{
+    log_fold_flush();
 }
 
 void torify_log(enum torify_log_level level, const char *fmt, ...)

@@ -1,16 +1,19 @@
 /* core/log: one line per event, levels, refusal lines, quiet by default. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "core/log.h"
+#include "core/log_fold.h"
 
 static size_t fmt(char *buf, size_t len, const char *f, ...)
 {
@@ -186,6 +189,77 @@ static void test_a_reused_log_fd_is_never_written(void **state)
     torify_log_setup(TORIFY_LOG_QUIET, 2);
 }
 
+static void test_identical_lines_are_folded_into_a_count(void **state)
+{
+    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    for (int i = 0; i < 4; i++)
+        torify_log(TORIFY_LOG_DEBUG, "guard: unix:/var/run/nscd/socket (%s)", "No such file or directory");
+    assert_string_equal(drain(), "torify: guard: unix:/var/run/nscd/socket (No such file or directory)\n");
+    torify_log(TORIFY_LOG_NOTICE, "something else");
+    assert_string_equal(drain(), "torify: (previous line repeated 3 times)\ntorify: something else\n");
+    /* Once counted, the same line is written again when it comes back later. */
+    torify_log(TORIFY_LOG_DEBUG, "guard: unix:/var/run/nscd/socket (%s)", "No such file or directory");
+    assert_string_equal(drain(), "torify: guard: unix:/var/run/nscd/socket (No such file or directory)\n");
+    torify_log(TORIFY_LOG_DEBUG, "guard: unix:/var/run/nscd/socket (%s)", "No such file or directory");
+    assert_string_equal(drain(), "");
+    /* A new destination (and exit) says what is pending. */
+    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    assert_string_equal(drain(), "torify: (previous line repeated 1 time)\n");
+}
+
+static void test_the_fold_counts_aloud_at_an_interval(void **state)
+{
+    (void)state;
+    struct torify_log_fold f = { 0 };
+    char out[TORIFY_LOG_FOLD_OUT_MAX];
+    const char line[] = "torify: same\n";
+    size_t n = torify_log_fold_feed(&f, line, sizeof line - 1, 1000, out, sizeof out);
+    assert_int_equal(n, sizeof line - 1);
+    assert_int_equal(torify_log_fold_feed(&f, line, sizeof line - 1, 1001, out, sizeof out), 0);
+    assert_int_equal(torify_log_fold_feed(&f, line, sizeof line - 1, 1002, out, sizeof out), 0);
+    n = torify_log_fold_feed(&f, line, sizeof line - 1, 1001 + TORIFY_LOG_FOLD_INTERVAL_MS, out, sizeof out);
+    out[n] = '\0';
+    assert_string_equal(out, "torify: (previous line repeated 3 times)\n");
+    assert_int_equal(torify_log_fold_feed(&f, line, sizeof line - 1, 20000, out, sizeof out), 0);
+    n = torify_log_fold_flush(&f, out, sizeof out);
+    out[n] = '\0';
+    assert_string_equal(out, "torify: (previous line repeated 1 time)\n");
+    assert_int_equal(torify_log_fold_flush(&f, out, sizeof out), 0);
+    /* The lock knows its owner: re-entering from the same thread (a signal
+     * handler) is told to write unfolded rather than deadlock. */
+    assert_int_equal(torify_log_fold_lock(&f), 1);
+    assert_int_equal(torify_log_fold_lock(&f), 0);
+    torify_log_fold_unlock(&f);
+    assert_int_equal(torify_log_fold_lock(&f), 1);
+    torify_log_fold_unlock(&f);
+}
+
+#define FOLD_THREADS 4
+#define FOLD_EACH 200
+
+static void *log_same_line(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < FOLD_EACH; i++)
+        torify_log(TORIFY_LOG_NOTICE, "from every thread");
+    return NULL;
+}
+
+static void test_folding_holds_across_threads(void **state)
+{
+    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    pthread_t t[FOLD_THREADS];
+    for (int i = 0; i < FOLD_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, log_same_line, NULL), 0);
+    for (int i = 0; i < FOLD_THREADS; i++)
+        pthread_join(t[i], NULL);
+    torify_log(TORIFY_LOG_NOTICE, "done");
+    char want[256];
+    snprintf(want, sizeof want, "torify: from every thread\ntorify: (previous line repeated %d times)\ntorify: done\n",
+             FOLD_THREADS * FOLD_EACH - 1);
+    assert_string_equal(drain(), want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +271,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_levels_filter_messages, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_refusal_is_one_line_saying_what_and_why, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_refusal_names_the_way_out, setup_pipe, teardown_pipe),
+        cmocka_unit_test_setup_teardown(test_identical_lines_are_folded_into_a_count, setup_pipe, teardown_pipe),
+        cmocka_unit_test(test_the_fold_counts_aloud_at_an_interval),
+        cmocka_unit_test_setup_teardown(test_folding_holds_across_threads, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_refusal_at_debug_is_hidden_at_notice, setup_pipe, teardown_pipe),
         cmocka_unit_test_setup_teardown(test_logging_never_changes_errno, setup_pipe, teardown_pipe),
         cmocka_unit_test(test_a_reused_log_fd_is_never_written),
