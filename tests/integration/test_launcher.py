@@ -348,6 +348,23 @@ class TestOptionsChangeBehaviour(LauncherCase):
         r = self.torify_run(["sh", "-c", "%s true" % self.torify])
         self.assertEqual((r.returncode, unknown(r)), (0, []), r.stderr)
 
+    def test_a_repeated_line_is_folded_into_a_count(self):
+        self.need_lib()
+        py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        code = ("import socket\n"
+                "for i in range(5):\n"
+                "    try: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "    except OSError: pass\n"
+                "    if i == 2: print('x')\n")
+        for mode in ([], ["--no-guard"]):
+            with self.subTest(mode=mode):
+                util.skip_foreign_under_sanitizer(self, py)
+                r = self.torify_run(["-d"] + mode + [py, "-c", code])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                lines = [l for l in r.stderr.splitlines() if "SOCK_DGRAM" in l or "repeated" in l]
+                self.assertEqual(lines, ["torify: refused socket(AF_INET, SOCK_DGRAM, 0) (UDP cannot be carried over Tor)",
+                                         "torify: (previous line repeated 4 times)"], r.stderr)
+
     def test_quiet_silences_refusals_debug_does_not(self):
         call_udp = self.need_prog("call_udp")
         r = self.torify_run(["-q", call_udp, "sendto", "127.0.0.1", "9"])
