@@ -1,5 +1,6 @@
 /* core/state.c — see state.h.  All of libtorify's process-wide state. */
 #include "core/state.h"
+#include "core/fakemap_ask.h"
 #include "core/procstat.h"
 
 #include <errno.h>
@@ -175,6 +176,23 @@ static void fakemap_export(struct torify_fakemap *m)
         torify_log(TORIFY_LOG_INFO, "cannot export the fake address map to exec'd programs");
 }
 
+/* The inherited fd is gone (the program closed every fd above 2 before it
+ * exec'd us) or is another file: under the guard, ask the supervisor for
+ * the tree's map (core/fakemap_ask.h).  What comes back is checked exactly
+ * like an inherited fd: the environment's inode, seals, size and header.
+ * Outside the guard the call just fails.  The mapping outlives the fd,
+ * which is closed: the map's lock does not need it. */
+static bool fakemap_ask_supervisor(uint64_t ino, const struct torify_fakemap_opts *o,
+                                   struct torify_fakemap **m)
+{
+    long fd = syscall(TORIFY_FAKEMAP_ASK_NR, -1, (long)TORIFY_FAKEMAP_ASK_FD, (long)TORIFY_FAKEMAP_ASK_FLAGS);
+    if (fd < 0 || fd > INT32_MAX)
+        return false;
+    bool ok = torify_fakemap_attach(m, (int)fd, ino, o) == TORIFY_OK;
+    close((int)fd);
+    return ok;
+}
+
 static void fakemap_init(void)
 {
     const struct torify_state_config *s = torify_state_config();
@@ -192,6 +210,11 @@ static void fakemap_init(void)
         if (parse_fakemap_env(inherited, &fd, &ino) && torify_fakemap_attach(&m, fd, ino, &o) == TORIFY_OK) {
             __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
             torify_log(TORIFY_LOG_DEBUG, "using the fake address map inherited from the parent (fd %d)", fd);
+            return;
+        }
+        if (parse_fakemap_env(inherited, &fd, &ino) && fakemap_ask_supervisor(ino, &o, &m)) {
+            __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
+            torify_log(TORIFY_LOG_DEBUG, "inherited fd %d is gone: using the tree's fake address map from the guard", fd);
             return;
         }
         torify_log(TORIFY_LOG_INFO, "ignoring %s=%s (not a usable fake address map): starting a new one",

@@ -29,6 +29,8 @@
  *                                          listener per filter tree); the rule
  *                                          does not depend on that, and a nested
  *                                          torify reads EBUSY as "already guarded"
+ *   pidfd_getfd(-1, TORIFY_FAKEMAP_ASK_FD,  to the supervisor: the fake-map request
+ *     TORIFY_FAKEMAP_ASK_FLAGS)            (core/fakemap_ask.h, fakemap_fd.c)
  *   without Landlock (GUARD_FILTER_NO_PTRACE):
  *     ptrace(PTRACE_ATTACH/PTRACE_SEIZE),  EPERM: no reaching into processes
  *     process_vm_writev, pidfd_getfd       outside the guard (landlock.c)
@@ -44,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "core/fakemap_ask.h"
 #include "guard/internal.h"
 
 #ifndef __X32_SYSCALL_BIT
@@ -172,6 +175,26 @@ static size_t ptrace_block(struct sock_filter *p, size_t cap)
     return b.overflow ? 0 : b.n;
 }
 
+/* pidfd_getfd: exactly the fake-map request (core/fakemap_ask.h) goes to
+ * the supervisor; any other call is the kernel's, or refused when Landlock
+ * cannot scope it (GUARD_FILTER_NO_PTRACE).  The kernel reads the three
+ * arguments as 32-bit (int, int, unsigned int): the low words are the whole
+ * of what it would see. */
+static size_t pidfd_getfd_block(struct sock_filter *p, size_t cap, unsigned flags)
+{
+    struct asm_buf b = {p, 0, cap, false};
+    uint32_t other = (flags & GUARD_FILTER_NO_PTRACE) ? RET_ERRNO(EPERM) : SECCOMP_RET_ALLOW;
+    ld(&b, ARG_LO(0));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_PIDFD, 0, 5));
+    ld(&b, ARG_LO(1));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_FD, 0, 3));
+    ld(&b, ARG_LO(2));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_FLAGS, 0, 1));
+    ret(&b, SECCOMP_RET_USER_NOTIF);
+    ret(&b, other);
+    return b.overflow ? 0 : b.n;
+}
+
 size_t guard_filter_build(struct sock_filter *prog, size_t cap, unsigned flags)
 {
     struct asm_buf b = {prog, 0, cap, false};
@@ -215,8 +238,10 @@ size_t guard_filter_build(struct sock_filter *prog, size_t cap, unsigned flags)
             return 0;
         block_if_nr(&b, __NR_ptrace, blk, n);
         ret_if_eq(&b, __NR_process_vm_writev, RET_ERRNO(EPERM));
-        ret_if_eq(&b, __NR_pidfd_getfd, RET_ERRNO(EPERM));
     }
+    if (!(n = pidfd_getfd_block(blk, 32, flags)))
+        return 0;
+    block_if_nr(&b, __NR_pidfd_getfd, blk, n);
 
     ret(&b, SECCOMP_RET_ALLOW);
     return b.overflow ? 0 : b.n;

@@ -117,6 +117,13 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n);
 
 void guard_handle_listen(struct guard_sup *s, const struct seccomp_notif *n);
 
+/* ---- fakemap_fd.c: the fake-map request (core/fakemap_ask.h) ---------- */
+
+/* Is n exactly the request (number and all three arguments)? */
+bool guard_fakemap_request_is(const struct seccomp_notif *n);
+/* Answer it with the tree's memfd (close-on-exec in the caller), or an error. */
+void guard_handle_fakemap(struct guard_sup *s, const struct seccomp_notif *n);
+
 /* ---- addfd.c ---------------------------------------------------------- */
 
 /* Put our socket srcfd at the program's fd number dstfd (replacing what is

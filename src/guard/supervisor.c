@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/fakemap_ask.h"
 #include "guard/internal.h"
 #include "guard/log.h"
 
@@ -57,7 +58,11 @@ static void handle(struct guard_sup *s, const struct seccomp_notif *n)
         guard_handle_listen(s, n);
         return;
     }
-    /* The filter notifies only connect and listen; anything else is a bug: refuse. */
+    if (n->data.nr == __NR_pidfd_getfd) {
+        guard_handle_fakemap(s, n);
+        return;
+    }
+    /* The filter notifies only these; anything else is a bug: refuse. */
     guard_reply(s, n->id, -1, ENOSYS);
 }
 

@@ -1,0 +1,59 @@
+/*
+ * guard/fakemap_fd.c — handing the tree's fake map to a guarded process
+ * that lost its inherited memfd (core/fakemap_ask.h says why and how the
+ * request looks).
+ *
+ * Only processes under the guard's filter can make a request reach here
+ * (the listener hears nobody else), and the answer is always the map the
+ * launcher created for this tree (s->map), never a file the caller names.
+ * The fd goes in with SECCOMP_ADDFD_FLAG_SEND: installing it and answering
+ * the call are one step, so the number lands in the caller only if the
+ * call is still waiting, and it is close-on-exec (a program's children ask
+ * again rather than inherit a number they do not know).  Any failure
+ * answers an error and the caller starts a new map, as without the guard.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include "core/fakemap.h"
+#include "core/fakemap_ask.h"
+#include "guard/internal.h"
+#include "guard/log.h"
+
+bool guard_fakemap_request_is(const struct seccomp_notif *n)
+{
+    return n->data.nr == TORIFY_FAKEMAP_ASK_NR && (uint32_t)n->data.args[0] == TORIFY_FAKEMAP_ASK_PIDFD &&
+           (uint32_t)n->data.args[1] == TORIFY_FAKEMAP_ASK_FD &&
+           (uint32_t)n->data.args[2] == TORIFY_FAKEMAP_ASK_FLAGS;
+}
+
+void guard_handle_fakemap(struct guard_sup *s, const struct seccomp_notif *n)
+{
+    /* The filter notifies nothing else under this number; refuse anything
+     * that is not exactly the request, as the kernel would (bad flags). */
+    if (!guard_fakemap_request_is(n)) {
+        guard_reply(s, n->id, -1, EINVAL);
+        return;
+    }
+    int fd = torify_fakemap_fd(s->map);
+    if (fd < 0) {
+        /* No map (creation failed) or an anonymous one: nothing to hand. */
+        guard_reply(s, n->id, -1, EBADF);
+        return;
+    }
+    struct seccomp_notif_addfd a = {
+        .id = n->id,
+        .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .srcfd = (uint32_t)fd,
+        .newfd = 0,
+        .newfd_flags = O_CLOEXEC,
+    };
+    if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) >= 0) {
+        guard_log(s, TORIFY_LOG_DEBUG, "guard: gave the fake address map to pid %d", (int)n->pid);
+        return;
+    }
+    /* ENOENT: the caller is gone or was interrupted; nothing to answer.
+     * Else (EMFILE in the caller, a kernel without FLAG_SEND): an error. */
+    if (errno != ENOENT)
+        guard_reply(s, n->id, -1, EBADF);
+}
