@@ -220,6 +220,26 @@ class GuardLeakCorpus(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertEqual([r.get("host") for r in reqs], ["guard-static.test"])
 
+    def test_program_that_closed_all_fds_still_shares_the_trees_names(self):
+        """ssh, apt and daemons close every fd above 2 before they exec,
+        the fake map's memfd with them.  Under the guard the exec'd child
+        gets the tree's map back from the supervisor: the fake address its
+        parent looked up still connects to the NAME through Tor, and no
+        new map is started."""
+        _need_env(self)
+        _need_env(self, "call_tcp")
+        closer = ("import os, sys; os.closerange(3, 65536); "
+                  "os.execvp(sys.argv[1], sys.argv[1:])")
+        script = ("ip=$(getent ahostsv4 guard-closed.test | head -n1 | cut -d' ' -f1); echo ip=$ip; "
+                  "exec python3 -c \"%s\" %s connect $ip %s" % (closer, P("call_tcp"), PORT))
+        res, pkts, reqs = self.trap.run([util.build_path("torify"), "-d", "sh", "-c", script])
+        out = res.stdout + res.stderr
+        self.assertIn("ip=127.19", res.stdout, out)
+        self.assertEqual(pkts, [])
+        self.assertNotIn("starting a new one", res.stderr, out)
+        self.assertEqual(res.returncode, 0, out)
+        self.assertEqual([r.get("host") for r in reqs if r.get("complete")], ["guard-closed.test"], out)
+
     def test_refuses_to_start_when_it_cannot_guard(self):
         """Issue 5: no silent fall-back to LD_PRELOAD.  Under a seccomp
         supervisor that is not torify's (simulated: the marker removed from

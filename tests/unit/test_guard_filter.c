@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "core/fakemap_ask.h"
 #include "guard/internal.h"
 
 #ifndef MSG_FASTOPEN
@@ -347,6 +348,48 @@ static void test_guarded_child_cannot_take_fds_from_the_supervisor(void **st)
     assert_int_equal(under_filter(take_fd_from_parent, false), EPERM);
 }
 
+#define ASK_NR SYS_pidfd_getfd
+static void test_the_fake_map_request_and_only_it_goes_to_the_supervisor(void **st)
+{
+    (void)st;
+    /* Exactly pidfd_getfd(-1, magic, magic) (core/fakemap_ask.h) is
+     * notified, with or without Landlock; upper halves do not matter (the
+     * kernel reads ints). */
+    for (unsigned f = 0; f <= GUARD_FILTER_NO_PTRACE; f++) {
+        uint32_t other = f ? ERRNO_OF(EPERM) : SECCOMP_RET_ALLOW;
+        assert_int_equal(verdict(f, AUDIT_X86_64, ASK_NR, 0xffffffffu, TORIFY_FAKEMAP_ASK_FD,
+                                 TORIFY_FAKEMAP_ASK_FLAGS, 0),
+                         SECCOMP_RET_USER_NOTIF);
+        assert_int_equal(verdict(f, AUDIT_X86_64, ASK_NR, ~0ULL, (7ULL << 32) | TORIFY_FAKEMAP_ASK_FD,
+                                 TORIFY_FAKEMAP_ASK_FLAGS, 0),
+                         SECCOMP_RET_USER_NOTIF);
+        /* Any argument off: the kernel's (or refused without Landlock). */
+        assert_int_equal(verdict(f, AUDIT_X86_64, ASK_NR, 3, TORIFY_FAKEMAP_ASK_FD, TORIFY_FAKEMAP_ASK_FLAGS, 0),
+                         other);
+        assert_int_equal(verdict(f, AUDIT_X86_64, ASK_NR, 0xffffffffu, 0, TORIFY_FAKEMAP_ASK_FLAGS, 0), other);
+        assert_int_equal(verdict(f, AUDIT_X86_64, ASK_NR, 0xffffffffu, TORIFY_FAKEMAP_ASK_FD, 0, 0), other);
+        assert_int_equal(verdict(f, AUDIT_X86_64, ASK_NR, 4, 0, 0, 0), other);
+        /* The same arguments to another call are nothing special. */
+        assert_int_equal(verdict(f, AUDIT_X86_64, SYS_ioctl, 0xffffffffu, TORIFY_FAKEMAP_ASK_FD,
+                                 TORIFY_FAKEMAP_ASK_FLAGS, 0),
+                         SECCOMP_RET_ALLOW);
+    }
+}
+
+static long ask_fakemap(void)
+{
+    return syscall(SYS_pidfd_getfd, -1, TORIFY_FAKEMAP_ASK_FD, TORIFY_FAKEMAP_ASK_FLAGS);
+}
+
+static void test_fake_map_request_fails_without_guard_or_supervisor(void **st)
+{
+    (void)st;
+    /* Outside the guard the kernel refuses the call; under a filter whose
+     * supervisor is gone it fails closed. */
+    assert_int_equal(in_child(ask_fakemap, false, false), EINVAL);
+    assert_int_equal(under_filter(ask_fakemap, false), ENOSYS);
+}
+
 static void test_filter_build_reports_a_too_small_buffer(void **st)
 {
     (void)st;
@@ -374,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_connect_without_supervisor_fails_closed),
         cmocka_unit_test(test_program_cannot_get_a_listener_of_its_own),
         cmocka_unit_test(test_guarded_child_cannot_take_fds_from_the_supervisor),
+        cmocka_unit_test(test_the_fake_map_request_and_only_it_goes_to_the_supervisor),
+        cmocka_unit_test(test_fake_map_request_fails_without_guard_or_supervisor),
         cmocka_unit_test(test_filter_build_reports_a_too_small_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "core/fakemap.h"
+#include "core/fakemap_ask.h"
 #include "guard/internal.h"
 
 /* ---- a stub SOCKS5 server: no auth, CONNECT, answers "hello" ---------- */
@@ -218,6 +220,7 @@ static struct torify_config cfg_for(uint16_t tor_port)
 
 static bool isolate_next; /* IsolatePID for the next supervised() */
 static bool inbound_next; /* AllowInbound for the next supervised() */
+static struct torify_fakemap *map_next; /* the tree's fake map for the next supervised() */
 static pid_t isolated_child; /* pid of the last supervised() child */
 
 /* Run fn in a child under the filter, supervised by this process.
@@ -278,6 +281,7 @@ static int supervised(int (*fn)(void *), void *arg, uint16_t tor_port)
     s->cfg = cfg_for(tor_port);
     s->cfg.isolate_pid = isolate_next;
     s->cfg.allow_inbound = inbound_next;
+    s->map = map_next;
     assert_int_equal(guard_supervisor_start(s), 0);
     isolated_child = pid;
     int st;
@@ -711,6 +715,57 @@ static void test_thread_group_of_a_thread_is_its_process(void **st)
     assert_true(guard_tgid_of(0x3fffffff) < 0);
 }
 
+/* ---- the fake-map request (core/fakemap_ask.h, guard/fakemap_fd.c) ---- */
+
+static uint64_t map_ino; /* inode of map_next's memfd */
+
+/* 0: got the tree's memfd, close-on-exec; 10+errno: the call failed;
+ * 1: some other file; 2: not close-on-exec. */
+static int child_ask_map(void *arg)
+{
+    (void)arg;
+    /* Like ssh or a daemon: drop every inherited fd, the map's too. */
+    if (syscall(SYS_close_range, 3, ~0U, 0) != 0)
+        return 3;
+    long fd = syscall(SYS_pidfd_getfd, -1, TORIFY_FAKEMAP_ASK_FD, TORIFY_FAKEMAP_ASK_FLAGS);
+    if (fd < 0)
+        return 10 + errno;
+    struct stat st;
+    if (fstat((int)fd, &st) != 0 || (uint64_t)st.st_ino != map_ino)
+        return 1;
+    int fl = fcntl((int)fd, F_GETFD);
+    return fl >= 0 && (fl & FD_CLOEXEC) ? 0 : 2;
+}
+
+/* A near miss (flags 0) is not the request: the kernel's own EBADF. */
+static int child_near_miss(void *arg)
+{
+    (void)arg;
+    long fd = syscall(SYS_pidfd_getfd, -1, TORIFY_FAKEMAP_ASK_FD, 0);
+    return fd < 0 ? 10 + errno : 0;
+}
+
+static void test_guarded_child_gets_the_trees_fake_map_on_request(void **st)
+{
+    (void)st;
+    struct torify_fakemap_opts o;
+    memset(&o, 0, sizeof o);
+    struct torify_config c = cfg_for(1);
+    o.range4 = c.fake4;
+    struct torify_fakemap *m = NULL;
+    assert_int_equal(torify_fakemap_create(&m, &o), TORIFY_OK);
+    int fd = torify_fakemap_export(m, 100, &map_ino);
+    assert_true(fd >= 100);
+    map_next = m;
+    assert_int_equal(supervised(child_ask_map, NULL, 1), 0);
+    assert_int_equal(supervised(child_near_miss, NULL, 1), 10 + EBADF);
+    map_next = NULL;
+    /* No map in the supervisor: an error, nothing installed. */
+    assert_int_equal(supervised(child_ask_map, NULL, 1), 10 + EBADF);
+    /* The supervisor's map is left as it was (the launcher keeps it). */
+    assert_int_equal(torify_fakemap_fd(m), fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_unix_connect_with_relative_path_uses_the_programs_cwd),
         cmocka_unit_test(test_twenty_connects_in_a_row_all_torified),
         cmocka_unit_test(test_thread_group_of_a_thread_is_its_process),
+        cmocka_unit_test(test_guarded_child_gets_the_trees_fake_map_on_request),
         cmocka_unit_test(test_isolate_pid_gives_per_process_credentials_like_the_shim),
         cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
         cmocka_unit_test(test_slow_handshake_does_not_stall_other_connects),
