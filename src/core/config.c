@@ -519,7 +519,7 @@ torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, boo
  * file's name, and what the launcher hands its children (env.c, the guard's
  * marker in guard/guard.h, the fake map's fd in core/state.h). */
 static const char *const env_other[] = {
-    "TORIFY_CONF_FILE", "TORSOCKS_CONF_FILE", "TORIFY_LAUNCHED", "TORIFY_FAKEMAP_FD",
+    "TORIFY_CONF_FILE", "TORSOCKS_CONF_FILE", "TORIFY_LAUNCHED", "TORIFY_FAKEMAP_FD", "TORIFY_FAKEMAP_PID",
     "TORIFY_GUARDED", "TORIFY_LIB",
 };
 

@@ -157,7 +157,10 @@ int torify_state_fakemap_publish(struct torify_fakemap *m)
         return -1;
     char v[48];
     snprintf(v, sizeof v, "%d:%llu", fd, (unsigned long long)ino);
-    return setenv(TORIFY_FAKEMAP_ENV, v, 1);
+    if (setenv(TORIFY_FAKEMAP_ENV, v, 1) != 0)
+        return -1;
+    snprintf(v, sizeof v, "%d", (int)getpid());
+    return setenv(TORIFY_FAKEMAP_PID_ENV, v, 1);
 }
 
 /* Hand a map this process created on to programs it execs — only while it
@@ -193,6 +196,35 @@ static bool fakemap_ask_supervisor(uint64_t ino, const struct torify_fakemap_opt
     return ok;
 }
 
+/* Outside the guard: the publisher (a shell, the program the launcher
+ * exec'd) may still hold the fd this process lost.  /proc/<pid>/fd/<fd>
+ * reopens the same memfd when the kernel lets us look at that process
+ * (same user, dumpable; never from inside the guard's Landlock domain),
+ * and the file is checked like an inherited fd, so a reused pid or fd
+ * number yields nothing. */
+static bool fakemap_reopen_publisher(int fd, uint64_t ino, const struct torify_fakemap_opts *o,
+                                     struct torify_fakemap **m)
+{
+    const char *v = getenv(TORIFY_FAKEMAP_PID_ENV);
+    if (!v || *v < '1' || *v > '9')
+        return false;
+    long pid = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || (pid = pid * 10 + (*p - '0')) > INT32_MAX)
+            return false;
+    }
+    if (pid == (long)getpid())
+        return false; /* it was our own fd, and it is gone */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd/%d", pid, fd);
+    int nfd = open(path, O_RDWR | O_CLOEXEC);
+    if (nfd < 0)
+        return false;
+    bool ok = torify_fakemap_attach(m, nfd, ino, o) == TORIFY_OK;
+    close(nfd);
+    return ok;
+}
+
 static void fakemap_init(void)
 {
     const struct torify_state_config *s = torify_state_config();
@@ -215,6 +247,11 @@ static void fakemap_init(void)
         if (parse_fakemap_env(inherited, &fd, &ino) && fakemap_ask_supervisor(ino, &o, &m)) {
             __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
             torify_log(TORIFY_LOG_DEBUG, "inherited fd %d is gone: using the tree's fake address map from the guard", fd);
+            return;
+        }
+        if (parse_fakemap_env(inherited, &fd, &ino) && fakemap_reopen_publisher(fd, ino, &o, &m)) {
+            __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
+            torify_log(TORIFY_LOG_DEBUG, "inherited fd %d is gone: reopened the publisher's fake address map", fd);
             return;
         }
         torify_log(TORIFY_LOG_INFO, "ignoring %s=%s (not a usable fake address map): starting a new one",

@@ -59,6 +59,10 @@ bool torify_state_exempt_rule(const struct torify_config *cfg, bool launched, co
 /* The environment variable that hands the fake map's memfd to exec'd
  * programs: "<fd>:<inode>" (docs/DESIGN.md, "The fake-address map"). */
 #define TORIFY_FAKEMAP_ENV "TORIFY_FAKEMAP_FD"
+/* Beside it, the pid of the process that published it: a program that
+ * closed the fd can still reopen /proc/<pid>/fd/<fd> while that process
+ * lives and holds it (best effort outside the guard; checked like the fd). */
+#define TORIFY_FAKEMAP_PID_ENV "TORIFY_FAKEMAP_PID"
 
 /* The fake map, or NULL (with *err) when it could not be created.  Attached
  * to the one named by TORIFY_FAKEMAP_ENV when that one validates (never in

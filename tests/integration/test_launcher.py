@@ -255,6 +255,9 @@ class TestOptionsReachTheProgram(LauncherCase):
         fa, fb = a.pop("TORIFY_FAKEMAP_FD", ""), b.pop("TORIFY_FAKEMAP_FD", "")
         self.assertRegex(fa, r"^\d+:\d+$")
         self.assertEqual(fa.split(":")[0], fb.split(":")[0])
+        # ... named with the pid of its publisher (another process each run).
+        self.assertRegex(a.pop("TORIFY_FAKEMAP_PID", ""), r"^[1-9]\d*$")
+        self.assertRegex(b.pop("TORIFY_FAKEMAP_PID", ""), r"^[1-9]\d*$")
         self.assertEqual(a, b)
 
     def test_guard_on_by_default_and_off_with_no_guard(self):

@@ -51,6 +51,21 @@ class ExecSharing(util.TestCase):
         self.assertIn("py-child.test:8080 tok", r.stdout, r.stdout + r.stderr)
         self.assertEqual(self.hosts(), [("py-child.test", 3)])
 
+    def test_a_child_of_a_program_that_closed_all_fds_reopens_the_publishers_map(self):
+        # No guard here: the shell that was exec'd with the map still holds
+        # it; python closes every fd above 2 and execs call_tcp, which
+        # reopens /proc/<publisher>/fd/<fd> (TORIFY_FAKEMAP_PID) and finds
+        # the name.  "; true" keeps sh from exec'ing python in its place.
+        self.need_cmd("python3")
+        closer = "import os, sys; os.closerange(3, 65536); os.execvp(sys.argv[1], sys.argv[1:])"
+        self.env["TORIFY_LOG_LEVEL"] = "debug"
+        r = self.run_exec("closed-fds.test", ["sh", "-c", "python3 -c '%s' %s connect {} 80; true"
+                                              % (closer, util.prog("call_tcp"))])
+        self.assertIn("ok connect 127.19", r.stdout, r.stdout + r.stderr)
+        self.assertNotIn("starting a new one", r.stderr, r.stderr)
+        self.srv.wait_requests(1)
+        self.assertEqual(self.hosts(), [("closed-fds.test", 3)])
+
     def test_without_the_environment_variable_the_address_is_unknown_and_refused(self):
         r = self.run_exec("no-env.test", ["env", "-u", "TORIFY_FAKEMAP_FD", util.prog("call_tcp"),
                                           "connect", "{}", "80"])
