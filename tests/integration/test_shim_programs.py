@@ -401,6 +401,17 @@ class TestCallPrograms(ProgramsCase):
                 self.assertIn(m.group(2), ("EPERM", "ECONNREFUSED"))
                 self.assert_one_refusal(r, r"DNS")
 
+    def test_a_srv_lookup_is_refused_quietly(self):
+        # apt asks res_nquery for _http._tcp.HOST SRV first and goes on
+        # without: refused as ever, told only with -d.
+        for opts, lines in (((), 0), (("-d",), 1)):
+            with self.subTest(opts=opts):
+                r = self.prog("call_res", "res_nquery_srv", "_http._tcp.web.test", opts=opts)
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertRegex(r.stdout, r"^fail res_nquery_srv h_errno=[1-9]\d* errno=(EPERM|ECONNREFUSED)$")
+                self.assertEqual(len(self.refusal_lines(r.stderr)), lines, r.stderr)
+        self.assertRegex(self.refusal_lines(r.stderr)[0], r"res_nquery\(_http\._tcp\.web\.test, SRV\)")
+
     def test_quiet_by_default_without_launcher(self):
         # Preloaded directly (no TORIFY_LAUNCHED): refusals return errors
         # but print nothing.

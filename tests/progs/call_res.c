@@ -4,8 +4,9 @@
  *
  *   call_res res_query|res_search|res_send|res_nquery|res_nsearch|res_nsend NAME
  *   call_res res_querydomain|res_nquerydomain NAME DOMAIN
+ *   call_res res_nquery_srv NAME      (an SRV record, as apt asks for _http._tcp.HOST)
  *
- * Asks for an A record.  Prints "ok <call> len=<n>" or
+ * Asks for an A record unless the call says otherwise.  Prints "ok <call> len=<n>" or
  * "fail <call> h_errno=<n> errno=<NAME>".
  */
 #include "call_common.h"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
     int rc = 2;
     if (!strcmp(c, "res_nquery"))
         rc = result(c, res_nquery(&st, name, ns_c_in, ns_t_a, ans, sizeof ans), &st.res_h_errno);
+    else if (!strcmp(c, "res_nquery_srv"))
+        rc = result(c, res_nquery(&st, name, ns_c_in, ns_t_srv, ans, sizeof ans), &st.res_h_errno);
     else if (!strcmp(c, "res_nsearch"))
         rc = result(c, res_nsearch(&st, name, ns_c_in, ns_t_a, ans, sizeof ans), &st.res_h_errno);
     else if (!strcmp(c, "res_nquerydomain"))
