@@ -175,36 +175,18 @@ void torify_log(enum torify_log_level level, const char *fmt, ...)
     log_write(line, n);
 }
 
-static void refuse_v(enum torify_log_level level, torify_err why, const char *what_fmt, va_list ap)
-{
-    char what[TORIFY_LOG_LINE_MAX];
-    int n = vsnprintf(what, sizeof what, what_fmt, ap);
-    if (n < 0)
-        what[0] = '\0';
-    char why_text[TORIFY_LOG_LINE_MAX];
-    torify_log(level, "refused %s (%s)", what, torify_policy_refusal_text(why, why_text, sizeof why_text));
-}
-
-int torify_refuse(torify_err why, const char *what_fmt, ...)
-{
-    int e = torify_err_errno(why);
-    if (!torify_log_enabled(TORIFY_LOG_NOTICE))
-        return e;
-    va_list ap;
-    va_start(ap, what_fmt);
-    refuse_v(TORIFY_LOG_NOTICE, why, what_fmt, ap);
-    va_end(ap);
-    return e;
-}
-
 int torify_refuse_at(enum torify_log_level level, torify_err why, const char *what_fmt, ...)
 {
     int e = torify_err_errno(why);
     if (!torify_log_enabled(level))
         return e;
+    char what[TORIFY_LOG_LINE_MAX], why_text[TORIFY_LOG_LINE_MAX];
     va_list ap;
     va_start(ap, what_fmt);
-    refuse_v(level, why, what_fmt, ap);
+    int n = vsnprintf(what, sizeof what, what_fmt, ap);
     va_end(ap);
+    if (n < 0)
+        what[0] = '\0';
+    torify_log(level, "refused %s (%s)", what, torify_policy_refusal_text(why, why_text, sizeof why_text));
     return e;
 }

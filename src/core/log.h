@@ -49,8 +49,7 @@ void torify_log(enum torify_log_level level, const char *fmt, ...)
  * <why> is torify_policy_refusal_text(why): the reason, and the setting
  * that would allow it where one exists.  Returns torify_err_errno(why) so callers
  * can write `errno = torify_refuse(...)`. */
-int torify_refuse(torify_err why, const char *what_fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#define torify_refuse(...) torify_refuse_at(TORIFY_LOG_NOTICE, __VA_ARGS__)
 /* The same at another level (torify_policy_refusal_level). */
 int torify_refuse_at(enum torify_log_level level, torify_err why, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));

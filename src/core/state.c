@@ -236,27 +236,27 @@ static void fakemap_init(void)
     /* A set-uid program never trusts an inherited map (its caller wrote it). */
     bool secure = getauxval(AT_SECURE) != 0;
     const char *inherited = secure ? NULL : getenv(TORIFY_FAKEMAP_ENV);
-    if (inherited) {
-        int fd;
-        uint64_t ino;
-        if (parse_fakemap_env(inherited, &fd, &ino) && torify_fakemap_attach(&m, fd, ino, &o) == TORIFY_OK) {
+    int fd;
+    uint64_t ino;
+    if (inherited && parse_fakemap_env(inherited, &fd, &ino)) {
+        /* The fd itself, else (it was closed, or the number is another
+         * file now) the guard's supervisor, else the publisher's fd. */
+        const char *from = NULL;
+        if (torify_fakemap_attach(&m, fd, ino, &o) == TORIFY_OK)
+            from = "inherited from the parent";
+        else if (fakemap_ask_supervisor(ino, &o, &m))
+            from = "of the tree, from the guard (the inherited fd is gone)";
+        else if (fakemap_reopen_publisher(fd, ino, &o, &m))
+            from = "reopened from the publisher (the inherited fd is gone)";
+        if (from) {
             __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
-            torify_log(TORIFY_LOG_DEBUG, "using the fake address map inherited from the parent (fd %d)", fd);
+            torify_log(TORIFY_LOG_DEBUG, "using the fake address map %s (fd %d)", from, fd);
             return;
         }
-        if (parse_fakemap_env(inherited, &fd, &ino) && fakemap_ask_supervisor(ino, &o, &m)) {
-            __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
-            torify_log(TORIFY_LOG_DEBUG, "inherited fd %d is gone: using the tree's fake address map from the guard", fd);
-            return;
-        }
-        if (parse_fakemap_env(inherited, &fd, &ino) && fakemap_reopen_publisher(fd, ino, &o, &m)) {
-            __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
-            torify_log(TORIFY_LOG_DEBUG, "inherited fd %d is gone: reopened the publisher's fake address map", fd);
-            return;
-        }
+    }
+    if (inherited)
         torify_log(TORIFY_LOG_INFO, "ignoring %s=%s (not a usable fake address map): starting a new one",
                    TORIFY_FAKEMAP_ENV, inherited);
-    }
     fakemap_err = torify_fakemap_create(&m, &o);
     if (fakemap_err == TORIFY_OK && !secure)
         fakemap_export(m);

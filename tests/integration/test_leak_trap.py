@@ -9,9 +9,7 @@ and the test could never fail."""
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,23 +25,7 @@ class LeakTrap(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not util.is_root():
-            raise unittest.SkipTest("the leak trap needs root (ip netns, veth)")
-        if not shutil.which("ip"):
-            raise unittest.SkipTest("ip (iproute2) not installed")
-        cls.torify = util.build_path("torify")
-        cls.lib = util.build_path("libtorify.so")
-        for path in (cls.torify, cls.lib):
-            if not os.path.exists(path):
-                raise unittest.SkipTest("%s missing (run make tests)" % path)
-        cls.conf_dir = tempfile.mkdtemp(prefix="torify-leak-")
-        cls.addClassCleanup(shutil.rmtree, cls.conf_dir, True)
-        cls.conf = os.path.join(cls.conf_dir, "torify.conf")
-        with open(cls.conf, "w") as f:
-            f.write("TorAddress 127.0.0.1\nTorPort %d\n" % trapmod.SOCKS_PORT)
-        cls.trap = trapmod.Trap()
-        cls.addClassCleanup(cls.trap.stop)
-        cls.trap.start()
+        trapmod.set_up_class(cls, "torify-leak-")
 
     # ---- helpers ------------------------------------------------------------
 

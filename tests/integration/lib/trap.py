@@ -372,6 +372,31 @@ class Trap:
             return [json.loads(l) for l in f if l.strip()]
 
 
+
+def set_up_class(cls, prefix):
+    """setUpClass of a suite that runs torify in one shared trap: skips
+    without root, ip or the build; sets cls.torify, cls.lib, cls.conf (a
+    torify.conf naming the trap's SOCKS server) and cls.trap (started),
+    all cleaned up with the class."""
+    import unittest
+    if not util.is_root():
+        raise unittest.SkipTest("the leak trap needs root (ip netns, veth)")
+    if not shutil.which("ip"):
+        raise unittest.SkipTest("ip (iproute2) not installed")
+    cls.torify = util.build_path("torify")
+    cls.lib = util.build_path("libtorify.so")
+    for path in (cls.torify, cls.lib):
+        if not os.path.exists(path):
+            raise unittest.SkipTest("%s missing (run make tests)" % path)
+    conf_dir = tempfile.mkdtemp(prefix=prefix)
+    cls.addClassCleanup(shutil.rmtree, conf_dir, True)
+    cls.conf = os.path.join(conf_dir, "torify.conf")
+    with open(cls.conf, "w") as f:
+        f.write("TorAddress 127.0.0.1\nTorPort %d\n" % SOCKS_PORT)
+    cls.trap = Trap()
+    cls.addClassCleanup(cls.trap.stop)
+    cls.trap.start()
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "serve":
         sys.exit(serve(sys.argv[2], sys.argv[3]))
