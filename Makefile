@@ -141,7 +141,7 @@ stress:
 # map's and the state's unit tests, exec sharing.  Not in make check (slow).
 tsan:
 	$(MAKE) BUILD=$(BUILD)-tsan SANITIZE=thread tests
-	BUILD=$(BUILD)-tsan TORIFY_STRESS=small python3 tests/run_all.py stress,unit/test_fakemap,unit/test_core_state,test_shim_exec
+	BUILD=$(BUILD)-tsan TORIFY_STRESS=small python3 tests/run_all.py stress,unit/test_fakemap,unit/test_shim_state,test_shim_exec
 
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))

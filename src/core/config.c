@@ -517,7 +517,7 @@ torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, boo
 
 /* Variables torify reads or sets besides the settings above: the config
  * file's name, and what the launcher hands its children (env.c, the guard's
- * marker in guard/guard.h, the fake map's fd in core/state.h). */
+ * marker in guard/guard.h, the fake map's fd in core/fakemap_env.h). */
 static const char *const env_other[] = {
     "TORIFY_CONF_FILE", "TORSOCKS_CONF_FILE", "TORIFY_LAUNCHED", "TORIFY_FAKEMAP_FD", "TORIFY_FAKEMAP_PID",
     "TORIFY_GUARDED", "TORIFY_LIB",

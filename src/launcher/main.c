@@ -14,7 +14,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 #include "core/fakemap.h"
-#include "core/state.h"
+#include "core/fakemap_env.h"
 #include "guard/guard.h"
 #include "launcher/launcher.h"
 
@@ -81,7 +81,7 @@ static struct torify_fakemap *share_fakemap(const struct torify_config *cfg)
         return NULL;
     /* On success m stays mapped for the launcher's lifetime: the guard's
      * supervisor looks names up in it (otherwise exec unmaps it). */
-    if (torify_state_fakemap_publish(m) != 0) {
+    if (torify_fakemap_env_publish(m) != 0) {
         torify_fakemap_destroy(m);
         return NULL;
     }

@@ -23,7 +23,7 @@
 #include "core/fakemap.h"
 #include "core/log.h"
 #include "core/policy.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 #include "shim/shim.h"

@@ -3,21 +3,20 @@
  * Names become fake addresses (IPv4 for AF_INET, IPv6 for AF_INET6),
  * literals and localhost are answered here, reverse lookups of fake
  * addresses give the name, of real ones ask Tor (RESOLVE_PTR).  The _r
- * forms fill the caller's buffer; the plain forms use thread-local storage,
- * so threads never share one static result.
+ * forms fill the caller's buffer; the plain forms the thread's own
+ * (torify_shim_thread, shim/state.h), so threads never share one result.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdalign.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/fakemap.h"
 #include "core/log.h"
 #include "core/policy.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tor.h"
@@ -159,12 +158,6 @@ static int by_addr(const void *addr, socklen_t len, int type, struct hostent *re
     return 0;
 }
 
-/* Per-thread result of the non-reentrant forms. */
-static __thread struct {
-    struct hostent he;
-    alignas(char *) char buf[NI_MAXHOST + 64];
-} tls_result;
-
 EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
                             struct hostent **result, int *h_errnop)
 {
@@ -193,7 +186,7 @@ EXPORT struct hostent *gethostbyname2(const char *name, int af)
     }
     struct hostent *res;
     int herr = 0;
-    int r = by_name(name, af, &tls_result.he, tls_result.buf, sizeof tls_result.buf, &res, &herr);
+    int r = by_name(name, af, &torify_shim_thread.he, torify_shim_thread.he_buf, sizeof torify_shim_thread.he_buf, &res, &herr);
     if (r != 0) {
         errno = r;
         h_errno = NETDB_INTERNAL;
@@ -230,7 +223,7 @@ EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
     }
     struct hostent *res;
     int herr = 0;
-    int r = by_addr(addr, len, type, &tls_result.he, tls_result.buf, sizeof tls_result.buf, &res, &herr);
+    int r = by_addr(addr, len, type, &torify_shim_thread.he, torify_shim_thread.he_buf, sizeof torify_shim_thread.he_buf, &res, &herr);
     if (r != 0) {
         errno = r;
         h_errno = NETDB_INTERNAL;

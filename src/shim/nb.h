@@ -35,7 +35,7 @@
 #include <torify/socks.h>
 
 #include "core/config.h"
-#include "core/state.h"
+#include "shim/state.h"
 
 enum nb_phase {
     NB_FREE = 0,
@@ -99,6 +99,10 @@ extern _Atomic int torify_nb_active;
 struct nb_conn *torify_nb_alloc(uint32_t *gen);
 /* Drop one reference; the last one recycles the object. */
 void torify_nb_put(struct nb_conn *c);
+/* The fd record's reference, dropped by torify_fd_clear (close()): marks
+ * the connection cancelled so the helper lets go at once.  Lock-free and
+ * async-signal-safe. */
+void torify_nb_release_from_record(struct nb_conn *c, uint32_t gen);
 /* fd's connection, with a reference taken, and its phase; NULL when fd has
  * none (or it belongs to an older generation, or fd is no longer the
  * socket: fstat identity). */
@@ -119,7 +123,7 @@ static inline bool torify_nb_maybe_connecting(int fd)
     struct torify_fd_rec rec;
     if (fd < 0 || !torify_fd_get(fd, &rec) || !rec.codec)
         return false;
-    return nb_phase_of(atomic_load(&((struct nb_conn *)rec.codec)->gs)) == NB_CONNECTING;
+    return nb_phase_of(atomic_load(&rec.codec->gs)) == NB_CONNECTING;
 }
 /* After NB_FAILED: the errno, the first time; later 0 (SO_ERROR) */
 int torify_nb_take_error(struct nb_conn *c);

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 
@@ -24,7 +24,6 @@
 _Atomic int torify_nb_active;
 
 static _Atomic(struct nb_conn *) chunks[NB_CHUNKS];
-static void release_from_record(void *codec, uint32_t gen);
 static _Atomic unsigned hint;
 
 static struct nb_conn *chunk_at(unsigned i, bool create)
@@ -49,9 +48,6 @@ static struct nb_conn *chunk_at(unsigned i, bool create)
 struct nb_conn *torify_nb_alloc(uint32_t *gen)
 {
     unsigned total = NB_CHUNK * NB_CHUNKS;
-    /* Records with a codec exist only after this: set on first use, no
-     * work at load time. */
-    torify_fd_set_codec_release(release_from_record);
     unsigned start = atomic_load_explicit(&hint, memory_order_relaxed) % total;
     for (unsigned k = 0; k < total; k++) {
         unsigned i = (start + k) % total;
@@ -179,9 +175,8 @@ void torify_nb_each(void (*fn)(struct nb_conn *c))
 
 /* The fd record's reference, dropped by close() (torify_fd_clear): mark
  * the connection cancelled so the helper lets go of its dup at once. */
-static void release_from_record(void *codec, uint32_t gen)
+void torify_nb_release_from_record(struct nb_conn *c, uint32_t gen)
 {
-    struct nb_conn *c = codec;
     uint64_t w = atomic_load(&c->gs);
     if (nb_gen_of(w) == gen) {
         /* Dekker-style with the helper's swap (nb_helper.c, finish): either

@@ -23,7 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 
@@ -128,7 +128,7 @@ static int epoll_ctl_slow(int epfd, int op, int fd, struct epoll_event *event);
  * the rest lives out of line. */
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
-    torify_epoll_ctl_fn real = (torify_epoll_ctl_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_EPOLL_CTL], __ATOMIC_ACQUIRE);
+    torify_epoll_ctl_fn real = (torify_epoll_ctl_fn)torify_real_loaded(TORIFY_REAL_EPOLL_CTL);
     if (__builtin_expect(real != NULL && !torify_fd_tracked(fd), 1)) {
         if (op != EPOLL_CTL_MOD && (unsigned)fd < PRE_MAX)
             atomic_store_explicit(&pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);

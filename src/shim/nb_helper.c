@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 #include "core/clock.h"

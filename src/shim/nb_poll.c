@@ -18,7 +18,7 @@
 #include <sys/select.h>
 #include <time.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 #include "core/clock.h"
@@ -159,7 +159,7 @@ __attribute__((noinline)) static int poll_slow(struct pollfd *fds, nfds_t n, int
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    poll_fn p = (poll_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_POLL], __ATOMIC_ACQUIRE);
+    poll_fn p = (poll_fn)torify_real_loaded(TORIFY_REAL_POLL);
     if (__builtin_expect(p != NULL && !nb_any(), 1))
         return p(fds, n, timeout); /* a tail jump: no stack frame */
     if (!nb_any()) {

@@ -11,7 +11,7 @@
 #include <sys/un.h>
 
 #include "core/policy.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 

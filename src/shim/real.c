@@ -8,8 +8,6 @@
 
 #include "core/log.h"
 
-void *torify_real_table[TORIFY_REAL__COUNT];
-
 static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_SOCKET] = "socket",
     [TORIFY_REAL_CONNECT] = "connect",
@@ -66,7 +64,7 @@ void *torify_real_resolve(enum torify_real_id id)
         return NULL;
     }
     /* Every racer stores the same value: no lock needed. */
-    __atomic_store_n(&torify_real_table[id], p, __ATOMIC_RELEASE);
+    atomic_store_explicit(&torify_shim.real[id], p, memory_order_release);
     return p;
 }
 
@@ -82,7 +80,6 @@ int torify_real_socket(int domain, int type, int protocol)
  * from a signal handler, where a first-use dlsym (loader lock, malloc) must
  * not run. */
 extern int __connect(int fd, const struct sockaddr *sa, socklen_t len);
-extern int __close(int fd);
 
 int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {

@@ -2,8 +2,9 @@
  * shim/real.h — the next definitions (libc's) of the functions we interpose.
  *
  * Each is looked up with dlsym(RTLD_NEXT) on first use and kept in an atomic
- * pointer: racing first calls resolve the same value, so no lock is needed,
- * and every later call costs one load.  Nothing is resolved at load time.
+ * pointer (torify_shim.real, shim/state.h): racing first calls resolve the
+ * same value, so no lock is needed, and every later call costs one load.
+ * Nothing is resolved at load time, except libc's close and connect (below).
  */
 #ifndef TORIFY_SHIM_REAL_H
 #define TORIFY_SHIM_REAL_H
@@ -11,6 +12,8 @@
 #include <netdb.h>
 #include <stddef.h>
 #include <sys/socket.h>
+
+#include "shim/state.h"
 
 /* What the program sees of libtorify.so: the interposed functions, also
  * listed in exports.map; everything else is built hidden. */
@@ -56,14 +59,21 @@ enum torify_real_id {
     TORIFY_REAL__COUNT
 };
 
-extern void *torify_real_table[TORIFY_REAL__COUNT];
+_Static_assert(TORIFY_REAL__COUNT <= TORIFY_SHIM_REAL_MAX, "torify_shim.real is too small");
 
 /* Resolve one entry; NULL (errno ENOSYS) if libc has no such function. */
 void *torify_real_resolve(enum torify_real_id id);
 
+/* The entry if already resolved, else NULL: for hot paths that keep the
+ * first-use lookup out of line. */
+static inline void *torify_real_loaded(enum torify_real_id id)
+{
+    return atomic_load_explicit(&torify_shim.real[id], memory_order_acquire);
+}
+
 static inline void *torify_real(enum torify_real_id id)
 {
-    void *p = __atomic_load_n(&torify_real_table[id], __ATOMIC_ACQUIRE);
+    void *p = torify_real_loaded(id);
     return __builtin_expect(p != NULL, 1) ? p : torify_real_resolve(id);
 }
 
@@ -100,5 +110,16 @@ typedef int (*torify_gethostbyaddr_r_fn)(const void *, socklen_t, int, struct ho
 int torify_real_socket(int domain, int type, int protocol);
 int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len);
 int torify_real_close(int fd);
+
+/* libc's close as a constant function: glibc's public alias __close (since
+ * 2.2.5), bound by the dynamic linker at load time, so calling it never
+ * runs dlsym (loader lock, malloc) — close() may be called from a signal
+ * handler.  Other libcs: resolved on first use. */
+#if defined(__GLIBC__)
+extern int __close(int fd);
+#define TORIFY_LIBC_CLOSE __close
+#else
+#define TORIFY_LIBC_CLOSE torify_real_close
+#endif
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "core/log.h"
 #include "core/policy.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/real.h"
 
 static const char *type_name(int type, char *buf, size_t len)

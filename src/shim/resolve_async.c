@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/real.h"
 
 struct notify_arg {

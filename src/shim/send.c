@@ -10,7 +10,7 @@
 
 #include "core/log.h"
 #include "core/policy.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tor.h"

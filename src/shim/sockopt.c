@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 
@@ -22,7 +22,7 @@ static int getsockopt_slow(int fd, int level, int name, void *val, socklen_t *le
  * tail jump to libc (no stack frame); the rest is out of line. */
 EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
-    torify_getsockopt_fn real = (torify_getsockopt_fn)__atomic_load_n(&torify_real_table[TORIFY_REAL_GETSOCKOPT], __ATOMIC_ACQUIRE);
+    torify_getsockopt_fn real = (torify_getsockopt_fn)torify_real_loaded(TORIFY_REAL_GETSOCKOPT);
     if (__builtin_expect(real != NULL && (level != SOL_SOCKET || name != SO_ERROR || !torify_fd_tracked(fd)), 1))
         return real(fd, level, name, val, len);
     return getsockopt_slow(fd, level, name, val, len);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/real.h"
 
 /* Like libc's syscall(), this reads six argument words whatever the caller

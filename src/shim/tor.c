@@ -14,7 +14,7 @@
 #include "core/fakemap.h"
 #include "core/procstat.h"
 #include "core/clock.h"
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/real.h"
 
 int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
@@ -71,13 +71,12 @@ int torify_tor_open(const struct torify_config *c)
 }
 
 /* The process start time (clock ticks since boot, /proc/self/stat field 22),
- * cached per pid so a forked child computes its own. */
+ * cached per pid (torify_shim.start_time, shim/state.h) so a forked child
+ * computes its own. */
 static unsigned long long start_time_of_self(long pid)
 {
-    static long cached_pid;
-    static unsigned long long cached;
-    if (__atomic_load_n(&cached_pid, __ATOMIC_ACQUIRE) == pid)
-        return __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (atomic_load_explicit(&torify_shim.start_time_pid, memory_order_acquire) == pid)
+        return atomic_load_explicit(&torify_shim.start_time, memory_order_relaxed);
     unsigned long long st = 0;
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -87,8 +86,8 @@ static unsigned long long start_time_of_self(long pid)
         if (n <= 0 || torify_procstat_field(buf, (size_t)n, TORIFY_PROCSTAT_STARTTIME, &st) != 0)
             st = 0;
     }
-    __atomic_store_n(&cached, st, __ATOMIC_RELAXED);
-    __atomic_store_n(&cached_pid, pid, __ATOMIC_RELEASE);
+    atomic_store_explicit(&torify_shim.start_time, st, memory_order_relaxed);
+    atomic_store_explicit(&torify_shim.start_time_pid, pid, memory_order_release);
     return st;
 }
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 
 /* ---- a small SOCKS5 server thread --------------------------------------- */
 

@@ -32,7 +32,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 #include "shim/nb.h"
 
 static char sock_path[108];

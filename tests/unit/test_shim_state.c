@@ -1,4 +1,4 @@
-/* core/state: the fd table (bitmap + chunked records) and lazy config. */
+/* shim/state: the fd table (bitmap + chunked records) and lazy config. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/state.h"
+#include "shim/state.h"
 
 static struct torify_fd_rec rec_for(const char *host, uint16_t port, uint32_t slot)
 {
@@ -152,7 +152,7 @@ static void test_a_broken_config_is_recorded_for_failing_closed(void **state)
         setenv("TORIFY_LOG_LEVEL", "quiet", 1);
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 2); /* the one error line is expected; keep the TAP output clean */
-        execl("/proc/self/exe", "test_core_state", "--child-bad-config", (char *)NULL);
+        execl("/proc/self/exe", "test_shim_state", "--child-bad-config", (char *)NULL);
         _exit(127);
     }
     int st;

@@ -1,25 +1,56 @@
-/* core/state.c — see state.h.  All of libtorify's process-wide state. */
-#include "core/state.h"
-#include "core/fakemap_ask.h"
+/* shim/state.c — see state.h.  The shim's process state, and the code that
+ * initialises it and keeps it true across fork. */
+#include "shim/state.h"
+#include "core/fakemap_env.h"
 #include "core/procstat.h"
+#include "shim/nb.h"
+#include "shim/real.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <stdio.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
+struct torify_shim_state torify_shim = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .config_once = PTHREAD_ONCE_INIT,
+    .pass = TORIFY_PASS_UNKNOWN,
+    .fakemap_once = PTHREAD_ONCE_INIT,
+    /* Until torify keeps state for some fd, close() is one indirect jump
+     * to libc's (shim/close.c). */
+    .close_dispatch = TORIFY_LIBC_CLOSE,
+    .fork_once = PTHREAD_ONCE_INIT,
+};
+
+__thread struct torify_shim_thread torify_shim_thread;
+
+/* ---- fork --------------------------------------------------------------- */
+
+/* In the child of fork() only the forking thread exists: a lock another
+ * thread held stays held forever, so it starts afresh; the pid close()
+ * compares with is the child's own.  (Fork handlers run in the child
+ * before fork() returns, and only async-signal-safe work is done here.) */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&torify_shim.lock, NULL);
+    atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
+}
+
+static void fork_register(void)
+{
+    atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
+    (void)pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+void torify_shim_fork_init(void)
+{
+    pthread_once(&torify_shim.fork_once, fork_register);
+}
+
 /* ---- configuration ----------------------------------------------------- */
-
-static struct torify_state_config config_state;
-static pthread_once_t config_once = PTHREAD_ONCE_INIT;
-
-_Atomic int torify_pass_state = TORIFY_PASS_UNKNOWN;
 
 static const char *env_get(const char *name)
 {
@@ -49,7 +80,7 @@ static const char *self_exe(char *buf, size_t len)
 
 static void config_init(void)
 {
-    struct torify_state_config *s = &config_state;
+    struct torify_state_config *s = &torify_shim.config;
     /* AT_SECURE (set-uid, capabilities): the environment is the caller's,
      * not the program owner's, so only the system file counts. */
     bool secure = getauxval(AT_SECURE) != 0;
@@ -80,57 +111,16 @@ static void config_init(void)
         torify_log(TORIFY_LOG_ERROR, "configuration error: %s (refusing all connections)", s->config_msg);
     if (s->exempt)
         torify_log(TORIFY_LOG_INFO, "%s is exempt (ExemptExecutable): every call passes untouched", self);
-    atomic_store_explicit(&torify_pass_state, s->exempt ? TORIFY_PASS_YES : TORIFY_PASS_NO, memory_order_release);
+    atomic_store_explicit(&torify_shim.pass, s->exempt ? TORIFY_PASS_YES : TORIFY_PASS_NO, memory_order_release);
 }
 
 const struct torify_state_config *torify_state_config(void)
 {
-    /* glibc's pthread_once is fork-aware: a child forked during the first
-     * call runs it again instead of waiting forever. */
-    pthread_once(&config_once, config_init);
-    return &config_state;
+    pthread_once(&torify_shim.config_once, config_init);
+    return &torify_shim.config;
 }
 
 /* ---- fake map ---------------------------------------------------------- */
-
-static struct torify_fakemap *fakemap;
-static torify_err fakemap_err;
-static pthread_once_t fakemap_once = PTHREAD_ONCE_INIT;
-
-/* "<fd>:<inode>", both decimal, nothing else. */
-static bool parse_fakemap_env(const char *v, int *fd, uint64_t *ino)
-{
-    uint64_t a = 0, b = 0;
-    const char *p = v;
-    if (*p < '0' || *p > '9')
-        return false;
-    for (; *p >= '0' && *p <= '9'; p++)
-        if ((a = a * 10 + (uint64_t)(*p - '0')) > INT32_MAX)
-            return false;
-    if (*p++ != ':' || *p < '0' || *p > '9')
-        return false;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (b > (UINT64_MAX - 9) / 10)
-            return false;
-        b = b * 10 + (uint64_t)(*p - '0');
-    }
-    if (*p != '\0')
-        return false;
-    *fd = (int)a;
-    *ino = b;
-    return true;
-}
-
-/* Where the exported memfd goes: high, out of the way of the program's own
- * low fds, below 1024 and the soft limit. */
-static int export_min_fd(void)
-{
-    struct rlimit rl;
-    rlim_t lim = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < lim)
-        lim = rl.rlim_cur;
-    return lim >= 16 ? (int)(lim * 3 / 4) : 3;
-}
 
 /* Is the calling thread the only one in the process?  From
  * /proc/self/stat (field 20, num_threads); false when it cannot tell.  If
@@ -143,24 +133,10 @@ static bool single_threaded(void)
         return false;
     char buf[1024];
     ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    torify_real_close(fd);
     unsigned long long threads;
     return n > 0 && torify_procstat_field(buf, (size_t)n, TORIFY_PROCSTAT_NUM_THREADS, &threads) == 0 &&
            threads == 1;
-}
-
-int torify_state_fakemap_publish(struct torify_fakemap *m)
-{
-    uint64_t ino = 0;
-    int fd = torify_fakemap_export(m, export_min_fd(), &ino);
-    if (fd < 0)
-        return -1;
-    char v[48];
-    snprintf(v, sizeof v, "%d:%llu", fd, (unsigned long long)ino);
-    if (setenv(TORIFY_FAKEMAP_ENV, v, 1) != 0)
-        return -1;
-    snprintf(v, sizeof v, "%d", (int)getpid());
-    return setenv(TORIFY_FAKEMAP_PID_ENV, v, 1);
 }
 
 /* Hand a map this process created on to programs it execs — only while it
@@ -175,54 +151,8 @@ static void fakemap_export(struct torify_fakemap *m)
         torify_log(TORIFY_LOG_DEBUG, "fake address map not exported to exec'd programs (threads running)");
         return;
     }
-    if (torify_state_fakemap_publish(m) != 0)
+    if (torify_fakemap_env_publish(m) != 0)
         torify_log(TORIFY_LOG_INFO, "cannot export the fake address map to exec'd programs");
-}
-
-/* The inherited fd is gone (the program closed every fd above 2 before it
- * exec'd us) or is another file: under the guard, ask the supervisor for
- * the tree's map (core/fakemap_ask.h).  What comes back is checked exactly
- * like an inherited fd: the environment's inode, seals, size and header.
- * Outside the guard the call just fails.  The mapping outlives the fd,
- * which is closed: the map's lock does not need it. */
-static bool fakemap_ask_supervisor(uint64_t ino, const struct torify_fakemap_opts *o,
-                                   struct torify_fakemap **m)
-{
-    long fd = syscall(TORIFY_FAKEMAP_ASK_NR, -1, (long)TORIFY_FAKEMAP_ASK_FD, (long)TORIFY_FAKEMAP_ASK_FLAGS);
-    if (fd < 0 || fd > INT32_MAX)
-        return false;
-    bool ok = torify_fakemap_attach(m, (int)fd, ino, o) == TORIFY_OK;
-    close((int)fd);
-    return ok;
-}
-
-/* Outside the guard: the publisher (a shell, the program the launcher
- * exec'd) may still hold the fd this process lost.  /proc/<pid>/fd/<fd>
- * reopens the same memfd when the kernel lets us look at that process
- * (same user, dumpable; never from inside the guard's Landlock domain),
- * and the file is checked like an inherited fd, so a reused pid or fd
- * number yields nothing. */
-static bool fakemap_reopen_publisher(int fd, uint64_t ino, const struct torify_fakemap_opts *o,
-                                     struct torify_fakemap **m)
-{
-    const char *v = getenv(TORIFY_FAKEMAP_PID_ENV);
-    if (!v || *v < '1' || *v > '9')
-        return false;
-    long pid = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9' || (pid = pid * 10 + (*p - '0')) > INT32_MAX)
-            return false;
-    }
-    if (pid == (long)getpid())
-        return false; /* it was our own fd, and it is gone */
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/fd/%d", pid, fd);
-    int nfd = open(path, O_RDWR | O_CLOEXEC);
-    if (nfd < 0)
-        return false;
-    bool ok = torify_fakemap_attach(m, nfd, ino, o) == TORIFY_OK;
-    close(nfd);
-    return ok;
 }
 
 static void fakemap_init(void)
@@ -232,62 +162,36 @@ static void fakemap_init(void)
     memset(&o, 0, sizeof o);
     o.range4 = s->cfg.fake4;
     o.range6 = s->cfg.fake6;
-    struct torify_fakemap *m = NULL;
     /* A set-uid program never trusts an inherited map (its caller wrote it). */
     bool secure = getauxval(AT_SECURE) != 0;
-    const char *inherited = secure ? NULL : getenv(TORIFY_FAKEMAP_ENV);
-    int fd;
-    uint64_t ino;
-    if (inherited && parse_fakemap_env(inherited, &fd, &ino)) {
-        /* The fd itself, else (it was closed, or the number is another
-         * file now) the guard's supervisor, else the publisher's fd. */
-        const char *from = NULL;
-        if (torify_fakemap_attach(&m, fd, ino, &o) == TORIFY_OK)
-            from = "inherited from the parent";
-        else if (fakemap_ask_supervisor(ino, &o, &m))
-            from = "of the tree, from the guard (the inherited fd is gone)";
-        else if (fakemap_reopen_publisher(fd, ino, &o, &m))
-            from = "reopened from the publisher (the inherited fd is gone)";
-        if (from) {
-            __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
-            torify_log(TORIFY_LOG_DEBUG, "using the fake address map %s (fd %d)", from, fd);
-            return;
-        }
+    struct torify_fakemap *m =
+        secure ? NULL : torify_fakemap_env_attach(getenv(TORIFY_FAKEMAP_ENV), getenv(TORIFY_FAKEMAP_PID_ENV), &o);
+    if (!m) {
+        torify_shim.fakemap_err = torify_fakemap_create(&m, &o);
+        if (torify_shim.fakemap_err == TORIFY_OK && !secure)
+            fakemap_export(m);
+        if (torify_shim.fakemap_err)
+            torify_log(TORIFY_LOG_ERROR, "cannot create the fake address map: %s",
+                       torify_strerror(torify_shim.fakemap_err));
     }
-    if (inherited)
-        torify_log(TORIFY_LOG_INFO, "ignoring %s=%s (not a usable fake address map): starting a new one",
-                   TORIFY_FAKEMAP_ENV, inherited);
-    fakemap_err = torify_fakemap_create(&m, &o);
-    if (fakemap_err == TORIFY_OK && !secure)
-        fakemap_export(m);
-    __atomic_store_n(&fakemap, m, __ATOMIC_RELEASE);
-    if (fakemap_err)
-        torify_log(TORIFY_LOG_ERROR, "cannot create the fake address map: %s", torify_strerror(fakemap_err));
+    atomic_store_explicit(&torify_shim.fakemap, m, memory_order_release);
 }
 
 struct torify_fakemap *torify_state_fakemap(torify_err *err)
 {
-    pthread_once(&fakemap_once, fakemap_init);
-    if (!fakemap && err)
-        *err = fakemap_err;
-    return fakemap;
+    pthread_once(&torify_shim.fakemap_once, fakemap_init);
+    struct torify_fakemap *m = atomic_load_explicit(&torify_shim.fakemap, memory_order_acquire);
+    if (!m && err)
+        *err = torify_shim.fakemap_err;
+    return m;
 }
 
 /* ---- fd table ---------------------------------------------------------- */
 
-_Atomic uint64_t torify_fd_bits[TORIFY_FD_MAX / 64];
-static _Atomic torify_fd_codec_release_fn codec_release;
-
-void torify_fd_set_codec_release(torify_fd_codec_release_fn fn)
-{
-    atomic_store_explicit(&codec_release, fn, memory_order_release);
-}
-static _Atomic(struct torify_fd_rec *) fd_chunks[TORIFY_FD_CHUNKS];
-
 static struct torify_fd_rec *chunk_for(int fd, bool create)
 {
     unsigned c = (unsigned)fd / TORIFY_FD_CHUNK;
-    struct torify_fd_rec *chunk = atomic_load_explicit(&fd_chunks[c], memory_order_acquire);
+    struct torify_fd_rec *chunk = atomic_load_explicit(&torify_shim.fd_chunks[c], memory_order_acquire);
     if (chunk || !create)
         return chunk;
     /* mmap, not malloc: this may run inside a program's own malloc-free
@@ -297,7 +201,7 @@ static struct torify_fd_rec *chunk_for(int fd, bool create)
     if (p == MAP_FAILED)
         return NULL;
     struct torify_fd_rec *expected = NULL;
-    if (!atomic_compare_exchange_strong(&fd_chunks[c], &expected, (struct torify_fd_rec *)p)) {
+    if (!atomic_compare_exchange_strong(&torify_shim.fd_chunks[c], &expected, (struct torify_fd_rec *)p)) {
         munmap(p, len); /* another thread won the race */
         return expected;
     }
@@ -313,7 +217,8 @@ bool torify_fd_set(int fd, const struct torify_fd_rec *rec)
     if (!chunk)
         return false;
     chunk[(unsigned)fd % TORIFY_FD_CHUNK] = *rec;
-    atomic_fetch_or_explicit(&torify_fd_bits[(unsigned)fd / 64], 1ull << ((unsigned)fd % 64), memory_order_release);
+    atomic_fetch_or_explicit(&torify_shim.fd_bits[(unsigned)fd / 64], 1ull << ((unsigned)fd % 64),
+                             memory_order_release);
     return true;
 }
 
@@ -343,18 +248,15 @@ void torify_fd_clear(int fd)
     struct torify_fd_rec *chunk = chunk_for(fd, false);
     struct torify_fd_rec *r = chunk ? &chunk[(unsigned)fd % TORIFY_FD_CHUNK] : NULL;
     uint32_t slot = r ? r->fake_slot : TORIFY_FAKEMAP_NO_SLOT;
-    void *codec = r ? r->codec : NULL;
+    struct nb_conn *codec = r ? r->codec : NULL;
     uint32_t gen = r ? r->codec_gen : 0;
     uint64_t bit = 1ull << ((unsigned)fd % 64);
-    uint64_t old = atomic_fetch_and_explicit(&torify_fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
+    uint64_t old = atomic_fetch_and_explicit(&torify_shim.fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
     if (!(old & bit) || !chunk)
         return;
-    struct torify_fakemap *m = __atomic_load_n(&fakemap, __ATOMIC_ACQUIRE);
+    struct torify_fakemap *m = atomic_load_explicit(&torify_shim.fakemap, memory_order_acquire);
     if (slot != TORIFY_FAKEMAP_NO_SLOT && m)
         torify_fakemap_release(m, slot);
-    if (codec) {
-        torify_fd_codec_release_fn rel = atomic_load_explicit(&codec_release, memory_order_acquire);
-        if (rel)
-            rel(codec, gen);
-    }
+    if (codec)
+        torify_nb_release_from_record(codec, gen);
 }

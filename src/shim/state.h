@@ -1,0 +1,190 @@
+/*
+ * shim/state.h — the one place for libtorify.so's process state.
+ *
+ * Everything the shim keeps for the process lives in one struct,
+ * torify_shim (below), and nowhere else; what is kept per thread lives in
+ * torify_shim_thread.  Core (src/core/) keeps no process state of its own
+ * for the shim: it gets what it needs passed in.
+ *
+ * Who may touch what, field by field (the tags in the struct):
+ *
+ *  [once]   written once, inside its pthread_once, read-only after.  glibc's
+ *           pthread_once is fork-aware: a child forked during the first call
+ *           runs it again instead of waiting forever.
+ *  [atomic] read and written with atomics only, never under a lock: these
+ *           are what the interposed functions that must stay
+ *           async-signal-safe (close, connect, socket) read, also from a
+ *           signal handler and in a forked or vfork'ed child.
+ *  [lock]   only under torify_shim.lock.  The lock is never taken on a path
+ *           an async-signal-safe function can reach, and a forked child
+ *           re-initialises it (fork handler in state.c), since the thread
+ *           that held it does not exist there.
+ *
+ *  - configuration: loaded once per process on first need, never at load
+ *    time;
+ *  - the fake-address map: created (or attached to the tree's, see
+ *    core/fakemap_env.h) on first name lookup; shared with forked children
+ *    through its MAP_SHARED mapping;
+ *  - the fd table: per-socket state for sockets torify connected.  A bitmap
+ *    of "fd has state" lets close() and socket() decide with one atomic load
+ *    that there is nothing to do.  Records live in chunks mmap'd on first use
+ *    (only from connect, never from close), so close never allocates;
+ *  - close()'s dispatch pointer and this process's pid (shim/close.c);
+ *  - the next definitions of the interposed functions (shim/real.h);
+ *  - the process start time for IsolatePID credentials (shim/tor.c).
+ */
+#ifndef TORIFY_SHIM_STATE_H
+#define TORIFY_SHIM_STATE_H
+
+#include <netdb.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <torify/socks.h>
+#include "core/config.h"
+#include "core/fakemap.h"
+
+/* The loaded configuration.  Never NULL.  If the file or the environment
+ * is broken, config_err is TORIFY_E_REFUSE_CONFIG and the shim fails closed
+ * (connects via Tor and name lookups are refused). */
+struct torify_state_config {
+    struct torify_config cfg;
+    torify_err config_err;
+    char config_msg[TORIFY_CONFIG_ERR_MAX];
+    bool exempt;                      /* pass-through: see torify_state_passthrough */
+};
+
+/* ---- fd records ------------------------------------------------------- */
+
+#define TORIFY_FD_CHUNK 256u
+#define TORIFY_FD_CHUNKS 4096u
+#define TORIFY_FD_MAX (TORIFY_FD_CHUNK * TORIFY_FD_CHUNKS)  /* fds above: untracked */
+
+enum torify_fd_state {
+    TORIFY_FD_NONE = 0,
+    TORIFY_FD_CONNECTING,   /* non-blocking path: handed to the helper (shim/nb.h); the
+                               live outcome is in the connection object */
+    TORIFY_FD_CONNECTED,    /* SOCKS handshake done; application data flows */
+};
+
+struct nb_conn;
+struct torify_fd_rec {
+    enum torify_fd_state state;
+    uint32_t fake_slot;                /* TORIFY_FAKEMAP_NO_SLOT when not a fake */
+    struct sockaddr_storage peer;      /* what the program connected to (for getpeername) */
+    socklen_t peer_len;
+    struct torify_target target;       /* what we asked Tor for */
+    struct nb_conn *codec;             /* non-blocking path: its connection (shim/nb.h) or NULL;
+                                          released by torify_fd_clear */
+    uint32_t codec_gen;                /* generation of that connection object */
+};
+
+enum { TORIFY_PASS_UNKNOWN = 0, TORIFY_PASS_NO, TORIFY_PASS_YES };
+
+/* Room for shim/real.h's table (it checks that its ids fit). */
+#define TORIFY_SHIM_REAL_MAX 48
+
+/* ---- the singleton ------------------------------------------------------ */
+
+struct torify_shim_state {
+    pthread_mutex_t lock;
+
+    /* configuration */
+    pthread_once_t config_once;
+    struct torify_state_config config;           /* [once] */
+    _Atomic int pass;                            /* [atomic] TORIFY_PASS_*, set by the config's once */
+
+    /* the fake-address map */
+    pthread_once_t fakemap_once;
+    struct torify_fakemap *_Atomic fakemap;      /* [once], read [atomic] by torify_fd_clear */
+    torify_err fakemap_err;                      /* [once] */
+
+    /* the fd table */
+    _Atomic uint64_t fd_bits[TORIFY_FD_MAX / 64];                 /* [atomic] */
+    _Atomic(struct torify_fd_rec *) fd_chunks[TORIFY_FD_CHUNKS];  /* [atomic], never freed */
+
+    /* close() (shim/close.c) */
+    int (*_Atomic close_dispatch)(int);          /* [atomic] libc's close, then close_tracked */
+    _Atomic pid_t pid;                           /* [atomic] kept by the fork handler */
+    pthread_once_t fork_once;                    /* registers the fork handler */
+
+    /* libc's definitions of the interposed functions (shim/real.h) */
+    void *_Atomic real[TORIFY_SHIM_REAL_MAX];    /* [atomic] every racer stores the same value */
+
+    /* IsolatePID: this process's start time, and the pid it belongs to */
+    _Atomic long start_time_pid;                 /* [atomic] published after start_time */
+    _Atomic unsigned long long start_time;       /* [atomic] */
+};
+
+extern struct torify_shim_state torify_shim;
+
+/* What the shim keeps per thread: the result buffers of the non-reentrant
+ * gethostbyname/gethostbyaddr (shim/hostent.c), so threads never share one
+ * static result. */
+struct torify_shim_thread {
+    struct hostent he;
+    alignas(char *) char he_buf[NI_MAXHOST + 64];
+};
+extern __thread struct torify_shim_thread torify_shim_thread;
+
+/* Register the fork handler (once; from the first path that keeps state a
+ * child must see fresh: close tracking).  In the child it re-initialises
+ * the lock and records the child's pid.  No fork handler runs in a vfork()
+ * child: that one shares our memory, and close() tells it by its pid. */
+void torify_shim_fork_init(void);
+
+/* ---- configuration and exemption --------------------------------------- */
+
+const struct torify_state_config *torify_state_config(void);
+
+/* Should every interposed call go straight to libc?  True only for a
+ * process whose real executable (/proc/self/exe, read once when the
+ * configuration is loaded) is exempt, and that was not started by the
+ * launcher.  After the first call: one atomic load. */
+static inline bool torify_state_passthrough(void)
+{
+    int v = atomic_load_explicit(&torify_shim.pass, memory_order_acquire);
+    if (__builtin_expect(v == TORIFY_PASS_UNKNOWN, 0)) {
+        (void)torify_state_config();
+        v = atomic_load_explicit(&torify_shim.pass, memory_order_acquire);
+    }
+    return v == TORIFY_PASS_YES;
+}
+
+/* The pure rule behind it (unit-tested): exe is what readlink of
+ * /proc/self/exe gave (NULL when it failed: /proc not mounted), cfg NULL
+ * when the configuration is broken (then only the built-in list counts). */
+bool torify_state_exempt_rule(const struct torify_config *cfg, bool launched, const char *exe);
+
+/* ---- fake map ----------------------------------------------------------- */
+
+/* The fake map, or NULL (with *err) when it could not be created.  Attached
+ * to the tree's (core/fakemap_env.h) when that one validates (never in
+ * AT_SECURE processes), else created and exported to exec'd programs. */
+struct torify_fakemap *torify_state_fakemap(torify_err *err);
+
+/* ---- fd table ----------------------------------------------------------- */
+
+/* Hot path: does fd carry state?  One atomic load. */
+static inline bool torify_fd_tracked(int fd)
+{
+    if (fd < 0 || (unsigned)fd >= TORIFY_FD_MAX)
+        return false;
+    return (atomic_load_explicit(&torify_shim.fd_bits[(unsigned)fd / 64], memory_order_acquire)
+            >> ((unsigned)fd % 64)) & 1u;
+}
+
+/* Store state for fd (copies rec).  Returns false when the fd cannot be
+ * tracked (too big, or no memory for its chunk). */
+bool torify_fd_set(int fd, const struct torify_fd_rec *rec);
+/* Copy fd's record out; false when none. */
+bool torify_fd_get(int fd, struct torify_fd_rec *out);
+/* Drop fd's state: releases a held fake slot and the record's reference
+ * to its connection object.  No locks, no allocation: async-signal-safe. */
+void torify_fd_clear(int fd);
+
+#endif
