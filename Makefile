@@ -46,6 +46,12 @@ LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
 GUARD_SRC    := $(sort $(wildcard src/guard/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 PROG_SRC     := $(sort $(wildcard tests/progs/*.c))
+# The c-ares program needs libc-ares-dev (scripts/install-deps test); without
+# it the program is not built and its tests skip, saying so.
+HAVE_CARES   := $(shell printf '\043include <ares.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+ifneq ($(HAVE_CARES),yes)
+PROG_SRC     := $(filter-out tests/progs/cares_%,$(PROG_SRC))
+endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SOCKS_OBJ    := $(call obj,$(SOCKS_SRC))
@@ -100,6 +106,7 @@ $(BUILD)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(LIB_SOCKS)
 	    $(if $(filter static_%,$*),-static,$(SAN_FLAGS)) $(LIB_SOCKS) -lpthread $(PROG_LDLIBS_$*)
 
 PROG_LDLIBS_uring_connect := -luring
+PROG_LDLIBS_cares_lookup := -lcares
 
 tests: all $(UNIT_BIN) $(PROG_BIN) sanitize-env
 

@@ -14,18 +14,14 @@ PT_INTERP, checked) and statically (CGO_ENABLED=0).  In the leak trap
 run without torify must reach the trap, so the check cannot pass blind."""
 
 import os
-import shutil
-import struct
 import sys
-import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import util  # noqa: E402
 from lib import trap as trapmod  # noqa: E402
+from lib import gobuild  # noqa: E402
 
 EXIT_UNGUARDABLE = 77
-PT_INTERP = 3
 
 GO_CLIENT = r'''package main
 
@@ -51,54 +47,21 @@ func main() {
 # Built once for the whole file (setUpModule); building takes seconds.
 BUILT = {}
 WORK = None
-
-
-def has_interp(path):
-    """Does the ELF file at path have a PT_INTERP (is it dynamically linked)?"""
-    with open(path, "rb") as f:
-        data = f.read(1 << 16)
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise AssertionError("%s is not a 64-bit little-endian ELF" % path)
-    phoff, = struct.unpack_from("<Q", data, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    for i in range(phnum):
-        p_type, = struct.unpack_from("<I", data, phoff + i * phentsize)
-        if p_type == PT_INTERP:
-            return True
-    return False
+_builder = None
 
 
 def setUpModule():
-    global WORK
-    go = shutil.which("go")
-    if not go:
-        raise unittest.SkipTest("go not installed (scripts/install-deps test installs golang-go)")
-    WORK = tempfile.mkdtemp(prefix="torify-go-")
-    src = os.path.join(WORK, "client.go")
-    with open(src, "w") as f:
-        f.write(GO_CLIENT)
-    # Offline and self-contained: no module proxy, no toolchain download,
-    # caches inside the temp dir (removed in tearDownModule).
-    base = {k: v for k, v in os.environ.items() if not k.startswith("GO") and k != "LD_PRELOAD"}
-    base.update(HOME=WORK, GOCACHE=os.path.join(WORK, "cache"), GOPATH=os.path.join(WORK, "gopath"),
-                GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="")
-    builds = {
-        "dynamic": (dict(base, CGO_ENABLED="1"), ["-ldflags=-linkmode=external"]),
-        "static": (dict(base, CGO_ENABLED="0"), []),
-    }
-    for kind, (env, flags) in builds.items():
-        out = os.path.join(WORK, "go_" + kind)
-        r = util.run([go, "build", "-o", out] + flags + [src], env=env, cwd=WORK, timeout=300)
-        if r.returncode != 0:
-            raise AssertionError("go build (%s) failed: %s" % (kind, r.stderr[-1000:]))
-        BUILT[kind] = out
-    assert has_interp(BUILT["dynamic"]), "the cgo build is not dynamically linked"
-    assert not has_interp(BUILT["static"]), "the CGO_ENABLED=0 build is not static"
+    global WORK, _builder
+    _builder = gobuild.Builder()
+    WORK = _builder.dir
+    # go_dynamic has a PT_INTERP, go_static none (the builder checks).
+    for kind in ("dynamic", "static"):
+        BUILT[kind] = _builder.build(GO_CLIENT, kind, name="go")
 
 
 def tearDownModule():
-    if WORK:
-        shutil.rmtree(WORK, True)
+    if _builder:
+        _builder.close()
 
 
 def clean_env():
