@@ -41,6 +41,7 @@ endif
 
 SOCKS_SRC    := $(sort $(wildcard src/socks/*.c))
 CORE_SRC     := $(sort $(wildcard src/core/*.c))
+DNS_SRC      := $(sort $(wildcard src/dns/*.c))
 SHIM_SRC     := $(sort $(wildcard src/shim/*.c))
 LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
 GUARD_SRC    := $(sort $(wildcard src/guard/*.c))
@@ -56,6 +57,7 @@ endif
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SOCKS_OBJ    := $(call obj,$(SOCKS_SRC))
 CORE_OBJ     := $(call obj,$(CORE_SRC))
+DNS_OBJ      := $(call obj,$(DNS_SRC))
 SHIM_OBJ     := $(call obj,$(SHIM_SRC))
 LAUNCHER_OBJ := $(call obj,$(LAUNCHER_SRC))
 GUARD_OBJ    := $(call obj,$(GUARD_SRC))
@@ -80,22 +82,22 @@ $(LIB_SOCKS): $(SOCKS_OBJ)
 
 # Only the intercepted symbols are exported (src/shim/exports.map): the codec and
 # core stay hidden, so they never clash with a program's own symbols.
-$(LIB_SHIM): $(SHIM_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) \
+$(LIB_SHIM): $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) \
 	    -Wl,--version-script=src/shim/exports.map -Wl,-z,now -Wl,-z,relro \
 	    $(LDFLAGS_ALL) -ldl -lpthread
 
 # The launcher carries the kernel guard (src/guard/: seccomp filter + supervisor).
-$(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
+$(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -ldl -lpthread
 
 # Unit tests link the codec and the core (not the interposing shim, which would
 # hijack the test runner's own sockets).  A test named test_shim_* also gets
 # the shim objects, test_launcher_* the launcher's (without its main).
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OBJ) $(LAUNCHER_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OBJ) $(LAUNCHER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< \
-	    $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) $(if $(filter test_guard_%,$*),$(GUARD_OBJ)) \
+	    $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) $(if $(filter test_guard_%,$*),$(GUARD_OBJ)) \
 	    $(if $(filter test_launcher_%,$*),$(filter-out %/main.o,$(LAUNCHER_OBJ)) $(GUARD_OBJ)) \
 	    $(LDFLAGS_ALL) -lcmocka -ldl -lpthread
 
@@ -153,9 +155,9 @@ tsan:
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
-$(BUILD)/fuzz/%: fuzz/%.c $(SOCKS_SRC) $(CORE_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(SOCKS_SRC) $(CORE_SRC) $(DNS_SRC)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(SOCKS_SRC) $(CORE_SRC)
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(SOCKS_SRC) $(CORE_SRC) $(DNS_SRC)
 
 fuzz: $(FUZZ_BIN)
 	scripts/install-deps fuzz

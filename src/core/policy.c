@@ -218,6 +218,15 @@ enum torify_name_kind torify_policy_name_kind_on(const char *name, const char *h
     return m == h && strncasecmp(name, hostname, m) == 0 ? TORIFY_NAME_LOCALHOST : k;
 }
 
+enum torify_reverse_kind torify_policy_reverse_kind(const struct torify_ip *ip, bool fake)
+{
+    if (fake)
+        return TORIFY_REVERSE_FAKE;
+    if (torify_ip_is_loopback(ip))
+        return TORIFY_REVERSE_LOCALHOST;
+    return TORIFY_REVERSE_TOR;
+}
+
 void torify_policy_socks_opts(const struct torify_config *c, long pid, unsigned long long start_time,
                               int timeout_ms, char *user, char *pass, struct torify_socks_opts *o)
 {

@@ -59,6 +59,18 @@ enum torify_name_kind torify_policy_name_kind(const char *name);
  * gets loopback, not a fake address for a name no exit can resolve. */
 enum torify_name_kind torify_policy_name_kind_on(const char *name, const char *hostname);
 
+/* Where the name of an address comes from in a reverse lookup, the one
+ * rule for getnameinfo, gethostbyaddr and DNS PTR answers: a fake address
+ * (fake: inside the fake ranges) gives the name in the map, loopback gives
+ * "localhost", any other address is Tor's to answer (RESOLVE_PTR), never
+ * local DNS.  IPv4-mapped IPv6 must already be folded (torify_ip does). */
+enum torify_reverse_kind {
+    TORIFY_REVERSE_FAKE = 1,
+    TORIFY_REVERSE_LOCALHOST,
+    TORIFY_REVERSE_TOR,
+};
+enum torify_reverse_kind torify_policy_reverse_kind(const struct torify_ip *ip, bool fake);
+
 /* The SOCKS5 credentials for this process: explicit user/pass win; with
  * isolate_pid, "torify-<pid>-<start>" / "isolate" so Tor's IsolateSOCKSAuth
  * puts each process on its own circuits.  Returns false when none. */

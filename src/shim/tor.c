@@ -154,14 +154,20 @@ void torify_tor_reverse_name(const struct torify_ip *ip, char *name, size_t name
     if (name_len == 0)
         return;
     name[0] = '\0';
-    if (torify_cidr_contains(ip->family == AF_INET ? &c->fake4 : &c->fake6, ip->family, ip->addr)) {
+    bool fake = torify_cidr_contains(ip->family == AF_INET ? &c->fake4 : &c->fake6, ip->family, ip->addr);
+    switch (torify_policy_reverse_kind(ip, fake)) {
+    case TORIFY_REVERSE_FAKE: {
         struct torify_fakemap *m = torify_state_fakemap(NULL);
         if (!m || torify_fakemap_lookup_addr(m, ip->family, ip->addr, name, name_len, NULL) != TORIFY_OK)
             name[0] = '\0';
-    } else if (torify_ip_is_loopback(ip)) {
+        break;
+    }
+    case TORIFY_REVERSE_LOCALHOST:
         snprintf(name, name_len, "localhost");
-    } else if (st->config_err == TORIFY_OK) {
-        if (torify_tor_resolve_ptr(c, ip, name, name_len) != TORIFY_OK)
+        break;
+    case TORIFY_REVERSE_TOR:
+        if (st->config_err == TORIFY_OK && torify_tor_resolve_ptr(c, ip, name, name_len) != TORIFY_OK)
             name[0] = '\0';
+        break;
     }
 }

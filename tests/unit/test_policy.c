@@ -328,10 +328,26 @@ static void test_probes_that_send_nothing_are_refused_quietly(void **state)
     assert_false(torify_policy_dns_type_carried(15)); /* MX */
 }
 
+static void test_reverse_names_come_from_the_map_for_fakes_localhost_for_loopback_else_tor(void **state)
+{
+    struct torify_ip ip;
+    { const struct sockaddr *sa = v4("127.192.0.5", 0); assert_int_equal(torify_ip_from_sockaddr(sa, ss_len, &ip), 0); }
+    assert_int_equal(torify_policy_reverse_kind(&ip, true), TORIFY_REVERSE_FAKE);
+    { const struct sockaddr *sa = v4("127.0.0.1", 0); assert_int_equal(torify_ip_from_sockaddr(sa, ss_len, &ip), 0); }
+    assert_int_equal(torify_policy_reverse_kind(&ip, false), TORIFY_REVERSE_LOCALHOST);
+    { const struct sockaddr *sa = v6("::1", 0); assert_int_equal(torify_ip_from_sockaddr(sa, ss_len, &ip), 0); }
+    assert_int_equal(torify_policy_reverse_kind(&ip, false), TORIFY_REVERSE_LOCALHOST);
+    { const struct sockaddr *sa = v6("::ffff:127.0.0.2", 0); assert_int_equal(torify_ip_from_sockaddr(sa, ss_len, &ip), 0); }
+    assert_int_equal(torify_policy_reverse_kind(&ip, false), TORIFY_REVERSE_LOCALHOST);
+    { const struct sockaddr *sa = v4("8.8.8.8", 0); assert_int_equal(torify_ip_from_sockaddr(sa, ss_len, &ip), 0); }
+    assert_int_equal(torify_policy_reverse_kind(&ip, false), TORIFY_REVERSE_TOR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_socket_passes_tcp_and_local_families_only),
+        cmocka_unit_test(test_reverse_names_come_from_the_map_for_fakes_localhost_for_loopback_else_tor),
         cmocka_unit_test(test_connect_sends_public_addresses_through_tor),
         cmocka_unit_test(test_connect_to_fake_addresses_becomes_a_hostname_request),
         cmocka_unit_test(test_connect_refuses_loopback_unless_allowed),
