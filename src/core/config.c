@@ -1,5 +1,6 @@
 /* core/config.c — see config.h and docs/CONTRACTS.md. */
 #include "core/config.h"
+#include "core/sys.h"
 #include "torify/socks.h"
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef TORIFY_PREFIX
@@ -397,6 +399,27 @@ torify_err torify_config_parse(struct torify_config *c, const char *text, size_t
     return TORIFY_OK;
 }
 
+/* Read all of fd into buf (cap bytes at most; one more means too big). */
+static torify_err read_file(int fd, char *buf, size_t cap, size_t *len, const char *path, char *err, size_t err_len)
+{
+    *len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + *len, cap + 1 - *len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+        if (n == 0)
+            break;
+        *len += (size_t)n;
+        if (*len == cap + 1)
+            return fail(err, err_len, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+    }
+    if (memchr(buf, '\0', *len))
+        return fail(err, err_len, "%s: contains a NUL byte (not a text file)", path);
+    return TORIFY_OK;
+}
+
 torify_err torify_config_load_file(struct torify_config *c, const char *path, bool missing_ok,
                                    char *err, size_t err_len)
 {
@@ -406,30 +429,27 @@ torify_err torify_config_load_file(struct torify_config *c, const char *path, bo
             return TORIFY_OK;
         return fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
     }
-    static char buf[CONFIG_FILE_MAX + 1]; /* config is loaded once, under pthread_once */
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            return fail(err, err_len, "%s: cannot read: %s", path, strerror(e));
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == sizeof buf) {
-            close(fd);
-            return fail(err, err_len, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
-        }
+    /* The file's text, in memory of this call's own: not the stack (64 KiB
+     * could overflow a small thread stack of the program we are loaded
+     * into), not malloc (the shim may load the configuration where a
+     * program's malloc must not be entered), not a static buffer (callers
+     * and threads would share it). */
+    size_t map_len = CONFIG_FILE_MAX + 1;
+    char *buf = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) {
+        int e = errno;
+        torify_sys_close(fd);
+        return fail(err, err_len, "%s: cannot read: %s", path, strerror(e));
     }
-    close(fd);
-    if (memchr(buf, '\0', len))
-        return fail(err, err_len, "%s: contains a NUL byte (not a text file)", path);
-    copy_str(c->source, sizeof c->source, path);
-    return torify_config_parse(c, buf, len, path, err, err_len);
+    size_t len;
+    torify_err e = read_file(fd, buf, CONFIG_FILE_MAX, &len, path, err, err_len);
+    torify_sys_close(fd);
+    if (e == TORIFY_OK) {
+        copy_str(c->source, sizeof c->source, path);
+        e = torify_config_parse(c, buf, len, path, err, err_len);
+    }
+    munmap(buf, map_len);
+    return e;
 }
 
 static const struct { const char *var; enum key_id id; const char *key; } env_keys[] = {
@@ -479,6 +499,13 @@ torify_err torify_config_apply_env(struct torify_config *c, torify_getenv_fn get
     const char *launched = get("TORIFY_LAUNCHED");
     c->launched = launched && strcmp(launched, "1") == 0;
     return TORIFY_OK;
+}
+
+enum torify_log_level torify_config_log_level(const struct torify_config *c, bool launched)
+{
+    if (c->log_level_set)
+        return c->log_level;
+    return launched ? TORIFY_LOG_NOTICE : TORIFY_LOG_QUIET;
 }
 
 torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, bool secure,

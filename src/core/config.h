@@ -91,6 +91,12 @@ torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, boo
                               char *err, size_t err_len);
 
 /* Recompute tor_addr from tor_unix / tor_address / tor_port. */
+/* The log level a process runs at: LogLevel when given, else notice for a
+ * program started by the launcher (and for the launcher and its guard
+ * themselves: pass launched true), else quiet — a program that merely has
+ * the library preloaded (system-wide mode) says nothing unasked. */
+enum torify_log_level torify_config_log_level(const struct torify_config *c, bool launched);
+
 torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_len);
 
 /* CIDR helpers.  Parse "a.b.c.d/n", "v6/n" or a bare address (host route).

@@ -22,6 +22,7 @@
  */
 #include "core/fakemap.h"
 #include "core/clock.h"
+#include "core/sys.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -373,7 +374,7 @@ static void plock_acquire(struct torify_fakemap *m, int me)
 static long futex_op(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {
     /* Shared (no FUTEX_PRIVATE_FLAG): the waiters are other processes. */
-    return syscall(SYS_futex, word, op, val, ts, NULL, 0);
+    return torify_sys_futex(word, op, val, ts);
 }
 
 static void owner_acquire(struct torify_fakemap *m, uint32_t me)
@@ -481,7 +482,7 @@ static int make_memfd(size_t len)
         return -1;
     if (ftruncate(fd, (off_t)len) != 0 ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
-        close(fd);
+        torify_sys_close(fd);
         return -1;
     }
     return fd;
@@ -511,7 +512,7 @@ torify_err torify_fakemap_create(struct torify_fakemap **out, const struct torif
                              -1, 0);
     if (p == MAP_FAILED) {
         if (fd >= 0)
-            close(fd);
+            torify_sys_close(fd);
         free(m);
         return TORIFY_E_IO;
     }
@@ -600,7 +601,7 @@ int torify_fakemap_export(struct torify_fakemap *m, int min_fd, uint64_t *ino)
     int nfd = fcntl(m->fd, F_DUPFD, min_fd); /* no FD_CLOEXEC: it must survive exec */
     if (nfd < 0)
         return -1;
-    close(m->fd);
+    torify_sys_close(m->fd);
     m->fd = m->lfd = nfd;
     *ino = (uint64_t)st.st_ino;
     return nfd;
@@ -621,7 +622,7 @@ void torify_fakemap_destroy(struct torify_fakemap *m)
     if (m->sh)
         munmap(m->sh, m->map_len);
     if (m->fd >= 0 && (m->lfd != m->fd || lfd_is_ours(m)))
-        close(m->fd); /* not a file of the program's that took the number */
+        torify_sys_close(m->fd); /* not a file of the program's that took the number */
     free(m);
 }
 

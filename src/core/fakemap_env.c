@@ -2,6 +2,7 @@
 #include "core/fakemap_env.h"
 #include "core/fakemap_ask.h"
 #include "core/log.h"
+#include "core/sys.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,11 +66,11 @@ int torify_fakemap_env_publish(struct torify_fakemap *m)
  * does not need it. */
 static bool ask_supervisor(uint64_t ino, const struct torify_fakemap_opts *o, struct torify_fakemap **m)
 {
-    long fd = syscall(TORIFY_FAKEMAP_ASK_NR, -1, (long)TORIFY_FAKEMAP_ASK_FD, (long)TORIFY_FAKEMAP_ASK_FLAGS);
+    long fd = torify_sys(TORIFY_FAKEMAP_ASK_NR, -1, (long)TORIFY_FAKEMAP_ASK_FD, (long)TORIFY_FAKEMAP_ASK_FLAGS, 0, 0, 0);
     if (fd < 0 || fd > INT32_MAX)
         return false;
     bool ok = torify_fakemap_attach(m, (int)fd, ino, o) == TORIFY_OK;
-    close((int)fd);
+    torify_sys_close((int)fd);
     return ok;
 }
 
@@ -97,7 +98,7 @@ static bool reopen_publisher(const char *v, int fd, uint64_t ino, const struct t
     if (nfd < 0)
         return false;
     bool ok = torify_fakemap_attach(m, nfd, ino, o) == TORIFY_OK;
-    close(nfd);
+    torify_sys_close(nfd);
     return ok;
 }
 

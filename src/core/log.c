@@ -12,12 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static _Atomic int log_level = TORIFY_LOG_QUIET;
-static _Atomic int log_fd = 2;
-/* Identity of a log file (not stderr): a daemon that closes every fd and
- * opens its own files may reuse the number; we must never write into them. */
-static dev_t log_dev;
-static ino_t log_ino;
+/* The process's logger, set up by its owner (log.h).  The only variable
+ * here: the state itself lives with the owner. */
+static struct torify_logger *_Atomic current;
 
 static const char *const level_names[] = { "quiet", "error", "notice", "info", "debug" };
 
@@ -39,30 +36,34 @@ const char *torify_log_level_name(enum torify_log_level level)
     return "unknown";
 }
 
-static void log_fold_flush(void);
+static void log_fold_flush(struct torify_logger *lg);
 
-void torify_log_setup(enum torify_log_level level, int fd)
+void torify_logger_setup(struct torify_logger *lg, enum torify_log_level level, int fd)
 {
-    log_fold_flush(); /* a new destination starts afresh */
+    struct torify_logger *old = atomic_load(&current);
+    if (old)
+        log_fold_flush(old); /* a new destination starts afresh */
     struct stat st;
     if (fd >= 0 && fd != 2 && fstat(fd, &st) == 0) {
-        log_dev = st.st_dev;
-        log_ino = st.st_ino;
+        lg->dev = st.st_dev;
+        lg->ino = st.st_ino;
     } else {
         fd = 2;
     }
-    atomic_store(&log_fd, fd);
-    atomic_store(&log_level, (int)level);
+    atomic_store(&lg->fd, fd);
+    atomic_store(&lg->level, (int)level);
+    atomic_store(&current, lg);
 }
 
 enum torify_log_level torify_log_level_get(void)
 {
-    return (enum torify_log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+    struct torify_logger *lg = atomic_load_explicit(&current, memory_order_acquire);
+    return lg ? (enum torify_log_level)atomic_load_explicit(&lg->level, memory_order_relaxed) : TORIFY_LOG_QUIET;
 }
 
 int torify_log_enabled(enum torify_log_level level)
 {
-    return level != TORIFY_LOG_QUIET && (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
+    return level != TORIFY_LOG_QUIET && (int)level <= (int)torify_log_level_get();
 }
 
 size_t torify_log_format(char *buf, size_t len, const char *fmt, va_list ap)
@@ -111,48 +112,48 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
-/* Is fd still our log file (or stderr)? */
-static bool fd_is_ours(int fd)
+/* Is fd still lg's log file (or stderr)?  A daemon that closes every fd
+ * and opens its own files may reuse the number; we must never write into
+ * them. */
+static bool fd_is_ours(const struct torify_logger *lg, int fd)
 {
     if (fd == 2)
         return true;
     struct stat st;
-    return fstat(fd, &st) == 0 && st.st_dev == log_dev && st.st_ino == log_ino;
+    return fstat(fd, &st) == 0 && st.st_dev == lg->dev && st.st_ino == lg->ino;
 }
 
-static struct torify_log_fold fold;
-
-static void log_write(const char *buf, size_t len)
+static void log_write(struct torify_logger *lg, const char *buf, size_t len)
 {
-    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+    int fd = atomic_load_explicit(&lg->fd, memory_order_relaxed);
     int saved = errno; /* logging must never change what the caller sees */
-    if (!fd_is_ours(fd)) {
+    if (!fd_is_ours(lg, fd)) {
         errno = saved;
         return; /* our log file is gone from that fd: say nothing rather than corrupt */
     }
-    if (torify_log_fold_lock(&fold)) {
+    if (torify_log_fold_lock(&lg->fold)) {
         /* Written under the lock: the summary comes before the next line. */
         char out[TORIFY_LOG_FOLD_OUT_MAX];
-        size_t n = torify_log_fold_feed(&fold, buf, len, torify_log_fold_now_ms(), out, sizeof out);
+        size_t n = torify_log_fold_feed(&lg->fold, buf, len, torify_log_fold_now_ms(), out, sizeof out);
         write_all(fd, out, n);
-        torify_log_fold_unlock(&fold);
+        torify_log_fold_unlock(&lg->fold);
     } else {
         write_all(fd, buf, len); /* a signal handler inside a log call of its thread */
     }
     errno = saved;
 }
 
-static void log_fold_flush(void)
+static void log_fold_flush(struct torify_logger *lg)
 {
-    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
+    int fd = atomic_load_explicit(&lg->fd, memory_order_relaxed);
     int saved = errno;
-    if (torify_log_fold_lock(&fold)) {
+    if (torify_log_fold_lock(&lg->fold)) {
         char out[TORIFY_LOG_FOLD_OUT_MAX];
-        size_t n = torify_log_fold_flush(&fold, out, sizeof out);
-        if (n && fd_is_ours(fd))
+        size_t n = torify_log_fold_flush(&lg->fold, out, sizeof out);
+        if (n && fd_is_ours(lg, fd))
             write_all(fd, out, n);
-        fold.last_len = 0;
-        torify_log_fold_unlock(&fold);
+        lg->fold.last_len = 0;
+        torify_log_fold_unlock(&lg->fold);
     }
     errno = saved;
 }
@@ -160,19 +161,27 @@ static void log_fold_flush(void)
 /* At exit, the count of lines folded since the last one written. */
 __attribute__((destructor)) static void log_fold_at_exit(void)
 {
-    log_fold_flush();
+    struct torify_logger *lg = atomic_load(&current);
+    if (lg)
+        log_fold_flush(lg);
+}
+
+void torify_log_v(enum torify_log_level level, const char *fmt, va_list ap)
+{
+    struct torify_logger *lg = atomic_load_explicit(&current, memory_order_acquire);
+    if (!lg || level == TORIFY_LOG_QUIET || (int)level > atomic_load_explicit(&lg->level, memory_order_relaxed))
+        return;
+    char line[TORIFY_LOG_LINE_MAX];
+    size_t n = torify_log_format(line, sizeof line, fmt, ap);
+    log_write(lg, line, n);
 }
 
 void torify_log(enum torify_log_level level, const char *fmt, ...)
 {
-    if (!torify_log_enabled(level))
-        return;
-    char line[TORIFY_LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = torify_log_format(line, sizeof line, fmt, ap);
+    torify_log_v(level, fmt, ap);
     va_end(ap);
-    log_write(line, n);
 }
 
 int torify_refuse_at(enum torify_log_level level, torify_err why, const char *what_fmt, ...)

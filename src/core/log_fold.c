@@ -5,7 +5,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +51,7 @@ size_t torify_log_fold_flush(struct torify_log_fold *f, char *out, size_t out_le
 
 int torify_log_fold_lock(struct torify_log_fold *f)
 {
-    int self = (int)syscall(SYS_gettid);
+    int self = (int)gettid();
     pid_t pid = getpid();
     for (unsigned spins = 0;; spins++) {
         int expected = 0;
@@ -62,7 +62,7 @@ int torify_log_fold_lock(struct torify_log_fold *f)
             return 0;
         /* A child forked while another thread held the lock inherits it
          * held by a thread it does not have: take it over. */
-        if ((spins & 63) == 63 && syscall(SYS_tgkill, pid, expected, 0) != 0 &&
+        if ((spins & 63) == 63 && tgkill(pid, expected, 0) != 0 &&
             atomic_compare_exchange_strong_explicit(&f->owner, &expected, self, memory_order_acquire,
                                                     memory_order_relaxed))
             return 1;

@@ -15,7 +15,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "core/log.h"
+
+/* Longest line written; longer messages are cut and end in "...\n". */
+#define TORIFY_LOG_LINE_MAX 512
 
 #define TORIFY_LOG_FOLD_INTERVAL_MS 10000
 

@@ -87,6 +87,7 @@ int guard_pidfd_getfd(int pidfd, int fd);
 struct guard_sup {
     int listener;
     struct torify_config cfg;      /* own copy: the launcher's may go away */
+    struct torify_logger log;      /* the launcher process's logger (guard/log.c) */
     struct torify_fakemap *map;    /* the tree's fake map (NULL: fakes refused) */
     size_t notif_size;             /* kernel's sizeof(struct seccomp_notif) */
     size_t resp_size;              /* kernel's sizeof(struct seccomp_notif_resp) */

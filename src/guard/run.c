@@ -180,6 +180,9 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
     static struct guard_sup sup;
     memset(&sup, 0, sizeof sup);
     sup.cfg = *cfg;
+    /* Its lines go to the launcher's stderr, at the level of the programs
+     * it launches; set up before the supervisor's threads exist. */
+    torify_logger_setup(&sup.log, torify_config_log_level(cfg, true), -1);
     sup.map = map;
 
     sigset_t set, old;

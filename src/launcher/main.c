@@ -20,15 +20,9 @@
 
 extern char **environ;
 
-static int effective_level(const struct torify_config *cfg)
-{
-    /* The shim's rule: notice when launched, unless LogLevel says otherwise. */
-    return cfg->log_level_set ? (int)cfg->log_level : (int)TORIFY_LOG_NOTICE;
-}
-
 static void warn_if_tor_absent(const struct torify_config *cfg)
 {
-    if (effective_level(cfg) < TORIFY_LOG_ERROR)
+    if (torify_config_log_level(cfg, true) < TORIFY_LOG_ERROR)
         return;
     if (check_tor_listening(cfg) == 0) {
         char where[300];
@@ -46,7 +40,7 @@ static void warn_if_tor_absent(const struct torify_config *cfg)
  * environment is not read at all. */
 static void warn_unknown_env(const struct torify_config *cfg)
 {
-    if (effective_level(cfg) < TORIFY_LOG_ERROR || getauxval(AT_SECURE))
+    if (torify_config_log_level(cfg, true) < TORIFY_LOG_ERROR || getauxval(AT_SECURE))
         return;
     for (char **e = environ; e && *e; e++) {
         const char *near = torify_config_env_unknown(*e);

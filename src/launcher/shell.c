@@ -137,10 +137,9 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
     put_cidr(&cfg->fake4);
     printf("\nfake IPv6 range: ");
     put_cidr(&cfg->fake6);
-    enum torify_log_level lvl = cfg->log_level;
-    if (!cfg->log_level_set && cfg->launched)
-        lvl = TORIFY_LOG_NOTICE;
-    printf("\nlog level: %s\n", torify_log_level_name(lvl));
+    /* What a program started from here runs at (cfg->launched: this shell
+     * is torified). */
+    printf("\nlog level: %s\n", torify_log_level_name(torify_config_log_level(cfg, cfg->launched)));
     printf("log file: %s\n", cfg->log_file[0] ? cfg->log_file : "stderr");
     char sys[PRELOAD_ENTRY_MAX + 64];
     printf("system-wide mode: %s\n", system_state_text(sys, sizeof sys));

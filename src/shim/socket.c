@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "core/policy.h"
 #include "shim/state.h"
-#include "shim/fast.h"
+#include "core/sys.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 
@@ -72,9 +72,9 @@ static __attribute__((noinline)) int socket_checked(int domain, int type, int pr
 EXPORT int socket(int domain, int type, int protocol)
 {
     /* Hot path: local sockets pass at the cost of the system call itself. */
-#if TORIFY_HAVE_FAST_SYSCALL
+#if TORIFY_HAVE_RAW_SYSCALL
     if (__builtin_expect(domain == AF_UNIX, 1))
-        return torify_fast_ret(torify_fast_syscall3(SYS_socket, domain, type, protocol));
+        return (int)torify_sys_ret(torify_sys3_int(SYS_socket, domain, type, protocol));
 #endif
     return socket_checked(domain, type, protocol);
 }

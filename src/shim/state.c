@@ -93,9 +93,7 @@ static void config_init(void)
     const char *self = self_exe(exe, sizeof exe);
     s->exempt = torify_state_exempt_rule(s->config_err == TORIFY_OK ? &s->cfg : NULL, s->cfg.launched, self);
 
-    enum torify_log_level level = s->cfg.log_level_set ? s->cfg.log_level
-                                  : s->cfg.launched   ? TORIFY_LOG_NOTICE
-                                                      : TORIFY_LOG_QUIET;
+    enum torify_log_level level = torify_config_log_level(&s->cfg, s->cfg.launched);
     int fd = -1;
     /* An exempt process only ever logs that it is exempt (info level). */
     if (s->cfg.log_file[0] && (!s->exempt || level >= TORIFY_LOG_INFO)) {
@@ -106,7 +104,7 @@ static void config_init(void)
      * failing closed, and stays silent. */
     if (s->config_err != TORIFY_OK && !s->exempt && level < TORIFY_LOG_ERROR)
         level = TORIFY_LOG_ERROR;
-    torify_log_setup(level, fd);
+    torify_logger_setup(&torify_shim.log, level, fd);
     if (s->config_err != TORIFY_OK && !s->exempt)
         torify_log(TORIFY_LOG_ERROR, "configuration error: %s (refusing all connections)", s->config_msg);
     if (s->exempt)

@@ -21,7 +21,7 @@
  *           that held it does not exist there.
  *
  *  - configuration: loaded once per process on first need, never at load
- *    time;
+ *    time, and the logger it sets up;
  *  - the fake-address map: created (or attached to the tree's, see
  *    core/fakemap_env.h) on first name lookup; shared with forked children
  *    through its MAP_SHARED mapping;
@@ -97,6 +97,9 @@ struct torify_shim_state {
     pthread_once_t config_once;
     struct torify_state_config config;           /* [once] */
     _Atomic int pass;                            /* [atomic] TORIFY_PASS_*, set by the config's once */
+
+    /* the shim's logger (core/log.h), set up with the configuration */
+    struct torify_logger log;                    /* [once] set up; its fold has its own lock */
 
     /* the fake-address map */
     pthread_once_t fakemap_once;

@@ -368,6 +368,27 @@ class TestOptionsChangeBehaviour(LauncherCase):
                 self.assertEqual(lines, ["torify: refused socket(AF_INET, SOCK_DGRAM, 0) (UDP cannot be carried over Tor)",
                                          "torify: (previous line repeated 4 times)"], r.stderr)
 
+    def test_a_guard_line_naming_a_path_with_a_newline_is_one_clean_line(self):
+        # The guard's lines are formatted like the shim's (core/log.c): a
+        # newline in what a program passed cannot start a forged line.
+        self.need_lib()
+        if not guard_available(self):
+            self.skipTest("no kernel guard here")
+        py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        util.skip_foreign_under_sanitizer(self, py)
+        code = ("import socket, sys\n"
+                "s = socket.socket(socket.AF_UNIX)\n"
+                "try: s.connect(sys.argv[1])\n"
+                "except OSError: pass\n")
+        path = os.path.join(self.tmp, "x\ntorify: forged")
+        r = self.torify_run(["-d", py, "-c", code, path])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertEqual([l for l in lines if l.startswith("torify: forged")], [], r.stderr)
+        said = [l for l in lines if "unix:" in l]
+        self.assertEqual(len(said), 1, r.stderr)
+        self.assertIn("connect to unix:%s torify: forged done directly" % os.path.join(self.tmp, "x"), said[0])
+
     def test_quiet_silences_refusals_debug_does_not(self):
         call_udp = self.need_prog("call_udp")
         r = self.torify_run(["-q", call_udp, "sendto", "127.0.0.1", "9"])

@@ -25,6 +25,7 @@ static size_t fmt(char *buf, size_t len, const char *f, ...)
 }
 
 static int pipefd[2];
+static struct torify_logger test_logger; /* the process's logger in this test */
 
 static int setup_pipe(void **state)
 {
@@ -35,7 +36,7 @@ static int setup_pipe(void **state)
 
 static int teardown_pipe(void **state)
 {
-    torify_log_setup(TORIFY_LOG_QUIET, 2);
+    torify_logger_setup(&test_logger, TORIFY_LOG_QUIET, 2);
     close(pipefd[0]);
     close(pipefd[1]);
     return 0;
@@ -96,7 +97,7 @@ static void test_level_names_round_trip_and_unknown_is_rejected(void **state)
 
 static void test_quiet_writes_nothing(void **state)
 {
-    torify_log_setup(TORIFY_LOG_QUIET, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_QUIET, pipefd[1]);
     torify_log(TORIFY_LOG_ERROR, "should not appear");
     int e = torify_refuse(TORIFY_E_REFUSE_UDP, "sendto 8.8.8.8:53");
     assert_int_equal(e, EPERM); /* the errno is still given */
@@ -105,7 +106,7 @@ static void test_quiet_writes_nothing(void **state)
 
 static void test_levels_filter_messages(void **state)
 {
-    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_NOTICE, pipefd[1]);
     torify_log(TORIFY_LOG_DEBUG, "debug detail");
     torify_log(TORIFY_LOG_INFO, "info detail");
     torify_log(TORIFY_LOG_NOTICE, "notice %s", "shown");
@@ -118,7 +119,7 @@ static void test_levels_filter_messages(void **state)
 
 static void test_refusal_is_one_line_saying_what_and_why(void **state)
 {
-    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_NOTICE, pipefd[1]);
     int e = torify_refuse(TORIFY_E_REFUSE_UDP, "socket(%s)", "AF_INET, SOCK_DGRAM");
     assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UDP));
     const char *line = drain();
@@ -131,7 +132,7 @@ static void test_refusal_is_one_line_saying_what_and_why(void **state)
 
 static void test_refusal_names_the_way_out(void **state)
 {
-    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_NOTICE, pipefd[1]);
     torify_refuse(TORIFY_E_REFUSE_LOCALHOST, "connect to %s", "127.0.0.1:18097");
     assert_string_equal(drain(), "torify: refused connect to 127.0.0.1:18097 (outbound connection to localhost "
                                  "is not allowed; allowed by AllowOutboundLocalhost 1 in torify.conf or "
@@ -140,18 +141,18 @@ static void test_refusal_names_the_way_out(void **state)
 
 static void test_refusal_at_debug_is_hidden_at_notice(void **state)
 {
-    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_NOTICE, pipefd[1]);
     int e = torify_refuse_at(TORIFY_LOG_DEBUG, TORIFY_E_REFUSE_UDP, "socket(%s)", "AF_INET6, SOCK_DGRAM, 0");
     assert_int_equal(e, torify_err_errno(TORIFY_E_REFUSE_UDP)); /* same errno either way */
     assert_string_equal(drain(), "");
-    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_DEBUG, pipefd[1]);
     torify_refuse_at(TORIFY_LOG_DEBUG, TORIFY_E_REFUSE_UDP, "socket(%s)", "AF_INET6, SOCK_DGRAM, 0");
     assert_string_equal(drain(), "torify: refused socket(AF_INET6, SOCK_DGRAM, 0) (UDP cannot be carried over Tor)\n");
 }
 
 static void test_logging_never_changes_errno(void **state)
 {
-    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_DEBUG, pipefd[1]);
     close(pipefd[0]); /* writes now fail with EPIPE */
     pipefd[0] = open("/dev/null", O_RDONLY);
     signal(SIGPIPE, SIG_IGN);
@@ -165,7 +166,7 @@ static void test_a_reused_log_fd_is_never_written(void **state)
     char path[] = "/tmp/torify-test-log-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    torify_log_setup(TORIFY_LOG_NOTICE, fd);
+    torify_logger_setup(&test_logger, TORIFY_LOG_NOTICE, fd);
     torify_log(TORIFY_LOG_NOTICE, "first");
     /* The program closes our log fd and the number comes back as its own file. */
     close(fd);
@@ -186,12 +187,12 @@ static void test_a_reused_log_fd_is_never_written(void **state)
     close(pfd[0]);
     close(pfd[1]);
     unlink(path);
-    torify_log_setup(TORIFY_LOG_QUIET, 2);
+    torify_logger_setup(&test_logger, TORIFY_LOG_QUIET, 2);
 }
 
 static void test_identical_lines_are_folded_into_a_count(void **state)
 {
-    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_DEBUG, pipefd[1]);
     for (int i = 0; i < 4; i++)
         torify_log(TORIFY_LOG_DEBUG, "guard: unix:/var/run/nscd/socket (%s)", "No such file or directory");
     assert_string_equal(drain(), "torify: guard: unix:/var/run/nscd/socket (No such file or directory)\n");
@@ -203,7 +204,7 @@ static void test_identical_lines_are_folded_into_a_count(void **state)
     torify_log(TORIFY_LOG_DEBUG, "guard: unix:/var/run/nscd/socket (%s)", "No such file or directory");
     assert_string_equal(drain(), "");
     /* A new destination (and exit) says what is pending. */
-    torify_log_setup(TORIFY_LOG_DEBUG, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_DEBUG, pipefd[1]);
     assert_string_equal(drain(), "torify: (previous line repeated 1 time)\n");
 }
 
@@ -247,7 +248,7 @@ static void *log_same_line(void *arg)
 
 static void test_folding_holds_across_threads(void **state)
 {
-    torify_log_setup(TORIFY_LOG_NOTICE, pipefd[1]);
+    torify_logger_setup(&test_logger, TORIFY_LOG_NOTICE, pipefd[1]);
     pthread_t t[FOLD_THREADS];
     for (int i = 0; i < FOLD_THREADS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, log_same_line, NULL), 0);
