@@ -108,6 +108,7 @@ $(BUILD)/progs/%: tests/progs/%.c $(wildcard tests/progs/*.h) $(LIB_SOCKS)
 	    $(if $(filter static_%,$*),-static,$(SAN_FLAGS)) $(LIB_SOCKS) -lpthread $(PROG_LDLIBS_$*)
 
 PROG_LDLIBS_uring_connect := -luring
+PROG_LDLIBS_res_connect := -lresolv
 PROG_LDLIBS_cares_lookup := -lcares
 
 tests: all $(UNIT_BIN) $(PROG_BIN) sanitize-env

@@ -45,6 +45,10 @@ struct torify_config {
     bool isolate_pid;
     bool allow_inbound;
     bool allow_localhost;
+    /* ResolveThroughTor: a program's own DNS queries (res_*, and the
+     * guard's responder) get real addresses from Tor's RESOLVE and
+     * RESOLVE_PTR instead of fake ones (.onion stays fake). */
+    bool resolve_through_tor;
 
     struct torify_cidr exempt[TORIFY_EXEMPT_MAX];
     size_t n_exempt;

@@ -19,7 +19,7 @@
 const char *const env_launcher_vars[] = {
     "TORIFY_LAUNCHED", "TORIFY_CONF_FILE", "TORIFY_TOR_ADDRESS", "TORIFY_TOR_PORT",
     "TORIFY_TOR_UNIX", "TORIFY_USERNAME", "TORIFY_PASSWORD", "TORIFY_ISOLATE",
-    "TORIFY_LOG_LEVEL", NULL,
+    "TORIFY_LOG_LEVEL", "TORIFY_RESOLVE_THROUGH_TOR", NULL,
 };
 
 static int set(const char *name, const char *value)
@@ -64,6 +64,8 @@ int env_apply(const struct launcher_opts *o)
         rc = set("TORIFY_PASSWORD", o->pass);
     if (!rc && o->isolate)
         rc = set("TORIFY_ISOLATE", "1");
+    if (!rc && o->resolve_through_tor)
+        rc = set("TORIFY_RESOLVE_THROUGH_TOR", "1");
     if (!rc && o->log_level)
         rc = set("TORIFY_LOG_LEVEL", o->log_level);
     if (!rc)

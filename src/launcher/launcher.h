@@ -52,6 +52,7 @@ struct launcher_opts {
     const char *config;    /* -c */
     const char *log_level; /* -d / -q: "debug" / "quiet", last one wins */
     bool isolate;          /* -i */
+    bool resolve_through_tor; /* --resolve-through-tor */
     bool no_guard;         /* --no-guard: LD_PRELOAD only, no seccomp supervisor */
     const char *system_cmd;   /* --system: "enable", "disable" or "status" */
     const char *preload_file; /* --preload-file (default /etc/ld.so.preload) */

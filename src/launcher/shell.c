@@ -121,6 +121,8 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
     printf("isolate per process: %s\n", yes_no(cfg->isolate_pid));
     printf("allow inbound: %s\n", yes_no(cfg->allow_inbound));
     printf("allow outbound localhost: %s\n", yes_no(cfg->allow_localhost));
+    printf("resolve through tor: %s\n", cfg->resolve_through_tor ? "yes (own DNS queries get Tor's RESOLVE answers)"
+                                                                  : "no (own DNS queries get fake addresses)");
     printf("exempt networks:");
     if (cfg->n_exempt == 0)
         printf(" none");

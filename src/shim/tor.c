@@ -14,6 +14,7 @@
 #include "core/fakemap.h"
 #include "core/procstat.h"
 #include "core/clock.h"
+#include "dns/tor.h"
 #include "shim/state.h"
 #include "shim/real.h"
 
@@ -128,6 +129,26 @@ torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct to
     memcpy(name, result.host, result.host_len);
     name[result.host_len] = '\0';
     return TORIFY_OK;
+}
+
+torify_err torify_tor_resolve(const struct torify_config *c, const char *name, int family, uint8_t addr[16])
+{
+    struct torify_target t;
+    torify_err e = torify_target_host(&t, name, strlen(name), 0);
+    if (e)
+        return e;
+    int fd = torify_tor_open(c);
+    if (fd < 0)
+        return TORIFY_E_PROXY_UNREACHABLE;
+    struct torify_socks_opts o;
+    char user[256], pass[256];
+    torify_tor_opts(c, &o, TORIFY_TOR_HANDSHAKE_MS, user, pass);
+    struct torify_target result;
+    e = torify_socks_handshake_fd(fd, TORIFY_SOCKS_RESOLVE, &t, &o, &result);
+    int saved = errno;
+    torify_real_close(fd);
+    errno = saved;
+    return e ? e : torify_dns_tor_pick(&result, family, addr);
 }
 
 const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len)

@@ -29,6 +29,11 @@ void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o,
 torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct torify_ip *ip,
                                   char *name, size_t name_len);
 
+/* Tor RESOLVE for name: the address of family (AF_INET / AF_INET6) into
+ * addr; TORIFY_E_PROTO_RESOLVE_TYPE when Tor's answer is of the other one
+ * (dns/tor.h).  The res_* answers with ResolveThroughTor. */
+torify_err torify_tor_resolve(const struct torify_config *c, const char *name, int family, uint8_t addr[16]);
+
 /* The name of an address for reverse lookups (gethostbyaddr, getnameinfo):
  * a fake address gives its name from the map, loopback gives "localhost",
  * any other address is asked of Tor (RESOLVE_PTR) -- never local DNS.

@@ -185,8 +185,9 @@ class Apt(tornet.Case):
         self.assertEqual(r.returncode, 0, "%s apt-get update failed:\n%s\n%s" % (what, r.stdout[-2000:], r.stderr[-2000:]))
         # apt prints "W:"/"E:" lines for fetches that failed but were optional.
         self.assertNotRegex(r.stdout + r.stderr, r"(?m)^(E|W|Err):", "%s apt-get update complained" % what)
-        # apt's SRV lookup (res_nquery _http._tcp...) is refused quietly: a
-        # working update prints no torify line that looks like an error.
+        # apt's SRV lookup (res_nquery _http._tcp...) is answered in-process
+        # with no records, quietly: a working update prints no torify line
+        # that looks like an error.
         self.assertNotRegex(r.stderr, r"(?m)^torify: refused", "%s: %s" % (what, r.stderr[-2000:]))
         lists = os.listdir(os.path.join(a, "state", "lists"))
         # apt may keep the index recompressed (Packages.lz4): any suffix counts.

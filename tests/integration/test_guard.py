@@ -91,6 +91,7 @@ def P(name):
 # name -> (argv, kind, destination host seen by SOCKS, count of requests)
 #   kind "torified": must exit 0, reach the virtual server through SOCKS.
 #   kind "refused":  must fail (any errno) or be killed; SOCKS sees nothing.
+#   kind "answered": a DNS query the shim answers itself: exit 0, SOCKS sees nothing.
 #   kind "quiet":    either way, only the 0-packet rule applies (the race).
 def vectors():
     lc, lu, le = P("leak_connect"), P("leak_udp"), P("leak_exec")
@@ -116,7 +117,7 @@ def vectors():
         "udp_sendmmsg": ([lu, "sendmmsg", DEST4, "53"], "refused", None, 0),
         "udp_connect_send": ([lu, "connect_send", DEST4, "53"], "refused", None, 0),
         "udp6_sendto": ([lu, "sendto", DEST6, "53"], "refused", None, 0),
-        "res_query": ([lu, "res_query", DEST4, "53"], "refused", None, 0),
+        "res_query": ([lu, "res_query", DEST4, "53"], "answered", None, 0),
         "io_uring_connect": ([P("uring_connect"), "connect", DEST4, PORT], "refused", None, 0),
         "io_uring_sendmsg": ([P("uring_connect"), "sendmsg", DEST4, "53"], "refused", None, 0),
         "icmp_ping_socket": ([P("leak_raw"), "ping", DEST4], "refused", None, 0),
@@ -187,6 +188,11 @@ class GuardLeakCorpus(unittest.TestCase):
             hosts = [r.get("host") for r in reqs if r.get("complete")]
             self.assertEqual(hosts, [host] * count, "SOCKS requests: %s%s" % (reqs, detail))
             self.assertTrue(all(r.get("port") == int(PORT) for r in reqs), reqs)
+        elif kind == "answered":
+            # libc's resolver answered by the shim in-process: a reply, no packet.
+            self.assertEqual(res.returncode, 0, "the query got no answer" + detail)
+            self.assertIn("ok res_query answered", res.stdout, detail)
+            self.assertEqual([r for r in reqs], [], "nothing should reach SOCKS")
         elif kind == "refused":
             self.assertNotEqual(res.returncode, 0, "the vector was not refused" + detail)
             self.assertNotIn("ok ", res.stdout, detail)

@@ -8,6 +8,7 @@ protocol and credentials of the configuration).  Refusals are checked for
 their errno and for exactly one "torify: refused" line on stderr."""
 
 import errno
+import ipaddress
 import os
 import re
 import shutil
@@ -384,33 +385,30 @@ class TestCallPrograms(ProgramsCase):
         self.assertEqual(self.requests(), [])
         self.assertEqual(self.http.requests, [], "a refused connect reached the server directly")
 
-    def test_resolver_dns_calls_are_refused(self):
+    def test_resolver_dns_calls_are_answered_in_process(self):
+        # res_* would send their own packets to the nameserver: torify answers
+        # them itself (the same answers getaddrinfo gives) and nothing asks Tor.
         for call in ("res_query", "res_search", "res_querydomain", "res_send",
                      "res_nquery", "res_nsearch", "res_nquerydomain", "res_nsend"):
             with self.subTest(call=call):
                 r = self.prog("call_res", call, "web.test")
-                self.assertEqual(r.returncode, 1, r.stdout)
-                m = re.search(r"^fail %s h_errno=(-?\d+) errno=(\w+)$" % call, r.stdout, re.M)
-                self.assertIsNotNone(m, r.stdout)
-                # The caller must be able to tell failure from success: the
-                # query forms report through h_errno (res_n*: statp->res_h_errno,
-                # which glibc sets together with h_errno).  The send forms
-                # report through errno only.
-                if not call.endswith("send"):
-                    self.assertNotEqual(m.group(1), "0", "h_errno says success after a refused %s" % call)
-                self.assertIn(m.group(2), ("EPERM", "ECONNREFUSED"))
-                self.assert_one_refusal(r, r"DNS")
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertRegex(r.stdout, r"^ok %s len=\d+$" % call)
+                self.assertEqual(self.refusal_lines(r.stderr), [], r.stderr)
+        self.assertEqual(self.requests(), [], "a fake answer needs no round trip to Tor")
 
-    def test_a_srv_lookup_is_refused_quietly(self):
+    def test_a_srv_lookup_gets_no_records_quietly(self):
         # apt asks res_nquery for _http._tcp.HOST SRV first and goes on
-        # without: refused as ever, told only with -d.
-        for opts, lines in (((), 0), (("-d",), 1)):
+        # without: NOERROR with no records (h_errno NO_DATA), told only with -d.
+        for opts in ((), ("-d",)):
             with self.subTest(opts=opts):
                 r = self.prog("call_res", "res_nquery_srv", "_http._tcp.web.test", opts=opts)
                 self.assertEqual(r.returncode, 1, r.stdout)
-                self.assertRegex(r.stdout, r"^fail res_nquery_srv h_errno=[1-9]\d* errno=(EPERM|ECONNREFUSED)$")
-                self.assertEqual(len(self.refusal_lines(r.stderr)), lines, r.stderr)
-        self.assertRegex(self.refusal_lines(r.stderr)[0], r"res_nquery\(_http\._tcp\.web\.test, SRV\)")
+                self.assertRegex(r.stdout, r"^fail res_nquery_srv h_errno=4 errno=\w+$")  # NO_DATA
+                self.assertEqual(self.refusal_lines(r.stderr), [], r.stderr)
+                told = [l for l in r.stderr.splitlines() if "res_nquery(_http._tcp.web.test, SRV)" in l]
+                self.assertEqual(len(told), 1 if opts else 0, r.stderr)
+        self.assertIn("NOERROR, no records", told[0])
 
     def test_quiet_by_default_without_launcher(self):
         # Preloaded directly (no TORIFY_LAUNCHED): refusals return errors
@@ -472,6 +470,112 @@ class TestRealProgramsUnderGuard(TestRealPrograms):
         if "kernel guard: available" not in r.stdout:
             self.skipTest("no kernel guard on this machine: %s"
                           % next((l for l in r.stdout.splitlines() if l.startswith("kernel guard")), "?"))
+
+
+class TestOwnDNS(ProgramsCase):
+    """Programs doing their own DNS through libc's resolver (res_query and
+    friends, read with ns_initparse): answered in-process from the fake map,
+    and the connect that follows reaches the SOCKS server by name."""
+    RESOLVED = "93.184.216.34"
+
+    def setUp(self):
+        super().setUp()
+        # A SOCKS server that also answers RESOLVE / RESOLVE_PTR.
+        self.srv.stop()
+        self.srv = SocksServer(mode="relay", map={"web.test": ("127.0.0.1", self.http.port)},
+                               resolve={"example.org": self.RESOLVED},
+                               ptr={self.RESOLVED: "example.org"}).start()
+        self.addCleanup(self.srv.stop)
+        self.conf = self.write_conf("")
+
+    def res(self, *args, **kw):
+        return self.torify_run([self.need_prog("res_connect")] + list(args), **kw)
+
+    def answers(self, r):
+        return re.findall(r"^answer (\S+) (\S+)$", r.stdout, re.M)
+
+    def test_res_query_gives_a_fake_address_and_the_connect_goes_to_tor_by_name(self):
+        for call, rtype, family in (("res_query", "a", "A"), ("res_nquery", "aaaa", "AAAA"),
+                                    ("res_send", "a", "A"), ("res_search", "aaaa", "AAAA")):
+            with self.subTest(call=call, type=rtype):
+                n = len(self.requests())
+                r = self.res(call, "web.test", rtype, "80")
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("rcode=0 an=1\n", r.stdout)
+                (kind, addr), = self.answers(r)
+                self.assertEqual(kind, family)
+                fake = "127.192.0.0/10" if family == "A" else "100::/64"
+                self.assertIn(ipaddress.ip_address(addr), ipaddress.ip_network(fake), r.stdout)
+                self.assertIn("http HTTP/1.0 200 OK", r.stdout)
+                reqs = self.requests(n + 1)
+                self.assertEqual(len(reqs), n + 1, reqs)
+                self.assert_hostname_request(reqs[-1])
+                self.assertEqual(self.refusal_lines(r.stderr), [], r.stderr)
+
+    def test_res_query_of_localhost_and_a_fake_addresses_ptr_answer_as_getnameinfo(self):
+        r = self.res("res_query", "localhost", "a")
+        self.assertEqual(self.answers(r), [("A", "127.0.0.1")], r.stdout + r.stderr)
+        r = self.res("res_query", "1.0.0.127.in-addr.arpa", "ptr")
+        self.assertEqual(self.answers(r), [("PTR", "localhost")], r.stdout + r.stderr)
+        self.assertEqual(self.requests(), [])
+
+    def test_other_types_get_no_records_and_bad_names_nxdomain(self):
+        for rtype in ("srv", "mx", "txt"):
+            with self.subTest(type=rtype):
+                r = self.res("res_query", "web.test", rtype)
+                self.assertEqual(r.stdout, "fail res_query h_errno=4\n", r.stderr)  # NO_DATA
+        r = self.res("res_send", "web.test", "mx")  # the send form hands back the reply
+        self.assertEqual(r.stdout, "rcode=0 an=0\n", r.stderr)
+        r = self.res("res_query", "bad\x7fname.test", "a")
+        self.assertEqual(r.stdout, "fail res_query h_errno=1\n", r.stderr)  # HOST_NOT_FOUND
+        self.assertEqual(self.requests(), [])
+
+    def test_resolve_through_tor_gives_tors_answer_by_flag_key_and_variable(self):
+        conf = self.write_conf("ResolveThroughTor 1\n", name="real.conf")
+        for how, kw in (("flag", dict(opts=("--resolve-through-tor",))),
+                        ("key", dict(conf=conf)),
+                        ("variable", dict(env={"TORIFY_RESOLVE_THROUGH_TOR": "1"}))):
+            with self.subTest(how=how):
+                n = len(self.srv.requests)
+                r = self.res("res_query", "example.org", "a", **kw)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertEqual(self.answers(r), [("A", self.RESOLVED)])
+                reqs = self.srv.requests[n:]
+                self.assertEqual([(q.get("cmd"), q.get("host")) for q in reqs], [(0xF0, "example.org")], reqs)
+        opts = ("--resolve-through-tor",)
+        # Tor's answer is IPv4: the AAAA question has no records.
+        r = self.res("res_query", "example.org", "aaaa", opts=opts)
+        self.assertEqual(r.stdout, "fail res_query h_errno=4\n", r.stderr)
+        # A name Tor cannot resolve: NXDOMAIN.
+        r = self.res("res_query", "nonexistent.example", "a", opts=opts)
+        self.assertEqual(r.stdout, "fail res_query h_errno=1\n", r.stderr)
+        # .onion stays fake: no RESOLVE for it.
+        n = len(self.srv.requests)
+        r = self.res("res_query", ONION, "a", opts=opts)
+        (kind, addr), = self.answers(r)
+        self.assertIn(ipaddress.ip_address(addr), ipaddress.ip_network("127.192.0.0/10"))
+        self.assertEqual(self.srv.requests[n:], [])
+        # PTR of a real address: Tor's RESOLVE_PTR, as getnameinfo asks it.
+        r = self.res("res_query", "34.216.184.93.in-addr.arpa", "ptr", opts=opts)
+        self.assertEqual(self.answers(r), [("PTR", "example.org")], r.stdout + r.stderr)
+
+    def test_without_the_option_no_lookup_asks_tor(self):
+        r = self.res("res_query", "example.org", "a")
+        (kind, addr), = self.answers(r)
+        self.assertIn(ipaddress.ip_address(addr), ipaddress.ip_network("127.192.0.0/10"))
+        self.assertEqual(self.srv.requests, [])
+
+
+class TestOwnDNSUnderGuard(TestOwnDNS):
+    """The same in torify's default mode: the shim answers before any
+    packet could reach the guard."""
+    launcher_opts = ()
+
+    def setUp(self):
+        super().setUp()
+        r = util.run([self.torify, "show"], env=clean_env(TORIFY_CONF_FILE=self.conf))
+        if "kernel guard: available" not in r.stdout:
+            self.skipTest("no kernel guard on this machine")
 
 
 if __name__ == "__main__":
