@@ -52,6 +52,7 @@ static void test_defaults_are_the_documented_ones(void **state)
     assert_false(c.isolate_pid);
     assert_false(c.allow_inbound);
     assert_false(c.allow_localhost);
+    assert_false(c.resolve_through_tor); /* fake addresses: no round trip, the name reaches the exit */
     assert_int_equal(c.n_exempt, 0);
     assert_cidr(&c.fake4, "127.192.0.0/10");
     assert_cidr(&c.fake6, "100::/64");
@@ -495,10 +496,30 @@ static void test_unknown_variables_get_the_nearest_known_name(void **state)
     only_var = NULL;
 }
 
+static void test_resolve_through_tor_comes_from_key_or_variable_and_must_be_boolean(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, "ResolveThroughTor 1\n", err, sizeof err), TORIFY_OK);
+    assert_true(c.resolve_through_tor);
+    assert_int_equal(parse(&c, "resolvethroughtor no\n", err, sizeof err), TORIFY_OK);
+    assert_false(c.resolve_through_tor);
+    assert_int_equal(parse(&c, "ResolveThroughTor maybe\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "ResolveThroughTor"));
+    const char *env[] = { "TORIFY_RESOLVE_THROUGH_TOR", "1", NULL };
+    assert_int_equal(parse(&c, "", err, sizeof err), TORIFY_OK);
+    fake_env = env;
+    assert_int_equal(torify_config_apply_env(&c, env_lookup, err, sizeof err), TORIFY_OK);
+    fake_env = NULL;
+    assert_true(c.resolve_through_tor);
+    assert_true(torify_config_env_known("TORIFY_RESOLVE_THROUGH_TOR=1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_are_the_documented_ones),
+        cmocka_unit_test(test_resolve_through_tor_comes_from_key_or_variable_and_must_be_boolean),
         cmocka_unit_test(test_every_key_is_parsed),
         cmocka_unit_test(test_unix_socket_key_makes_tor_address_a_unix_path),
         cmocka_unit_test(test_ipv6_tor_address_is_accepted),
