@@ -6,7 +6,8 @@
 #   make bench           overhead and stall figures against torsocks / proxychains4
 #   make fuzz            bounded libFuzzer run over every parser (clang)
 #   make stress          the stress suite at full size; make tsan: under ThreadSanitizer
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (also LIBDIR, SYSCONFDIR: see below)
+#   make deb             Debian packages torify + libtorify-socks-dev in $(BUILD)/deb/
 #
 # Variables: BUILD (output dir, default build), SANITIZE (e.g. address,undefined),
 # CC, CFLAGS, LDFLAGS.  Sources are picked up by wildcard: adding a file to
@@ -15,6 +16,12 @@
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# Where the static library and .pc go (the package: /usr/lib/<multiarch>),
+# libtorify.so in $(LIBDIR)/torify; torify.conf in $(SYSCONFDIR) (the
+# package: /etc).  The launcher and the library are built knowing both.
+LIBDIR     ?= $(PREFIX)/lib
+SYSCONFDIR ?= $(PREFIX)/etc
+PKGLIBDIR  := $(LIBDIR)/torify
 CC       ?= cc
 VERSION  := 0.1.0
 
@@ -22,7 +29,8 @@ WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wstrict-prototype
             -Wmissing-prototypes -Wno-unused-parameter
 OPT      ?= -O2 -g
 CFLAGS   ?=
-CPPFLAGS_ALL := -D_GNU_SOURCE -DTORIFY_VERSION=\"$(VERSION)\" -DTORIFY_PREFIX=\"$(PREFIX)\" -Iinclude -Isrc
+CPPFLAGS_ALL := -D_GNU_SOURCE -DTORIFY_VERSION=\"$(VERSION)\" -DTORIFY_PREFIX=\"$(PREFIX)\" \
+                -DTORIFY_PKGLIBDIR=\"$(PKGLIBDIR)\" -DTORIFY_SYSCONFDIR=\"$(SYSCONFDIR)\" -Iinclude -Isrc $(CPPFLAGS)
 CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden -fno-strict-aliasing \
                 -fstack-protector-strong $(CFLAGS)
 LDFLAGS_ALL  := $(LDFLAGS)
@@ -68,7 +76,7 @@ LIB_SOCKS    := $(BUILD)/libtorify-socks.a
 LIB_SHIM     := $(BUILD)/libtorify.so
 LAUNCHER     := $(BUILD)/torify
 
-.PHONY: all check test-deps tests demo bench fuzz stress tsan install uninstall clean
+.PHONY: all check test-deps tests demo bench fuzz stress tsan install uninstall clean deb
 all: $(LIB_SOCKS) $(if $(SHIM_SRC),$(LIB_SHIM)) $(if $(LAUNCHER_SRC),$(LAUNCHER))
 
 $(BUILD)/obj/%.o: %.c
@@ -168,22 +176,35 @@ fuzz: $(FUZZ_BIN)
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus-$$name fuzz/seeds/$$name 2>&1 | tail -n 12 || exit 1; \
 	done
 
-PCDIR := $(DESTDIR)$(PREFIX)/lib/pkgconfig
+PCDIR := $(DESTDIR)$(LIBDIR)/pkgconfig
+# The .pc names libdir through ${prefix} when it lies below it, so
+# pkg-config --define-variable=prefix=... relocates the whole tree.
+PC_LIBDIR := $(if $(filter $(PREFIX)/%,$(LIBDIR)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(LIBDIR)),$(LIBDIR))
+COMPLETIONDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/torify \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/torify \
 	    $(PCDIR) $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/etc $(DESTDIR)$(PREFIX)/lib/torify
-	install -m 644 $(LIB_SOCKS) $(DESTDIR)$(PREFIX)/lib/
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PKGLIBDIR)
+	install -m 644 $(LIB_SOCKS) $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/torify/*.h $(DESTDIR)$(PREFIX)/include/torify/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' torify-socks.pc.in > $(PCDIR)/torify-socks.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PC_LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    torify-socks.pc.in > $(PCDIR)/torify-socks.pc
 	install -m 644 man/libtorify-socks.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	# New name, then rename: with system-wide mode on, every starting process
 	# loads this file, and must never find it missing or half-written.
-	if [ -f $(LIB_SHIM) ]; then install -m 755 $(LIB_SHIM) $(DESTDIR)$(PREFIX)/lib/torify/.libtorify.so.new && \
-	    mv -f $(DESTDIR)$(PREFIX)/lib/torify/.libtorify.so.new $(DESTDIR)$(PREFIX)/lib/torify/libtorify.so; fi
+	if [ -f $(LIB_SHIM) ]; then install -m 755 $(LIB_SHIM) $(DESTDIR)$(PKGLIBDIR)/.libtorify.so.new && \
+	    mv -f $(DESTDIR)$(PKGLIBDIR)/.libtorify.so.new $(DESTDIR)$(PKGLIBDIR)/libtorify.so; fi
 	if [ -f $(LAUNCHER) ]; then install -m 755 $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/torify; fi
-	if [ -f man/torify.1 ]; then install -m 644 man/torify.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
-	install -m 644 torify.conf $(DESTDIR)$(PREFIX)/etc/torify.conf
+	install -m 644 man/torify.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/torify.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 completion/torify.bash $(COMPLETIONDIR)/torify
+	install -m 644 torify.conf $(DESTDIR)$(SYSCONFDIR)/torify.conf
+
+# The Debian packages (scripts/deb: Debian's own dpkg-buildpackage on a
+# copy of the tree, so the tree stays clean); the .deb files land in $(BUILD)/deb/.
+deb:
+	scripts/install-deps deb
+	scripts/deb $(BUILD)/deb $(VERSION)
 
 clean:
 	rm -rf $(BUILD)

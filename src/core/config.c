@@ -16,10 +16,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifndef TORIFY_PREFIX
-#define TORIFY_PREFIX "/usr/local"
-#endif
-
 #define CONFIG_FILE_MAX (64 * 1024) /* a config file is small; bigger is an error */
 
 static torify_err fail(char *err, size_t err_len, const char *fmt, ...)
@@ -512,6 +508,11 @@ enum torify_log_level torify_config_log_level(const struct torify_config *c, boo
     return launched ? TORIFY_LOG_NOTICE : TORIFY_LOG_QUIET;
 }
 
+bool torify_sysconf_is_etc(void)
+{
+    return strcmp(TORIFY_SYSCONF_FILE, TORIFY_ETC_CONF_FILE) == 0;
+}
+
 torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, bool secure,
                               char *err, size_t err_len)
 {
@@ -532,9 +533,9 @@ torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, boo
          * send traffic somewhere the user did not intend. */
         e = torify_config_load_file(c, named, false, err, err_len);
     } else {
-        e = torify_config_load_file(c, "/etc/torify.conf", true, err, err_len);
-        if (e == TORIFY_OK && c->source[0] == '\0')
-            e = torify_config_load_file(c, TORIFY_PREFIX "/etc/torify.conf", true, err, err_len);
+        e = torify_config_load_file(c, TORIFY_ETC_CONF_FILE, true, err, err_len);
+        if (e == TORIFY_OK && c->source[0] == '\0' && !torify_sysconf_is_etc())
+            e = torify_config_load_file(c, TORIFY_SYSCONF_FILE, true, err, err_len);
     }
     if (e)
         return e;

@@ -88,6 +88,20 @@ torify_err torify_config_load_file(struct torify_config *c, const char *path, bo
 torify_err torify_config_apply_env(struct torify_config *c, torify_getenv_fn get,
                                    char *err, size_t err_len);
 
+/* The system configuration files, in the order they are tried: /etc's
+ * always, then the one of the install's sysconfdir (make install's
+ * $(SYSCONFDIR): <prefix>/etc by default) when that is another file. */
+#ifndef TORIFY_PREFIX
+#define TORIFY_PREFIX "/usr/local"
+#endif
+#ifndef TORIFY_SYSCONFDIR
+#define TORIFY_SYSCONFDIR TORIFY_PREFIX "/etc"
+#endif
+#define TORIFY_ETC_CONF_FILE "/etc/torify.conf"
+#define TORIFY_SYSCONF_FILE TORIFY_SYSCONFDIR "/torify.conf"
+/* true when the sysconfdir file is /etc's (a package's layout): one file. */
+bool torify_sysconf_is_etc(void);
+
 /* The whole procedure: defaults, the first config file of the search path,
  * then the environment unless secure (AT_SECURE: set-uid and the like, where
  * only the system file counts).  get may be NULL (no environment). */

@@ -117,7 +117,12 @@ const char *tor_address_text(const struct torify_config *cfg, char *buf, size_t 
 /* system.c: `torify --system enable|disable|status` (README, "System-wide
  * mode").  Returns the exit status. */
 #define SYSTEM_PRELOAD_FILE "/etc/ld.so.preload"
-#define SYSTEM_LIBRARY TORIFY_PREFIX "/lib/torify/libtorify.so"
+/* make install's $(PKGLIBDIR): <prefix>/lib/torify by default, the
+ * multiarch /usr/lib/<triplet>/torify in the Debian package (debian/rules). */
+#ifndef TORIFY_PKGLIBDIR
+#define TORIFY_PKGLIBDIR TORIFY_PREFIX "/lib/torify"
+#endif
+#define SYSTEM_LIBRARY TORIFY_PKGLIBDIR "/libtorify.so"
 int system_command(const struct launcher_opts *o);
 /* listener.c: the executable (as /proc/PID/exe names it) of the process
  * listening at Tor's TCP address; false when none is found or unknowable. */

@@ -63,16 +63,26 @@ int preload_find(char *buf, size_t len, const char **how)
         fprintf(stderr, "torify: library not found: cannot tell where torify is installed (/proc/self/exe)\n");
         return EXIT_NO_LIBRARY;
     }
-    /* build/torify next to build/libtorify.so; installed:
-     * <prefix>/bin/torify and <prefix>/lib/torify/libtorify.so. */
-    static const struct { const char *rel; const char *how; } places[] = {
-        { "/libtorify.so", "next to torify" },
-        { "/../lib/torify/libtorify.so", "installed layout" },
+    /* build/torify next to build/libtorify.so; installed: <prefix>/bin/torify
+     * and SYSTEM_LIBRARY, found relative to the executable when it lies
+     * below the prefix, so a moved <prefix> tree keeps working. */
+    char installed[PATH_MAX];
+    const char *sys = SYSTEM_LIBRARY;
+    size_t pl = strlen(TORIFY_PREFIX);
+    bool below = strncmp(sys, TORIFY_PREFIX, pl) == 0 && sys[pl] == '/';
+    if (below ? !copy_path(installed, sizeof installed, "/..", sys + pl)
+              : !copy_path(installed, sizeof installed, sys, "")) {
+        fprintf(stderr, "torify: library path too long: %s\n", sys);
+        return EXIT_NO_LIBRARY;
+    }
+    const struct { const char *base, *rel, *how; } places[] = {
+        { dir, "/libtorify.so", "next to torify" },
+        { below ? dir : "", installed, "installed layout" },
     };
     char tried[2][PATH_MAX] = { "", "" };
     for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
         char cand[PATH_MAX];
-        if (!copy_path(cand, sizeof cand, dir, places[i].rel))
+        if (!copy_path(cand, sizeof cand, places[i].base, places[i].rel))
             continue;
         snprintf(tried[i], sizeof tried[i], "%s", cand);
         char real[PATH_MAX];

@@ -402,6 +402,14 @@ static int check_library(const char *lib, char *real, size_t rlen)
 
 /* ---- the system configuration -------------------------------------------- */
 
+/* The files torify_config_load tries, for "none of them exists" (a
+ * package's build has only /etc's). */
+static const char *system_config_files(void)
+{
+    return torify_sysconf_is_etc() ? "no " TORIFY_ETC_CONF_FILE
+                                   : "neither " TORIFY_ETC_CONF_FILE " nor " TORIFY_SYSCONF_FILE;
+}
+
 /* The configuration every process will read under AT_SECURE (and every
  * other process without TORIFY_CONF_FILE): the system file only. */
 static int load_system_config(struct torify_config *cfg, bool quiet)
@@ -415,11 +423,11 @@ static int load_system_config(struct torify_config *cfg, bool quiet)
     }
     if (!cfg->source[0]) {
         if (!quiet)
-            fprintf(stderr, "torify: no system configuration: neither /etc/torify.conf nor %s exists.\n"
+            fprintf(stderr, "torify: no system configuration: %s exists.\n"
                             "torify: create one first (the shipped torify.conf lists every key), e.g.\n"
                             "torify:   cp torify.conf /etc/torify.conf\n"
                             "torify: and set TorAddress/TorPort and ExemptExecutable for your Tor\n",
-                    TORIFY_PREFIX "/etc/torify.conf");
+                    system_config_files());
         return EXIT_CONFIG;
     }
     return 0;
@@ -576,7 +584,7 @@ static int system_status(const char *file)
     if (crc == 0 || cfg.source[0])
         printf("config: %s%s\n", cfg.source[0] ? cfg.source : "none", crc ? " (BROKEN)" : "");
     else
-        printf("config: none (neither /etc/torify.conf nor %s)\n", TORIFY_PREFIX "/etc/torify.conf");
+        printf("config: none (%s)\n", system_config_files());
     if (crc == 0) {
         print_tor(&cfg, stdout);
         print_exemptions(&cfg, stdout);
