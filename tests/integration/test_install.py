@@ -73,6 +73,14 @@ class Install(util.TestCase):
         for fn in ("torify_socks_init", "torify_socks_dial", "torify_socks_resolve"):
             self.assertIn(fn, text)
 
+    def test_config_page_completion_and_config_are_installed(self):
+        for rel, src in ((("share", "man", "man5", "torify.conf.5"), ("man", "torify.conf.5")),
+                         (("share", "bash-completion", "completions", "torify"), ("completion", "torify.bash")),
+                         (("etc", "torify.conf"), ("torify.conf",))):
+            dst = self.path(*rel)
+            self.assertMode(dst, 0o644)
+            self.assertTrue(filecmp.cmp(os.path.join(util.SRC, *src), dst, shallow=False), dst)
+
     def test_staged_install_builds_a_program(self):
         # pkg-config's --define-prefix points the staged .pc at the staging dir,
         # as a packager's build would see it.
