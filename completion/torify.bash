@@ -83,7 +83,7 @@ _torify()
     fi
     case $cur in
         -*)
-            COMPREPLY=($(compgen -W '-a --address -P --port -u --user -p --pass -i --isolate
+            COMPREPLY=($(compgen -W '-a --address -P --port -u --user -p --pass -i --isolate --resolve-through-tor
                 -d --debug -q --quiet -c --config --shell --check --no-guard --system
                 -h --help --version --' -- "$cur")) ;;
         *)

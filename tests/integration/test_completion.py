@@ -55,7 +55,7 @@ class Completion(util.TestCase):
         self.assertEqual(self.complete("--sys"), ["--system"])
         self.assertEqual(self.complete("--no"), ["--no-guard"])
         got = self.complete("-")
-        for opt in ("-a", "--address", "-P", "--port", "-u", "-p", "-i", "--isolate", "-d", "-q", "-c",
+        for opt in ("-a", "--address", "-P", "--port", "-u", "-p", "-i", "--isolate", "--resolve-through-tor", "-d", "-q", "-c",
                     "--config", "--shell", "--check", "--no-guard", "--system", "--help", "--version"):
             self.assertIn(opt, got)
 
