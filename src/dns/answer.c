@@ -62,6 +62,13 @@ static int rcode_of(torify_err e)
     case TORIFY_E_S5_HOST_UNREACH:
     case TORIFY_E_S5_GENERAL:
     case TORIFY_E_S4_REJECTED:
+    /* A question Tor cannot be asked (SOCKS4a has no RESOLVE_PTR, a name
+     * SOCKS cannot carry): there is no answer to have, as getnameinfo then
+     * gives no name. */
+    case TORIFY_E_INVAL_TARGET:
+    case TORIFY_E_INVAL_HOST_EMPTY:
+    case TORIFY_E_INVAL_HOST_TOO_LONG:
+    case TORIFY_E_INVAL_HOST_NUL:
         return TORIFY_DNS_NXDOMAIN;
     default:
         return TORIFY_DNS_SERVFAIL;

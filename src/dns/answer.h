@@ -54,8 +54,9 @@ struct torify_dns_answerer {
      * .onion, localhost or literals), family AF_INET or AF_INET6, 4 or 16
      * bytes into addr.  TORIFY_E_PROTO_RESOLVE_TYPE: the name has no address
      * of that family (NOERROR, no record); Tor's "no such host" replies
-     * (TORIFY_E_S5_HOST_UNREACH, _S5_GENERAL, _S4_REJECTED): NXDOMAIN; any
-     * other error (Tor unreachable, timeout): SERVFAIL.
+     * (TORIFY_E_S5_HOST_UNREACH, _S5_GENERAL, _S4_REJECTED) and questions
+     * Tor cannot be asked (TORIFY_E_INVAL_TARGET, _INVAL_HOST_*): NXDOMAIN;
+     * any other error (Tor unreachable, timeout): SERVFAIL.
      * resolve_ptr: the name of an address that is neither fake nor loopback,
      * NUL-terminated into name[0..len); errors as for resolve. */
     torify_err (*resolve)(void *ctx, const char *name, int family, uint8_t addr[16]);

@@ -577,6 +577,21 @@ class TestOwnDNSUnderGuard(TestOwnDNS):
         if "kernel guard: available" not in r.stdout:
             self.skipTest("no kernel guard on this machine")
 
+    def test_res_query_then_connect_by_name_as_nobody(self):
+        if not util.is_root():
+            self.skipTest("needs root to become nobody")
+        conf = os.path.join(self.tmp, "nobody.conf")
+        with open(conf, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\n" % self.srv.port)
+        os.chmod(self.tmp, 0o755)
+        os.chmod(conf, 0o644)
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                self.torify, self.need_prog("res_connect"), "res_query", "web.test", "a", "80"]
+        r = util.run(argv, env=clean_env(TORIFY_CONF_FILE=conf, HOME="/"), timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("http HTTP/1.0 200 OK", r.stdout)
+        self.assert_hostname_request(self.requests(1)[-1])
+
 
 if __name__ == "__main__":
     unittest.main()

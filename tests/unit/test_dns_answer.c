@@ -334,6 +334,9 @@ static void test_ptr_of_another_address_is_asked_of_the_callback_else_nxdomain(v
     e = TORIFY_E_S5_HOST_UNREACH;
     ask(&a, "8.8.8.8.in-addr.arpa", 12, &r);
     assert_int_equal(r.rcode, TORIFY_DNS_NXDOMAIN);
+    e = TORIFY_E_INVAL_TARGET; /* SOCKS4a: no RESOLVE_PTR to ask */
+    ask(&a, "8.8.8.8.in-addr.arpa", 12, &r);
+    assert_int_equal(r.rcode, TORIFY_DNS_NXDOMAIN);
     e = TORIFY_E_PROXY_UNREACHABLE;
     ask(&a, "8.8.8.8.in-addr.arpa", 12, &r);
     assert_int_equal(r.rcode, TORIFY_DNS_SERVFAIL);
