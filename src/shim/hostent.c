@@ -158,6 +158,19 @@ static int by_addr(const void *addr, socklen_t len, int type, struct hostent *re
     return 0;
 }
 
+/* What the non-reentrant forms return for r, the _r form's result: the
+ * error in errno and h_errno as glibc sets them. */
+static struct hostent *plain_result(int r, struct hostent *res, int herr)
+{
+    if (r != 0) {
+        errno = r;
+        h_errno = NETDB_INTERNAL;
+        return NULL;
+    }
+    h_errno = herr;
+    return res;
+}
+
 EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
                             struct hostent **result, int *h_errnop)
 {
@@ -184,16 +197,11 @@ EXPORT struct hostent *gethostbyname2(const char *name, int af)
         torify_gethostbyname2_fn f = REAL(GETHOSTBYNAME2, torify_gethostbyname2_fn);
         return f ? f(name, af) : NULL;
     }
+    struct torify_shim_thread *t = &torify_shim_thread;
     struct hostent *res;
     int herr = 0;
-    int r = by_name(name, af, &torify_shim_thread.he, torify_shim_thread.he_buf, sizeof torify_shim_thread.he_buf, &res, &herr);
-    if (r != 0) {
-        errno = r;
-        h_errno = NETDB_INTERNAL;
-        return NULL;
-    }
-    h_errno = herr;
-    return res;
+    int r = by_name(name, af, &t->he, t->he_buf, sizeof t->he_buf, &res, &herr);
+    return plain_result(r, res, herr);
 }
 
 EXPORT struct hostent *gethostbyname(const char *name)
@@ -221,14 +229,9 @@ EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
         torify_gethostbyaddr_fn f = REAL(GETHOSTBYADDR, torify_gethostbyaddr_fn);
         return f ? f(addr, len, type) : NULL;
     }
+    struct torify_shim_thread *t = &torify_shim_thread;
     struct hostent *res;
     int herr = 0;
-    int r = by_addr(addr, len, type, &torify_shim_thread.he, torify_shim_thread.he_buf, sizeof torify_shim_thread.he_buf, &res, &herr);
-    if (r != 0) {
-        errno = r;
-        h_errno = NETDB_INTERNAL;
-        return NULL;
-    }
-    h_errno = herr;
-    return res;
+    int r = by_addr(addr, len, type, &t->he, t->he_buf, sizeof t->he_buf, &res, &herr);
+    return plain_result(r, res, herr);
 }

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,26 +22,14 @@
 
 _Atomic int torify_nb_active;
 
-static _Atomic(struct nb_conn *) chunks[NB_CHUNKS];
+static void *_Atomic chunks[NB_CHUNKS]; /* struct nb_conn[NB_CHUNK] each */
 static _Atomic unsigned hint;
 
+/* Zeroed memory is a valid pool: gs 0 is generation 0, NB_FREE, and
+ * glibc's PTHREAD_MUTEX_INITIALIZER is all zeroes. */
 static struct nb_conn *chunk_at(unsigned i, bool create)
 {
-    struct nb_conn *ch = atomic_load_explicit(&chunks[i], memory_order_acquire);
-    if (ch || !create)
-        return ch;
-    size_t len = NB_CHUNK * sizeof(struct nb_conn);
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    /* Zeroed memory is a valid pool: gs 0 is generation 0, NB_FREE, and
-     * glibc's PTHREAD_MUTEX_INITIALIZER is all zeroes. */
-    struct nb_conn *expected = NULL;
-    if (!atomic_compare_exchange_strong(&chunks[i], &expected, (struct nb_conn *)p)) {
-        munmap(p, len);
-        return expected;
-    }
-    return p;
+    return torify_shim_chunk(&chunks[i], NB_CHUNK * sizeof(struct nb_conn), create);
 }
 
 struct nb_conn *torify_nb_alloc(uint32_t *gen)

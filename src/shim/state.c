@@ -186,24 +186,27 @@ struct torify_fakemap *torify_state_fakemap(torify_err *err)
 
 /* ---- fd table ---------------------------------------------------------- */
 
-static struct torify_fd_rec *chunk_for(int fd, bool create)
+void *torify_shim_chunk(void *_Atomic *slot, size_t len, bool create)
 {
-    unsigned c = (unsigned)fd / TORIFY_FD_CHUNK;
-    struct torify_fd_rec *chunk = atomic_load_explicit(&torify_shim.fd_chunks[c], memory_order_acquire);
+    void *chunk = atomic_load_explicit(slot, memory_order_acquire);
     if (chunk || !create)
         return chunk;
-    /* mmap, not malloc: this may run inside a program's own malloc-free
-     * paths, and chunks are never freed (bounded: one per 256 fds in use). */
-    size_t len = TORIFY_FD_CHUNK * sizeof(struct torify_fd_rec);
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    struct torify_fd_rec *expected = NULL;
-    if (!atomic_compare_exchange_strong(&torify_shim.fd_chunks[c], &expected, (struct torify_fd_rec *)p)) {
+    void *expected = NULL;
+    if (!atomic_compare_exchange_strong(slot, &expected, p)) {
         munmap(p, len); /* another thread won the race */
         return expected;
     }
     return p;
+}
+
+/* The records' chunk of fd: bounded, one per 256 fds in use. */
+static struct torify_fd_rec *chunk_for(int fd, bool create)
+{
+    return torify_shim_chunk(&torify_shim.fd_chunks[(unsigned)fd / TORIFY_FD_CHUNK],
+                             TORIFY_FD_CHUNK * sizeof(struct torify_fd_rec), create);
 }
 
 bool torify_fd_set(int fd, const struct torify_fd_rec *rec)

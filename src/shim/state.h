@@ -108,7 +108,7 @@ struct torify_shim_state {
 
     /* the fd table */
     _Atomic uint64_t fd_bits[TORIFY_FD_MAX / 64];                 /* [atomic] */
-    _Atomic(struct torify_fd_rec *) fd_chunks[TORIFY_FD_CHUNKS];  /* [atomic], never freed */
+    void *_Atomic fd_chunks[TORIFY_FD_CHUNKS];   /* [atomic] struct torify_fd_rec[TORIFY_FD_CHUNK] each */
 
     /* close() (shim/close.c) */
     int (*_Atomic close_dispatch)(int);          /* [atomic] libc's close, then close_tracked */
@@ -139,6 +139,13 @@ extern __thread struct torify_shim_thread torify_shim_thread;
  * the lock and records the child's pid.  No fork handler runs in a vfork()
  * child: that one shares our memory, and close() tells it by its pid. */
 void torify_shim_fork_init(void);
+
+/* Memory the state grows into: the chunk in *slot, or (create) a new
+ * zeroed one of len bytes installed there with a compare-and-swap — the
+ * loser of a race unmaps its own.  mmap, not malloc: this may run inside a
+ * program's own malloc-free paths; chunks are never freed, so a pointer
+ * into one stays valid for ever.  NULL: none yet (!create), or no memory. */
+void *torify_shim_chunk(void *_Atomic *slot, size_t len, bool create);
 
 /* ---- configuration and exemption --------------------------------------- */
 
