@@ -1,7 +1,7 @@
 /* shim/close.c — close(): release torify's state for the fd.
  *
  * Until torify keeps state for some fd, close() is one indirect jump to
- * libc's close (torify_shim.close_dispatch, shim/state.h).  The first
+ * libc's close (torify_shim_close, shim/state.h).  The first
  * connection through Tor switches the pointer to close_tracked, which
  * checks one bit of the fd bitmap first.  Neither path locks, allocates or
  * calls dlsym, so close() is safe in signal handlers and after fork.
@@ -29,10 +29,10 @@ void torify_close_track_on(void)
 {
     torify_shim_fork_init();
     /* One way: once a process has torified connections, close checks bits. */
-    atomic_store_explicit(&torify_shim.close_dispatch, close_tracked, memory_order_release);
+    atomic_store_explicit(&torify_shim_close, close_tracked, memory_order_release);
 }
 
 EXPORT int close(int fd)
 {
-    return atomic_load_explicit(&torify_shim.close_dispatch, memory_order_acquire)(fd);
+    return atomic_load_explicit(&torify_shim_close, memory_order_acquire)(fd);
 }

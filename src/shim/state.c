@@ -14,16 +14,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* All zero at load (.bss): the initialisers below are glibc's zeroes,
+ * spelled out; the static assertion keeps them so. */
 struct torify_shim_state torify_shim = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .config_once = PTHREAD_ONCE_INIT,
     .pass = TORIFY_PASS_UNKNOWN,
     .fakemap_once = PTHREAD_ONCE_INIT,
-    /* Until torify keeps state for some fd, close() is one indirect jump
-     * to libc's (shim/close.c). */
-    .close_dispatch = TORIFY_LIBC_CLOSE,
     .fork_once = PTHREAD_ONCE_INIT,
 };
+_Static_assert(PTHREAD_ONCE_INIT == 0 && TORIFY_PASS_UNKNOWN == 0, "torify_shim must start all zero");
+
+/* Until torify keeps state for some fd, close() is one indirect jump to
+ * libc's (shim/close.c). */
+int (*_Atomic torify_shim_close)(int) = TORIFY_LIBC_CLOSE;
 
 __thread struct torify_shim_thread torify_shim_thread;
 

@@ -29,7 +29,8 @@
  *    of "fd has state" lets close() and socket() decide with one atomic load
  *    that there is nothing to do.  Records live in chunks mmap'd on first use
  *    (only from connect, never from close), so close never allocates;
- *  - close()'s dispatch pointer and this process's pid (shim/close.c);
+ *  - this process's pid for close() (shim/close.c), whose dispatch pointer
+ *    is the one variable beside the struct (torify_shim_close, below);
  *  - the next definitions of the interposed functions (shim/real.h);
  *  - the process start time for IsolatePID credentials (shim/tor.c).
  */
@@ -110,8 +111,7 @@ struct torify_shim_state {
     _Atomic uint64_t fd_bits[TORIFY_FD_MAX / 64];                 /* [atomic] */
     void *_Atomic fd_chunks[TORIFY_FD_CHUNKS];   /* [atomic] struct torify_fd_rec[TORIFY_FD_CHUNK] each */
 
-    /* close() (shim/close.c) */
-    int (*_Atomic close_dispatch)(int);          /* [atomic] libc's close, then close_tracked */
+    /* close() (shim/close.c); its dispatch pointer: torify_shim_close below */
     _Atomic pid_t pid;                           /* [atomic] kept by the fork handler */
     pthread_once_t fork_once;                    /* registers the fork handler */
 
@@ -123,7 +123,20 @@ struct torify_shim_state {
     _Atomic unsigned long long start_time;       /* [atomic] */
 };
 
-extern struct torify_shim_state torify_shim;
+/* Hidden, also where only declared: the compiler then addresses these
+ * directly instead of through the GOT — one instruction less on close()'s
+ * and the fd bitmap's hot paths. */
+#define TORIFY_SHIM_LOCAL __attribute__((visibility("hidden")))
+
+extern struct torify_shim_state torify_shim TORIFY_SHIM_LOCAL;
+
+/* close()'s dispatch pointer (shim/close.c) [atomic]: libc's close, then
+ * close_tracked.  The one piece of state whose first value is not zero, so
+ * it stands beside torify_shim instead of in it: one initialised member
+ * would move the whole struct (160 KiB of bitmap and chunk table, zero
+ * until used) from .bss into the library file's .data, and a NULL meaning
+ * "libc's" would cost close() a test and a branch on its hot path. */
+extern int (*_Atomic torify_shim_close)(int) TORIFY_SHIM_LOCAL;
 
 /* What the shim keeps per thread: the result buffers of the non-reentrant
  * gethostbyname/gethostbyaddr (shim/hostent.c), so threads never share one
@@ -132,7 +145,7 @@ struct torify_shim_thread {
     struct hostent he;
     alignas(char *) char he_buf[NI_MAXHOST + 64];
 };
-extern __thread struct torify_shim_thread torify_shim_thread;
+extern __thread struct torify_shim_thread torify_shim_thread TORIFY_SHIM_LOCAL;
 
 /* Register the fork handler (once; from the first path that keeps state a
  * child must see fresh: close tracking).  In the child it re-initialises
