@@ -128,28 +128,28 @@ unsigned long long guard_start_time(pid_t pid)
     return st;
 }
 
+/* The field key of the small /proc file path. */
+static int file_field(const char *path, const char *key, int base, unsigned long long *out)
+{
+    char buf[2048];
+    int r = read_small(path, buf, sizeof buf);
+    return r < 0 ? r : field(buf, key, base, out);
+}
+
 pid_t guard_tgid_of(pid_t tid)
 {
-    char path[64], buf[2048];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
-    int r = read_small(path, buf, sizeof buf);
-    if (r < 0)
-        return r;
     unsigned long long v;
-    if ((r = field(buf, "Tgid:", 10, &v)) < 0)
-        return r;
-    return (pid_t)v;
+    int r = file_field(path, "Tgid:", 10, &v);
+    return r < 0 ? r : (pid_t)v;
 }
 
 int guard_fd_cloexec(pid_t pid, int fd)
 {
-    char path[64], buf[512];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
-    int r = read_small(path, buf, sizeof buf);
-    if (r < 0)
-        return r;
     unsigned long long flags;
-    if ((r = field(buf, "flags:", 8, &flags)) < 0)
-        return r;
-    return (flags & O_CLOEXEC) ? 1 : 0;
+    int r = file_field(path, "flags:", 8, &flags);
+    return r < 0 ? r : (flags & O_CLOEXEC) ? 1 : 0;
 }
