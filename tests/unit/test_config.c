@@ -298,6 +298,69 @@ static void test_named_config_file_is_read_and_errors_name_its_path(void **state
     assert_true(strncmp(err, want, strlen(want)) == 0);
 }
 
+/* A file of n bytes: comment lines, then "TorPort 9444\n" as its last line
+ * (so the whole text really is parsed), with byte nul_at set to NUL
+ * (nul_at < 0: none). */
+static void write_sized_tmp(size_t n, long nul_at)
+{
+    static const char last[] = "TorPort 9444\n";
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    memset(text, '#', n);
+    for (size_t i = 79; i < n; i += 80)
+        text[i] = '\n';
+    memcpy(text + n - strlen(last), last, strlen(last));
+    text[n - strlen(last) - 1] = '\n';
+    if (nul_at >= 0)
+        text[nul_at] = '\0';
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/torify-test-conf-XXXXXX");
+    int fd = mkstemp(tmp_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    free(text);
+}
+
+static void test_a_config_file_is_read_whole_up_to_64_kib(void **state)
+{
+    struct torify_config c;
+    char err[256] = "";
+    /* 64 KiB exactly: read and parsed to its last line. */
+    write_sized_tmp(64 * 1024, -1);
+    torify_config_defaults(&c);
+    torify_err e = torify_config_load_file(&c, tmp_path, false, err, sizeof err);
+    assert_int_equal(e, TORIFY_OK);
+    assert_int_equal(c.tor_port, 9444);
+    assert_string_equal(c.source, tmp_path);
+    unlink(tmp_path);
+    /* One byte more: refused, naming the file and the limit. */
+    write_sized_tmp(64 * 1024 + 1, -1);
+    torify_config_defaults(&c);
+    e = torify_config_load_file(&c, tmp_path, false, err, sizeof err);
+    unlink(tmp_path);
+    assert_int_equal(e, TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, tmp_path));
+    assert_non_null(strstr(err, "larger than 65536 bytes"));
+    /* A NUL byte anywhere: not a text file. */
+    write_sized_tmp(1000, 500);
+    torify_config_defaults(&c);
+    e = torify_config_load_file(&c, tmp_path, false, err, sizeof err);
+    unlink(tmp_path);
+    assert_int_equal(e, TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "contains a NUL byte"));
+    /* Read twice in a row from two files: nothing of the first remains. */
+    write_tmp("TorPort 9555\n");
+    torify_config_defaults(&c);
+    assert_int_equal(torify_config_load_file(&c, tmp_path, false, err, sizeof err), TORIFY_OK);
+    unlink(tmp_path);
+    assert_int_equal(c.tor_port, 9555);
+    write_tmp("\n");
+    torify_config_defaults(&c);
+    assert_int_equal(torify_config_load_file(&c, tmp_path, false, err, sizeof err), TORIFY_OK);
+    unlink(tmp_path);
+    assert_int_equal(c.tor_port, 9050);
+}
+
 static void test_named_config_file_that_is_missing_is_an_error(void **state)
 {
     static const char *const env[] = { "TORSOCKS_CONF_FILE", "/nonexistent/torify.conf", NULL };
@@ -531,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_bad_environment_value_names_the_variable),
         cmocka_unit_test(test_named_config_file_is_read_and_errors_name_its_path),
         cmocka_unit_test(test_named_config_file_that_is_missing_is_an_error),
+        cmocka_unit_test(test_a_config_file_is_read_whole_up_to_64_kib),
         cmocka_unit_test(test_environment_then_file_order_in_full_load),
         cmocka_unit_test(test_at_secure_ignores_the_environment),
         cmocka_unit_test(test_cidr_parsing_clears_host_bits_and_matches),
