@@ -1,7 +1,7 @@
 /*
  * torify/socks.h — SOCKS4, SOCKS4a and SOCKS5 client for talking to Tor.
  *
- * Two layers:
+ * Three layers:
  *
  *  1. A sans-IO codec (struct torify_socks).  It never touches a socket and
  *     never allocates: the caller asks what to do next (torify_socks_want),
@@ -13,7 +13,13 @@
  *     ever swallowed.  The same code drives blocking sockets, non-blocking
  *     sockets in an event loop, and fuzzers.
  *
- *  2. Blocking helpers over a file descriptor with a timeout:
+ *  2. The driver: torify_socks_advance runs the codec on a socket as far
+ *     as it goes without blocking and says what to wait for.  An event
+ *     loop calls it when the socket is ready; nobody needs to write the
+ *     send/recv loop again.
+ *
+ *  3. Blocking helpers over a file descriptor with a timeout, built on the
+ *     driver:
  *     torify_socks_handshake_fd, torify_socks_dial, torify_socks_resolve,
  *     torify_socks_resolve_ptr.
  *
@@ -115,6 +121,7 @@ struct torify_socks {
     uint8_t cmd;
     uint8_t flags;
     uint8_t method;      /* the one SOCKS5 method offered */
+    uint8_t failed_in;   /* the state a FAILED codec failed in */
     uint16_t err;
     uint16_t out_len;    /* bytes encoded in out[] */
     uint16_t out_pos;    /* bytes already sent */
@@ -168,6 +175,33 @@ TORIFY_API torify_err torify_socks_error(const struct torify_socks *s);
  * RESOLVE -> the resolved address (IPV4 or IPV6); RESOLVE_PTR -> kind HOST.
  * NULL before DONE or after failure. */
 TORIFY_API const struct torify_target *torify_socks_result(const struct torify_socks *s);
+
+/* The current step's name for debug logs ("socks5-read-method", "done"...);
+ * for a FAILED codec the step it failed in ("init" when torify_socks_init
+ * refused its input).  A static string, never NULL. */
+TORIFY_API const char *torify_socks_state_name(const struct torify_socks *s);
+
+/* ---- the driver: the codec over a socket ------------------------------ */
+
+/* Advance the handshake on fd (connected, or with a non-blocking connect
+ * in flight) as far as it goes without blocking: send what the codec
+ * offers with send(MSG_NOSIGNAL|MSG_DONTWAIT), read at most what it needs
+ * with recv(MSG_DONTWAIT) (never a byte past the reply), EINTR retried.
+ * Blocking and non-blocking fds alike; the fd's flags are not touched.
+ * Returns what is next:
+ *   TORIFY_SOCKS_WANT_WRITE  call again once fd is writable (POLLOUT);
+ *   TORIFY_SOCKS_WANT_READ   call again once fd is readable (POLLIN);
+ *   TORIFY_SOCKS_DONE        fd carries the application's stream now;
+ *                            torify_socks_result() tells the answer;
+ *   TORIFY_SOCKS_FAILED      torify_socks_error() tells why, and the call
+ *                            that failed sets errno: the system's for
+ *                            TORIFY_E_IO, else torify_err_errno().
+ * A proxy that closes or resets the connection is TORIFY_E_PROTO_TRUNCATED,
+ * a refused non-blocking connect TORIFY_E_PROXY_UNREACHABLE, and a send()
+ * that returns 0 for a non-empty buffer TORIFY_E_IO with errno EIO (the
+ * fd would stay writable without ever taking a byte).  Deadlines are the
+ * caller's: give up whenever you like, the codec holds no resource. */
+TORIFY_API enum torify_socks_want torify_socks_advance(struct torify_socks *s, int fd);
 
 /* ---- blocking helpers ------------------------------------------------- */
 

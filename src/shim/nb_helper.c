@@ -5,9 +5,8 @@
  * with every signal blocked (a program's handlers never run on it), and
  * started again in a forked child when that child makes such a connect.
  * It owns an epoll set watching its dups of the sockets, drives the codec
- * with send/recv(MSG_DONTWAIT) — the codec never reads past the SOCKS
- * reply, so no application byte is taken — and enforces each connection's
- * deadline.  It only ever touches its own dups and, at completion, the
+ * with torify_socks_advance — which never reads past the SOCKS reply, so
+ * no application byte is taken — and enforces each connection's deadline.  It only ever touches its own dups and, at completion, the
  * program's epoll sets through its own dups of those.
  */
 #include <errno.h>
@@ -134,6 +133,8 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
         if (!cancelled) {
             disconnect(c->dup);
             torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)", c->what, torify_strerror(e));
+            torify_log(TORIFY_LOG_DEBUG, "the SOCKS handshake for %s ended in %s", c->what,
+                       torify_socks_state_name(&c->codec));
         } else if (!atomic_load(&c->detached)) {
             /* The program let go mid-handshake, but the socket may live on
              * elsewhere (a forked child, a dup): shut it so nobody can mix
@@ -193,64 +194,17 @@ static void want_events(struct nb_conn *c, uint32_t ev)
         c->interest = ev;
 }
 
+/* The codec over our dup, through libtorify-socks' one driver; epoll
+ * tells when to go on. */
 static void drive(struct nb_conn *c)
 {
-    uint8_t buf[sizeof c->codec.in];
-    for (;;) {
-        enum torify_socks_want w = torify_socks_want(&c->codec);
-        if (w == TORIFY_SOCKS_DONE) {
-            finish(c, TORIFY_OK, 0);
-            return;
-        }
-        if (w == TORIFY_SOCKS_FAILED) {
-            finish(c, torify_socks_error(&c->codec), 0);
-            return;
-        }
-        ssize_t r;
-        if (w == TORIFY_SOCKS_WANT_WRITE) {
-            const uint8_t *out;
-            size_t len = torify_socks_output(&c->codec, &out);
-            r = send(c->dup, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (r > 0) {
-                torify_err e = torify_socks_sent(&c->codec, (size_t)r);
-                if (e != TORIFY_OK) {
-                    finish(c, e, 0);
-                    return;
-                }
-                continue;
-            }
-        } else {
-            size_t len = torify_socks_need(&c->codec);
-            if (len > sizeof buf)
-                len = sizeof buf;
-            r = recv(c->dup, buf, len, MSG_DONTWAIT);
-            if (r > 0) {
-                size_t used = 0;
-                torify_err e = torify_socks_feed(&c->codec, buf, (size_t)r, &used);
-                if (e != TORIFY_OK) {
-                    finish(c, e, 0);
-                    return;
-                }
-                continue;
-            }
-            if (r == 0) {
-                finish(c, torify_socks_eof(&c->codec), 0);
-                return;
-            }
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            want_events(c, w == TORIFY_SOCKS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
-            return;
-        }
-        if (r < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-            finish(c, torify_socks_eof(&c->codec), 0);
-            return;
-        }
-        finish(c, TORIFY_E_IO, r < 0 ? errno : EIO);
-        return;
-    }
+    enum torify_socks_want w = torify_socks_advance(&c->codec, c->dup);
+    if (w == TORIFY_SOCKS_DONE)
+        finish(c, TORIFY_OK, 0);
+    else if (w == TORIFY_SOCKS_FAILED)
+        finish(c, torify_socks_error(&c->codec), errno);
+    else
+        want_events(c, w == TORIFY_SOCKS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
 }
 
 /* Is c's dup still our reference to the program's socket?  (The program

@@ -26,7 +26,34 @@ enum {
     ST_S5_REST,        /* the rest of the reply */
     ST_DONE,
     ST_FAILED,
+    ST__COUNT
 };
+
+/* For debug logs (torify_socks_state_name): what the codec is doing. */
+static const char *const state_names[ST__COUNT] = {
+    [ST_NONE] = "uninitialised",
+    [ST_S4_SEND] = "socks4-send-request",
+    [ST_S4_REPLY] = "socks4-read-reply",
+    [ST_S5_SEND_GREET] = "socks5-send-greeting",
+    [ST_S5_SEND_ALL] = "socks5-send-pipelined",
+    [ST_S5_METHOD] = "socks5-read-method",
+    [ST_S5_SEND_AUTH] = "socks5-send-auth",
+    [ST_S5_AUTH] = "socks5-read-auth-status",
+    [ST_S5_SEND_REQ] = "socks5-send-request",
+    [ST_S5_HEAD] = "socks5-read-reply-head",
+    [ST_S5_REST] = "socks5-read-reply-rest",
+    [ST_DONE] = "done",
+    [ST_FAILED] = "failed",
+};
+
+/* The one place the state changes.  A failure remembers where it happened
+ * (failed_in), so a log line can say which step of the exchange broke. */
+static void enter(struct torify_socks *s, uint8_t st)
+{
+    if (st == ST_FAILED && s->state != ST_FAILED)
+        s->failed_in = s->state;
+    s->state = st;
+}
 
 #define METHOD_NONE 0x00
 #define METHOD_USERPASS 0x02
@@ -45,7 +72,7 @@ static int is_read(uint8_t st)
 
 static torify_err fail(struct torify_socks *s, torify_err e)
 {
-    s->state = ST_FAILED;
+    enter(s, ST_FAILED);
     s->err = (uint16_t)e;
     s->out_end = s->out_pos;
     s->in_need = s->in_len;
@@ -54,13 +81,13 @@ static torify_err fail(struct torify_socks *s, torify_err e)
 
 static void to_send(struct torify_socks *s, uint8_t st, uint16_t end)
 {
-    s->state = st;
+    enter(s, st);
     s->out_end = end;
 }
 
 static void to_read(struct torify_socks *s, uint8_t st, uint16_t need)
 {
-    s->state = st;
+    enter(s, st);
     s->in_len = 0;
     s->in_need = need;
 }
@@ -214,7 +241,7 @@ static torify_err step(struct torify_socks *s)
         e = torify_sx_dec_s4_reply(s->in, &s->result);
         if (e != TORIFY_OK)
             return e;
-        s->state = ST_DONE;
+        enter(s, ST_DONE);
         return TORIFY_OK;
 
     case ST_S5_METHOD:
@@ -256,7 +283,7 @@ static torify_err step(struct torify_socks *s)
         if (e != TORIFY_OK)
             return e;
         /* Keep the head in in[] and read exactly the rest after it. */
-        s->state = ST_S5_REST;
+        enter(s, ST_S5_REST);
         s->in_need = (uint16_t)total;
         return TORIFY_OK;
 
@@ -264,7 +291,7 @@ static torify_err step(struct torify_socks *s)
         e = torify_sx_dec_s5_reply(s->in, s->in_len, &s->result);
         if (e != TORIFY_OK)
             return e;
-        s->state = ST_DONE;
+        enter(s, ST_DONE);
         return TORIFY_OK;
 
     default:
@@ -337,4 +364,23 @@ const struct torify_target *torify_socks_result(const struct torify_socks *s)
     if (s == NULL || s->state != ST_DONE)
         return NULL;
     return &s->result;
+}
+
+torify_err torify_sx_fail(struct torify_socks *s, torify_err e)
+{
+    if (s->state == ST_FAILED)
+        return (torify_err)s->err; /* the first error stays */
+    return fail(s, e);
+}
+
+const char *torify_socks_state_name(const struct torify_socks *s)
+{
+    uint8_t st;
+    if (s == NULL)
+        return "none";
+    st = s->state == ST_FAILED ? s->failed_in : s->state;
+    if (st >= ST__COUNT)
+        return "invalid";
+    /* Failed at init (bad input): failed_in is ST_NONE. */
+    return st == ST_NONE && s->state == ST_FAILED ? "init" : state_names[st];
 }

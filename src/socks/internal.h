@@ -66,6 +66,10 @@ torify_err torify_sx_dec_s5_head(const uint8_t in[TORIFY_SX_S5_HEAD_LEN], uint8_
 /* The whole reply (len as given by torify_sx_dec_s5_head). */
 torify_err torify_sx_dec_s5_reply(const uint8_t *in, size_t len, struct torify_target *res);
 
+/* Fail the codec with e, for an error found outside it (the driver's
+ * I/O); a FAILED codec keeps its first error, which is returned. */
+torify_err torify_sx_fail(struct torify_socks *s, torify_err e);
+
 /* Monotonic clock in milliseconds, and the blocking handshake against an
  * absolute deadline on it (dial uses one deadline for connect + handshake). */
 int64_t torify_sx_now_ms(void);

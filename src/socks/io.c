@@ -1,11 +1,10 @@
 /*
- * The blocking handshake over a connected fd: the codec driven by
- * send/recv/poll.
+ * The blocking handshake over a connected fd: the driver (drive.c) between
+ * poll() waits.
  *
- * libtorify.so runs this inside its interposed connect(), so it must call
- * only send (with MSG_NOSIGNAL: a proxy that went away must not kill the
- * program with SIGPIPE), recv and poll — never connect/sendto/socket, which
- * the shim itself interposes.  Every send/recv uses MSG_DONTWAIT, so a
+ * libtorify.so runs this inside its interposed connect(), so besides the
+ * driver's send/recv it calls only poll — never connect/sendto/socket,
+ * which the shim itself interposes.  The driver uses MSG_DONTWAIT, so a
  * blocking fd behaves like a non-blocking one here and poll() enforces one
  * overall deadline; the fd's own O_NONBLOCK flag is never touched.
  */
@@ -54,64 +53,17 @@ int torify_sx_wait(int fd, short events, int64_t deadline_ms)
     }
 }
 
-/* Errors of send/recv that mean "the proxy is gone". */
-static int peer_gone(int e)
-{
-    return e == EPIPE || e == ECONNRESET;
-}
-
+/* The driver between waits, under one deadline. */
 static torify_err run(struct torify_socks *s, int fd, int64_t deadline_ms)
 {
-    uint8_t buf[sizeof s->in];
-
     for (;;) {
-        enum torify_socks_want w = torify_socks_want(s);
-        const uint8_t *out;
-        size_t len;
-        ssize_t r;
+        enum torify_socks_want w = torify_socks_advance(s, fd);
         int ready;
 
         if (w == TORIFY_SOCKS_DONE)
             return TORIFY_OK;
         if (w == TORIFY_SOCKS_FAILED)
-            return torify_socks_error(s);
-
-        if (w == TORIFY_SOCKS_WANT_WRITE) {
-            len = torify_socks_output(s, &out);
-            r = send(fd, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (r > 0) {
-                torify_err e = torify_socks_sent(s, (size_t)r);
-                if (e != TORIFY_OK)
-                    return e;
-                continue;
-            }
-            if (r == 0)
-                errno = EAGAIN; /* nothing went out: wait for room, not spin */
-        } else {
-            len = torify_socks_need(s);
-            if (len > sizeof buf)
-                len = sizeof buf; /* cannot happen: in[] bounds every reply */
-            r = recv(fd, buf, len, MSG_DONTWAIT);
-            if (r > 0) {
-                size_t used = 0;
-                torify_err e = torify_socks_feed(s, buf, (size_t)r, &used);
-                if (e != TORIFY_OK)
-                    return e;
-                continue;
-            }
-            if (r == 0)
-                return torify_socks_eof(s);
-        }
-
-        /* r < 0 */
-        if (errno == EINTR)
-            continue;
-        if (peer_gone(errno))
-            return torify_socks_eof(s);
-        if (errno == ECONNREFUSED)
-            return TORIFY_E_PROXY_UNREACHABLE; /* a non-blocking connect to the proxy failed */
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return TORIFY_E_IO;
+            return torify_socks_error(s); /* errno as the driver set it */
         ready = torify_sx_wait(fd, w == TORIFY_SOCKS_WANT_WRITE ? POLLOUT : POLLIN, deadline_ms);
         if (ready == 0)
             return TORIFY_E_TIMEOUT;

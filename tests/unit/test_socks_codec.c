@@ -176,6 +176,43 @@ static void test_result_is_null_until_done(void **state)
     assert_int_equal(torify_socks_error(&s), TORIFY_OK);
 }
 
+/* Debug logs name the step a handshake is in, and where a failed one broke. */
+static void test_state_names_follow_the_exchange_and_a_failure_names_its_step(void **state)
+{
+    struct torify_socks s;
+    struct torify_target t = host_target("example.com", 80);
+    const uint8_t *out;
+    static const uint8_t bad[] = { 0x05, 0xff };
+    memset(&s, 0, sizeof s);
+    assert_string_equal(torify_socks_state_name(&s), "uninitialised");
+    assert_string_equal(torify_socks_state_name(NULL), "none");
+    assert_int_equal(torify_socks_init(&s, TORIFY_SOCKS5, TORIFY_SOCKS_CONNECT, &t, NULL, NULL, 0), TORIFY_OK);
+    assert_string_equal(torify_socks_state_name(&s), "socks5-send-greeting");
+    assert_int_equal(torify_socks_sent(&s, torify_socks_output(&s, &out)), TORIFY_OK);
+    assert_string_equal(torify_socks_state_name(&s), "socks5-read-method");
+    assert_int_equal(torify_socks_feed(&s, bad, sizeof bad, NULL), TORIFY_E_AUTH_NO_METHOD);
+    assert_int_equal(torify_socks_want(&s), TORIFY_SOCKS_FAILED);
+    assert_string_equal(torify_socks_state_name(&s), "socks5-read-method");
+    /* A later eof does not move where it failed. */
+    assert_int_equal(torify_socks_eof(&s), TORIFY_E_AUTH_NO_METHOD);
+    assert_string_equal(torify_socks_state_name(&s), "socks5-read-method");
+
+    struct run r;
+    assert_int_equal(torify_socks_init(&s, TORIFY_SOCKS5, TORIFY_SOCKS_CONNECT, &t, NULL, NULL, 0), TORIFY_OK);
+    run_codec(&s, SRV5, sizeof SRV5, 9999, 9999, &r);
+    assert_int_equal(r.end, TORIFY_SOCKS_DONE);
+    assert_string_equal(torify_socks_state_name(&s), "done");
+
+    assert_int_equal(torify_socks_init(&s, TORIFY_SOCKS4A, TORIFY_SOCKS_CONNECT, &t, NULL, NULL, 0), TORIFY_OK);
+    assert_string_equal(torify_socks_state_name(&s), "socks4-send-request");
+    assert_int_equal(torify_socks_sent(&s, torify_socks_output(&s, &out)), TORIFY_OK);
+    assert_string_equal(torify_socks_state_name(&s), "socks4-read-reply");
+
+    assert_int_equal(torify_socks_init(&s, TORIFY_SOCKS4, TORIFY_SOCKS_CONNECT, &t, NULL, "pw", 0),
+                     TORIFY_E_INVAL_CREDENTIALS);
+    assert_string_equal(torify_socks_state_name(&s), "init");
+}
+
 /* Every combination of write and read chunk size gives the same outcome. */
 static void test_any_chunking_gives_the_same_outcome(void **state)
 {
@@ -212,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_feed_after_done_is_refused_and_keeps_result),
         cmocka_unit_test(test_feed_while_writing_is_refused),
         cmocka_unit_test(test_sent_more_than_offered_is_refused_without_state_change),
+        cmocka_unit_test(test_state_names_follow_the_exchange_and_a_failure_names_its_step),
         cmocka_unit_test(test_feed_null_buffer_with_length_is_refused),
         cmocka_unit_test(test_eof_before_reply_is_truncated_even_while_writing),
         cmocka_unit_test(test_failed_codec_keeps_reporting_its_first_error),
