@@ -211,6 +211,9 @@ struct torify_socks_opts {
     const char *pass;
     unsigned flags;                /* TORIFY_SOCKS_PIPELINE ... */
     int timeout_ms;                /* whole operation; <= 0 means 30000 */
+    int connect_timeout_ms;        /* the connect to the proxy, within timeout_ms
+                                      (dial, resolve, resolve_ptr); <= 0: only
+                                      timeout_ms bounds it */
 };
 
 /* Run a handshake on fd, already connected to the proxy (a non-blocking
@@ -233,9 +236,12 @@ TORIFY_API torify_err torify_socks_handshake_fd(int fd, enum torify_socks_cmd cm
  * connect() called by name: inside libtorify.so those are interposed, so
  * the shim never uses them (only torify_socks_handshake_fd and the codec).
  * They are for programs that link libtorify-socks.a.  One deadline
- * (opts->timeout_ms) covers the connect to the proxy and the handshake;
- * a proxy that cannot be reached gives TORIFY_E_PROXY_UNREACHABLE
- * (errno ECONNREFUSED), one that does not answer in time TORIFY_E_TIMEOUT. */
+ * (opts->timeout_ms) covers the connect to the proxy and the handshake,
+ * and opts->connect_timeout_ms, when set, the connect alone (a proxy on
+ * this machine answers at once or not at all, while Tor may need minutes
+ * to build a circuit for the handshake).  A proxy that cannot be reached
+ * gives TORIFY_E_PROXY_UNREACHABLE (errno ECONNREFUSED), one that does not
+ * answer in time TORIFY_E_TIMEOUT. */
 
 /* Connect to the proxy (any family, AF_UNIX too) and CONNECT to target.
  * Returns a connected blocking fd (CLOEXEC) ready for application data, or -1

@@ -233,6 +233,7 @@ void torify_policy_socks_opts(const struct torify_config *c, long pid, unsigned 
     memset(o, 0, sizeof *o);
     o->proto = c->proto ? c->proto : TORIFY_SOCKS5;
     o->timeout_ms = timeout_ms;
+    o->connect_timeout_ms = TORIFY_TOR_CONNECT_MS < timeout_ms ? TORIFY_TOR_CONNECT_MS : timeout_ms;
     if (torify_policy_credentials(c, pid, start_time, user, TORIFY_POLICY_CRED_MAX, pass, TORIFY_POLICY_CRED_MAX)) {
         o->user = user;
         /* SOCKS4a has only a user id field. */

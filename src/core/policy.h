@@ -77,19 +77,33 @@ enum torify_reverse_kind torify_policy_reverse_kind(const struct torify_ip *ip, 
 bool torify_policy_credentials(const struct torify_config *c, long pid, unsigned long long start_time,
                                char *user, size_t user_len, char *pass, size_t pass_len);
 
-/* How long torify waits for Tor, the one table for the shim and the guard.
- * Tor needs time to build circuits: its own SocksTimeout is 2 minutes. */
+/* ---- talking to Tor as this process -------------------------------------
+ *
+ * To talk to Tor as this process, call torify_policy_socks_opts below for
+ * what to say (protocol, credentials, timeouts), then socks/dial.h's
+ * torify_sx_exchange for the connection (libtorify.so: through shim/tor.h,
+ * with the real system calls).  Every torify component does so, so they
+ * agree on circuits and on how long Tor is waited for. */
+
+/* How long torify waits for Tor, the one table for the shim, the guard and
+ * the launcher.  Tor needs time to build circuits: its own SocksTimeout is
+ * 2 minutes. */
 #define TORIFY_TOR_HANDSHAKE_MS 120000
-/* Tor runs locally: reaching its port is quick or fails at once. */
+/* Tor runs locally: reaching its port is quick or fails at once.  Bounds
+ * the connect within each of the other timeouts. */
 #define TORIFY_TOR_CONNECT_MS 10000
 /* Reverse lookups are an extra; do not hang a program long for one. */
 #define TORIFY_TOR_PTR_MS 15000
+/* torify --check: connect and RESOLVE of a literal, which Tor answers at
+ * once; a person is waiting for the answer. */
+#define TORIFY_TOR_CHECK_MS 5000
 
 /* The SOCKS options for a connection of process pid (started at
  * start_time, for IsolatePID) to Tor, the same in the shim and the guard so
- * both put a process on the same circuits: protocol, credentials, timeout.
- * user/pass are the caller's buffers of TORIFY_POLICY_CRED_MAX bytes that
- * *o points into. */
+ * both put a process on the same circuits: protocol, credentials (SOCKS4a:
+ * the user id only), timeout_ms for the whole exchange and the connect
+ * bounded by TORIFY_TOR_CONNECT_MS within it.  user/pass are the caller's
+ * buffers of TORIFY_POLICY_CRED_MAX bytes that *o points into. */
 #define TORIFY_POLICY_CRED_MAX 256
 struct torify_socks_opts;
 void torify_policy_socks_opts(const struct torify_config *c, long pid, unsigned long long start_time,

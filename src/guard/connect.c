@@ -170,10 +170,11 @@ static int dial_tor(const struct guard_sup *s, const struct torify_target *targe
     }
     struct torify_socks_opts o;
     torify_policy_socks_opts(c, pid, start, TORIFY_TOR_HANDSHAKE_MS, user, pass, &o);
-    /* The supervisor is not interposed: libtorify-socks' own dial connects
-     * to Tor and does the handshake under one deadline, so neither a Tor
-     * that accepts and stalls nor one that never answers the SYN holds a
-     * worker (and the program's connect) forever. */
+    /* The supervisor is not interposed: libtorify-socks' own dial (socks/
+     * dial.h with libc's calls) connects to Tor within TORIFY_TOR_CONNECT_MS
+     * and does the handshake within the whole timeout, as the shim, so
+     * neither a Tor that accepts and stalls nor one that never answers the
+     * SYN holds a worker (and the program's connect) forever. */
     errno = 0;
     torify_err e = TORIFY_OK;
     int sock = torify_socks_dial((const struct sockaddr *)&c->tor_addr, c->tor_addr_len, target, &o, &e);

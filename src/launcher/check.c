@@ -24,9 +24,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <torify/socks.h>
+#include "core/policy.h"
 #include "launcher/launcher.h"
+#include "socks/dial.h"
 
-#define CHECK_TIMEOUT_MS 5000
 /* Tor echoes an address literal back for RESOLVE. */
 static const char probe_name[] = "127.0.0.1";
 static const uint8_t probe_addr[4] = { 127, 0, 0, 1 };
@@ -40,48 +41,6 @@ const char *tor_address_text(const struct torify_config *cfg, char *buf, size_t 
     else
         snprintf(buf, len, "%s:%u", cfg->tor_address, cfg->tor_port);
     return buf;
-}
-
-/* Connect with a deadline; returns a blocking fd or -1 with errno. */
-static int connect_timeout(const struct sockaddr *sa, socklen_t len, int timeout_ms)
-{
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, sa, len) != 0) {
-        if (errno != EINPROGRESS) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
-        int r;
-        do
-            r = poll(&p, 1, timeout_ms);
-        while (r < 0 && errno == EINTR);
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (r == 0)
-            soerr = ETIMEDOUT;
-        else if (r < 0)
-            soerr = errno;
-        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-            soerr = errno;
-        if (soerr) {
-            close(fd);
-            errno = soerr;
-            return -1;
-        }
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
 }
 
 static bool is_socks_reply_error(torify_err e)
@@ -102,7 +61,16 @@ int check_tor(const struct torify_config *cfg)
     const char *proto = cfg->proto == TORIFY_SOCKS4A ? "SOCKS4a" : "SOCKS5";
     printf("torify: checking Tor's SocksPort at %s (%s)\n", where, proto);
 
-    int fd = connect_timeout((const struct sockaddr *)&cfg->tor_addr, cfg->tor_addr_len, CHECK_TIMEOUT_MS);
+    /* As torified programs talk to Tor (core/policy.h): the same protocol,
+     * credentials and rule for them, so a server that would refuse the
+     * programs is found here; only the timeout is a person's. */
+    struct torify_socks_opts opts;
+    char user[TORIFY_POLICY_CRED_MAX], pass[TORIFY_POLICY_CRED_MAX];
+    torify_policy_socks_opts(cfg, (long)getpid(), 0, TORIFY_TOR_CHECK_MS, user, pass, &opts);
+    int64_t conn_by, all_by;
+    torify_sx_deadlines(&opts, &conn_by, &all_by);
+    torify_err e;
+    int fd = torify_sx_open(&torify_sx_libc, (const struct sockaddr *)&cfg->tor_addr, cfg->tor_addr_len, conn_by, &e);
     if (fd < 0) {
         printf("reachable: no (%s)\n", strerror(errno));
         printf("result: Tor is not reachable at %s: is tor running, with this SocksPort?\n", where);
@@ -111,22 +79,14 @@ int check_tor(const struct torify_config *cfg)
     printf("reachable: yes\n");
 
     struct torify_target target, result;
-    torify_err e = torify_target_host(&target, probe_name, sizeof probe_name - 1, 0);
+    e = torify_target_host(&target, probe_name, sizeof probe_name - 1, 0);
     if (e != TORIFY_OK) {
         close(fd);
         printf("result: internal error: %s\n", torify_strerror(e));
         return EXIT_CHECK_NOT_TOR;
     }
-    struct torify_socks_opts opts = {
-        .proto = cfg->proto,
-        .user = cfg->has_user ? cfg->user : NULL,
-        .pass = cfg->has_pass ? cfg->pass : NULL,
-        .timeout_ms = CHECK_TIMEOUT_MS,
-    };
-    if (cfg->proto == TORIFY_SOCKS4A)
-        opts.pass = NULL; /* SOCKS4a has a user id field only */
     memset(&result, 0, sizeof result);
-    e = torify_socks_handshake_fd(fd, TORIFY_SOCKS_RESOLVE, &target, &opts, &result);
+    e = torify_sx_handshake(fd, TORIFY_SOCKS_RESOLVE, &target, &opts, &result, all_by);
     close(fd);
 
     if (e == TORIFY_OK) {
@@ -157,7 +117,7 @@ int check_tor(const struct torify_config *cfg)
         return EXIT_CHECK_NOT_TOR;
     }
     if (e == TORIFY_E_TIMEOUT)
-        printf("speaks %s: no (no answer within %d ms)\n", proto, CHECK_TIMEOUT_MS);
+        printf("speaks %s: no (no answer within %d ms)\n", proto, TORIFY_TOR_CHECK_MS);
     else if (e == TORIFY_E_IO)
         printf("speaks %s: no (%s)\n", proto, strerror(errno));
     else

@@ -80,30 +80,33 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
     if (domain != c->tor_addr.ss_family) {
         /* Tor is on a unix socket or another IP family: connect a socket of
          * the right kind, and later put it in the program's fd slot. */
-        sock = torify_real_socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sock = torify_real_socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (sock < 0)
             return TORIFY_E_IO;
         copy_options(fd, sock);
-    } else if (fl & O_NONBLOCK) {
-        /* The blocking fall-back for a non-blocking socket (no connection
-         * object or fd left for the helper): the handshake completes before
-         * connect returns, which POSIX allows. */
-        if (fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+    } else if (!(fl & O_NONBLOCK)) {
+        /* Non-blocking while torify connects it, so the deadline bounds the
+         * connect to Tor (a blocking connect waits as long as the kernel
+         * retries a SYN nobody answers); the program's flags come back at
+         * the end.  A non-blocking socket here is the blocking fall-back (no
+         * connection object or fd left for the helper): the handshake
+         * completes before connect returns, which POSIX allows. */
+        if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
             return TORIFY_E_IO;
     }
-    int up = torify_tor_connect_wait(sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
-                                     TORIFY_TOR_CONNECT_MS);
-    if (up != 0 && started && errno == EISCONN)
-        up = 0; /* connected to Tor by connect_async: never anything else */
-    if (up != 0) {
+    struct torify_socks_opts o;
+    char user[TORIFY_POLICY_CRED_MAX], pass[TORIFY_POLICY_CRED_MAX];
+    torify_tor_opts(c, &o, TORIFY_TOR_HANDSHAKE_MS, user, pass);
+    int64_t conn_by, all_by;
+    torify_sx_deadlines(&o, &conn_by, &all_by);
+    /* started: connect_async connected fd to Tor (EISCONN), never elsewhere. */
+    if (torify_sx_connect(&torify_tor_sys, sock, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len, conn_by,
+                          started) != TORIFY_OK) {
         log_tor_unreachable(c, target, errno);
         e = TORIFY_E_PROXY_UNREACHABLE;
         goto out;
     }
-    struct torify_socks_opts o;
-    char user[256], pass[256];
-    torify_tor_opts(c, &o, TORIFY_TOR_HANDSHAKE_MS, user, pass);
-    e = torify_socks_handshake_fd(sock, TORIFY_SOCKS_CONNECT, target, &o, NULL);
+    e = torify_sx_handshake(sock, TORIFY_SOCKS_CONNECT, target, &o, NULL, all_by);
     if (e != TORIFY_OK) {
         char t[300];
         torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)",

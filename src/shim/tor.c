@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,63 +12,11 @@
 
 #include "core/fakemap.h"
 #include "core/procstat.h"
-#include "core/clock.h"
 #include "dns/tor.h"
 #include "shim/state.h"
 #include "shim/real.h"
 
-int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
-{
-    if (torify_real_connect(fd, sa, len) == 0)
-        return 0;
-    if (errno != EINPROGRESS && errno != EINTR && errno != EALREADY)
-        return -1;
-    /* In flight (non-blocking fd, or a signal cut a blocking connect short):
-     * the kernel goes on connecting; wait for the outcome. */
-    long long deadline = torify_now_ms() + timeout_ms;
-    for (;;) {
-        long long left = deadline - torify_now_ms();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            continue;
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-            return -1;
-        if (soerr != 0) {
-            errno = soerr;
-            return -1;
-        }
-        return 0;
-    }
-}
-
-int torify_tor_open(const struct torify_config *c)
-{
-    if (!c->tor_addr_len) {
-        errno = ECONNREFUSED;
-        return -1;
-    }
-    int fd = torify_real_socket(c->tor_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (torify_tor_connect_wait(fd, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len, TORIFY_TOR_CONNECT_MS) != 0) {
-        int e = errno;
-        torify_real_close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
+const struct torify_sx_sys torify_tor_sys = { torify_real_socket, torify_real_connect, torify_real_close };
 
 /* The process start time (clock ticks since boot, /proc/self/stat field 22),
  * cached per pid (torify_shim.start_time, shim/state.h) so a forked child
@@ -100,26 +47,36 @@ void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o,
     torify_policy_socks_opts(c, pid, st, timeout_ms, user, pass, o);
 }
 
+/* A RESOLVE or RESOLVE_PTR as this process: its answer in *result, the
+ * connection closed. */
+static torify_err query(const struct torify_config *c, enum torify_socks_cmd cmd, const struct torify_target *t,
+                        int timeout_ms, struct torify_target *result)
+{
+    if (!c->tor_addr_len)
+        return TORIFY_E_PROXY_UNREACHABLE;
+    struct torify_socks_opts o;
+    char user[TORIFY_POLICY_CRED_MAX], pass[TORIFY_POLICY_CRED_MAX];
+    torify_tor_opts(c, &o, timeout_ms, user, pass);
+    torify_err e;
+    int fd = torify_sx_exchange(&torify_tor_sys, (const struct sockaddr *)&c->tor_addr, c->tor_addr_len, cmd, t,
+                                &o, result, &e);
+    if (fd < 0)
+        return e;
+    int saved = errno;
+    torify_real_close(fd);
+    errno = saved;
+    return TORIFY_OK;
+}
+
 torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct torify_ip *ip,
                                   char *name, size_t name_len)
 {
     if (c->proto != TORIFY_SOCKS5)
         return TORIFY_E_INVAL_TARGET; /* RESOLVE_PTR is a SOCKS5 extension */
-    struct torify_target t;
+    struct torify_target t, result;
     torify_err e = ip->family == AF_INET ? torify_target_ipv4(&t, ip->addr, 0) : torify_target_ipv6(&t, ip->addr, 0);
-    if (e)
-        return e;
-    int fd = torify_tor_open(c);
-    if (fd < 0)
-        return TORIFY_E_PROXY_UNREACHABLE;
-    struct torify_socks_opts o;
-    char user[256], pass[256];
-    torify_tor_opts(c, &o, TORIFY_TOR_PTR_MS, user, pass);
-    struct torify_target result;
-    e = torify_socks_handshake_fd(fd, TORIFY_SOCKS_RESOLVE_PTR, &t, &o, &result);
-    int saved = errno;
-    torify_real_close(fd);
-    errno = saved;
+    if (e == TORIFY_OK)
+        e = query(c, TORIFY_SOCKS_RESOLVE_PTR, &t, TORIFY_TOR_PTR_MS, &result);
     if (e)
         return e;
     if (result.kind != TORIFY_TARGET_HOST || result.host_len == 0)
@@ -133,21 +90,10 @@ torify_err torify_tor_resolve_ptr(const struct torify_config *c, const struct to
 
 torify_err torify_tor_resolve(const struct torify_config *c, const char *name, int family, uint8_t addr[16])
 {
-    struct torify_target t;
+    struct torify_target t, result;
     torify_err e = torify_target_host(&t, name, strlen(name), 0);
-    if (e)
-        return e;
-    int fd = torify_tor_open(c);
-    if (fd < 0)
-        return TORIFY_E_PROXY_UNREACHABLE;
-    struct torify_socks_opts o;
-    char user[256], pass[256];
-    torify_tor_opts(c, &o, TORIFY_TOR_HANDSHAKE_MS, user, pass);
-    struct torify_target result;
-    e = torify_socks_handshake_fd(fd, TORIFY_SOCKS_RESOLVE, &t, &o, &result);
-    int saved = errno;
-    torify_real_close(fd);
-    errno = saved;
+    if (e == TORIFY_OK)
+        e = query(c, TORIFY_SOCKS_RESOLVE, &t, TORIFY_TOR_HANDSHAKE_MS, &result);
     return e ? e : torify_dns_tor_pick(&result, family, addr);
 }
 

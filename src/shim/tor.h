@@ -1,6 +1,7 @@
 /*
- * shim/tor.h — torify's own connections to Tor: made with the real
- * socket/connect (never through our wrappers), blocking, with a timeout.
+ * shim/tor.h — libtorify.so's own connections to Tor: socks/dial.h's, made
+ * with the real socket/connect/close (never through our wrappers) and the
+ * credentials of this process.
  */
 #ifndef TORIFY_SHIM_TOR_H
 #define TORIFY_SHIM_TOR_H
@@ -9,19 +10,17 @@
 #include <torify/socks.h>
 #include "core/config.h"
 #include "core/policy.h"
+#include "socks/dial.h"
 
 /* Timeouts: TORIFY_TOR_*_MS in core/policy.h. */
 
-/* Real connect on fd, waiting for completion even if fd is non-blocking or
- * a signal interrupts; 0 or -1 with errno. */
-int torify_tor_connect_wait(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms);
+/* The system calls socks/dial.h opens connections with, inside
+ * libtorify.so: libc's real socket/connect/close. */
+extern const struct torify_sx_sys torify_tor_sys;
 
-/* A new CLOEXEC stream socket connected to Tor; -1 with errno. */
-int torify_tor_open(const struct torify_config *c);
-
-/* SOCKS options for this process: protocol, credentials (explicit, or
- * derived from pid and start time with IsolatePID).  user/pass are the
- * caller's buffers of 256 bytes. */
+/* SOCKS options for this process: torify_policy_socks_opts with this
+ * process's pid and start time (IsolatePID).  user/pass are the caller's
+ * buffers of TORIFY_POLICY_CRED_MAX bytes. */
 void torify_tor_opts(const struct torify_config *c, struct torify_socks_opts *o, int timeout_ms,
                      char *user, char *pass);
 

@@ -1,10 +1,12 @@
 /*
- * Blocking helpers that open their own connection to the proxy:
- * torify_socks_dial, torify_socks_resolve, torify_socks_resolve_ptr.
+ * Connections to the proxy (socks/dial.h) and the blocking helpers that
+ * open their own: torify_socks_dial, torify_socks_resolve,
+ * torify_socks_resolve_ptr.
  *
- * These call socket() and connect() by name.  Inside libtorify.so those
- * names are interposed, so the shim uses only torify_socks_handshake_fd and
- * the codec; these helpers are for programs linking libtorify-socks.a.
+ * The one connect-with-deadline of the tree.  The system calls come from
+ * the caller: the public helpers pass libc's (torify_sx_libc, by name);
+ * inside libtorify.so those names are the shim's wrappers, so the shim
+ * passes the real ones (shim/tor.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,69 +15,89 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dial.h"
 #include "internal.h"
 
-static void close_keep_errno(int fd)
+const struct torify_sx_sys torify_sx_libc = { socket, connect, close };
+
+static void close_keep_errno(const struct torify_sx_sys *sys, int fd)
 {
     int saved = errno;
-    close(fd);
+    sys->close(fd);
     errno = saved;
 }
 
-/* A non-blocking connection to the proxy, established before the deadline. */
-static int open_proxy(const struct sockaddr *proxy, socklen_t len, int64_t deadline_ms, torify_err *err)
+torify_err torify_sx_connect(const struct torify_sx_sys *sys, int fd, const struct sockaddr *proxy,
+                             socklen_t len, int64_t deadline_ms, bool started)
 {
-    int fd, r, soerr = 0;
+    int r, soerr = 0;
     socklen_t sl = sizeof soerr;
+
+    if (sys->connect(fd, proxy, len) == 0)
+        return TORIFY_OK;
+    if (started && errno == EISCONN)
+        return TORIFY_OK; /* the connect the caller started is done */
+    /* In flight: a non-blocking fd, or a signal cut a blocking connect
+     * short (EINTR), or it was started before (EALREADY).  The kernel goes
+     * on connecting; wait for the outcome. */
+    if (errno != EINPROGRESS && errno != EINTR && errno != EALREADY)
+        return TORIFY_E_PROXY_UNREACHABLE;
+    r = torify_sx_wait(fd, POLLOUT, deadline_ms);
+    if (r == 0) {
+        errno = ETIMEDOUT;
+        return TORIFY_E_TIMEOUT;
+    }
+    if (r < 0)
+        return TORIFY_E_IO;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+        return TORIFY_E_IO;
+    if (soerr != 0) {
+        errno = soerr;
+        return TORIFY_E_PROXY_UNREACHABLE;
+    }
+    return TORIFY_OK;
+}
+
+int torify_sx_open(const struct torify_sx_sys *sys, const struct sockaddr *proxy, socklen_t len,
+                   int64_t deadline_ms, torify_err *err)
+{
+    int fd;
 
     if (proxy == NULL || len < (socklen_t)sizeof(sa_family_t)) {
         *err = TORIFY_E_INVAL_ARGUMENT;
+        errno = EINVAL;
         return -1;
     }
-    fd = socket(proxy->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = sys->socket(proxy->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *err = TORIFY_E_IO;
         return -1;
     }
-    r = connect(fd, proxy, len);
-    if (r == 0)
-        return fd;
-    /* EINTR on a non-blocking connect: the attempt goes on in the kernel. */
-    if (errno != EINPROGRESS && errno != EINTR) {
-        *err = TORIFY_E_PROXY_UNREACHABLE;
-        close_keep_errno(fd);
-        return -1;
-    }
-    r = torify_sx_wait(fd, POLLOUT, deadline_ms);
-    if (r <= 0) {
-        *err = r == 0 ? TORIFY_E_TIMEOUT : TORIFY_E_IO;
-        close_keep_errno(fd);
-        return -1;
-    }
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
-        *err = TORIFY_E_PROXY_UNREACHABLE;
-        close_keep_errno(fd);
+    *err = torify_sx_connect(sys, fd, proxy, len, deadline_ms, false);
+    if (*err != TORIFY_OK) {
+        close_keep_errno(sys, fd);
         return -1;
     }
     return fd;
 }
 
-/* Open, handshake, and on failure close; returns the fd or -1. */
-static int exchange(const struct sockaddr *proxy, socklen_t len, enum torify_socks_cmd cmd,
-                    const struct torify_target *target, const struct torify_socks_opts *opts,
-                    struct torify_target *result, torify_err *err)
+int torify_sx_exchange(const struct torify_sx_sys *sys, const struct sockaddr *proxy, socklen_t len,
+                       enum torify_socks_cmd cmd, const struct torify_target *target,
+                       const struct torify_socks_opts *opts, struct torify_target *result, torify_err *err)
 {
-    int64_t deadline = torify_sx_now_ms() + torify_sx_timeout_ms(opts);
-    int fd = open_proxy(proxy, len, deadline, err);
+    int64_t conn, all;
+    int fd;
 
+    torify_sx_deadlines(opts, &conn, &all);
+    fd = torify_sx_open(sys, proxy, len, conn, err);
     if (fd < 0) {
         if (*err != TORIFY_E_IO)
             errno = torify_err_errno(*err);
         return -1;
     }
-    *err = torify_sx_handshake(fd, cmd, target, opts, result, deadline);
+    *err = torify_sx_handshake(fd, cmd, target, opts, result, all);
     if (*err != TORIFY_OK) {
-        close_keep_errno(fd);
+        close_keep_errno(sys, fd);
         return -1;
     }
     return fd;
@@ -85,7 +107,7 @@ int torify_socks_dial(const struct sockaddr *proxy, socklen_t proxy_len, const s
                       const struct torify_socks_opts *opts, torify_err *err)
 {
     torify_err e;
-    int fd = exchange(proxy, proxy_len, TORIFY_SOCKS_CONNECT, target, opts, NULL, &e);
+    int fd = torify_sx_exchange(&torify_sx_libc, proxy, proxy_len, TORIFY_SOCKS_CONNECT, target, opts, NULL, &e);
     int fl;
 
     if (fd >= 0) {
@@ -93,7 +115,7 @@ int torify_socks_dial(const struct sockaddr *proxy, socklen_t proxy_len, const s
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
             e = TORIFY_E_IO;
-            close_keep_errno(fd);
+            close_keep_errno(&torify_sx_libc, fd);
             fd = -1;
         }
     }
@@ -119,7 +141,7 @@ torify_err torify_socks_resolve(const struct sockaddr *proxy, socklen_t proxy_le
         errno = torify_err_errno(e);
         return e;
     }
-    fd = exchange(proxy, proxy_len, TORIFY_SOCKS_RESOLVE, &t, opts, &res, &e);
+    fd = torify_sx_exchange(&torify_sx_libc, proxy, proxy_len, TORIFY_SOCKS_RESOLVE, &t, opts, &res, &e);
     if (fd < 0)
         return e;
     close(fd);
@@ -139,7 +161,7 @@ torify_err torify_socks_resolve_ptr(const struct sockaddr *proxy, socklen_t prox
         errno = EINVAL;
         return TORIFY_E_INVAL_ARGUMENT;
     }
-    fd = exchange(proxy, proxy_len, TORIFY_SOCKS_RESOLVE_PTR, addr, opts, &res, &e);
+    fd = torify_sx_exchange(&torify_sx_libc, proxy, proxy_len, TORIFY_SOCKS_RESOLVE_PTR, addr, opts, &res, &e);
     if (fd < 0)
         return e;
     close(fd);

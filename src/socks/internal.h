@@ -70,12 +70,6 @@ torify_err torify_sx_dec_s5_reply(const uint8_t *in, size_t len, struct torify_t
  * I/O); a FAILED codec keeps its first error, which is returned. */
 torify_err torify_sx_fail(struct torify_socks *s, torify_err e);
 
-/* Monotonic clock in milliseconds, and the blocking handshake against an
- * absolute deadline on it (dial uses one deadline for connect + handshake). */
-int64_t torify_sx_now_ms(void);
-torify_err torify_sx_handshake(int fd, enum torify_socks_cmd cmd, const struct torify_target *target,
-                            const struct torify_socks_opts *opts, struct torify_target *result,
-                            int64_t deadline_ms);
 /* opts->timeout_ms, or the default 30 s when not positive. */
 int torify_sx_timeout_ms(const struct torify_socks_opts *opts);
 /* Wait for events on fd until the deadline: 1 ready, 0 timed out, -1 error. */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "dial.h"
 #include "internal.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -34,6 +35,15 @@ int torify_sx_timeout_ms(const struct torify_socks_opts *opts)
     if (opts == NULL || opts->timeout_ms <= 0)
         return DEFAULT_TIMEOUT_MS;
     return opts->timeout_ms;
+}
+
+void torify_sx_deadlines(const struct torify_socks_opts *opts, int64_t *conn, int64_t *all)
+{
+    int64_t now = torify_sx_now_ms();
+    *all = now + torify_sx_timeout_ms(opts);
+    *conn = *all;
+    if (opts != NULL && opts->connect_timeout_ms > 0 && now + opts->connect_timeout_ms < *all)
+        *conn = now + opts->connect_timeout_ms;
 }
 
 int torify_sx_wait(int fd, short events, int64_t deadline_ms)

@@ -667,6 +667,22 @@ class TestCheck(LauncherCase):
         self.assertIn("no answer within", r.stdout)
         self.assertLess(took, 10)
 
+    def test_credentials_are_the_programs(self):
+        # --check talks to Tor as torified programs do (core/policy.h): a
+        # lone user name gets its RFC 1929 partner, IsolatePID its
+        # per-process name.
+        with SocksServer(mode="relay") as srv:
+            r = self.check(srv.port, env={"TORIFY_USERNAME": "alice"})
+            self.assertEqual(r.returncode, 0, r.stdout)
+            rec = srv.wait_requests(1)[0]
+            self.assertEqual((rec["user"], rec["pass"], rec["cmd"]), ("alice", "torify", 0xF0))
+        with SocksServer(mode="relay") as srv:
+            r = self.check(srv.port, env={"TORIFY_ISOLATE": "1"})
+            self.assertEqual(r.returncode, 0, r.stdout)
+            rec = srv.wait_requests(1)[0]
+            self.assertRegex(rec["user"] or "", r"^torify-\d+-")
+            self.assertEqual(rec["pass"], "isolate")
+
     def test_socks4a_configured(self):
         with SocksServer(mode="relay") as srv:
             r = self.torify_run(["-P", str(srv.port), "--check"], env={"TORIFY_PROTOCOL": "socks4a"})

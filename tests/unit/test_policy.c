@@ -257,6 +257,34 @@ static void test_isolation_credentials_differ_per_process_and_explicit_ones_win(
     assert_string_equal(p1, "pw");
 }
 
+/* Everything torify says to Tor gets its connect bounded by the table's
+ * TORIFY_TOR_CONNECT_MS, within the whole timeout asked for. */
+static void test_socks_opts_bound_the_connect_within_the_timeout(void **state)
+{
+    struct torify_config c = cfg();
+    struct torify_socks_opts o;
+    char u[TORIFY_POLICY_CRED_MAX], p[TORIFY_POLICY_CRED_MAX];
+    torify_policy_socks_opts(&c, 100, 5, TORIFY_TOR_HANDSHAKE_MS, u, p, &o);
+    assert_int_equal(o.timeout_ms, TORIFY_TOR_HANDSHAKE_MS);
+    assert_int_equal(o.connect_timeout_ms, TORIFY_TOR_CONNECT_MS);
+    torify_policy_socks_opts(&c, 100, 5, TORIFY_TOR_CHECK_MS, u, p, &o);
+    assert_int_equal(o.timeout_ms, TORIFY_TOR_CHECK_MS);
+    assert_int_equal(o.connect_timeout_ms, TORIFY_TOR_CHECK_MS);
+    assert_null(o.user);
+    /* A lone user name gets a partner (RFC 1929 needs both); SOCKS4a sends
+     * the user id only. */
+    c.has_user = true;
+    strcpy(c.user, "alice");
+    torify_policy_socks_opts(&c, 100, 5, TORIFY_TOR_CHECK_MS, u, p, &o);
+    assert_string_equal(o.user, "alice");
+    assert_string_equal(o.pass, "torify");
+    c.proto = TORIFY_SOCKS4A;
+    torify_policy_socks_opts(&c, 100, 5, TORIFY_TOR_CHECK_MS, u, p, &o);
+    assert_int_equal(o.proto, TORIFY_SOCKS4A);
+    assert_string_equal(o.user, "alice");
+    assert_null(o.pass);
+}
+
 static const char *allow_var; /* the one variable test_env_get knows */
 static const char *test_env_get(const char *name)
 {
@@ -360,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_names_are_classified_without_any_lookup),
         cmocka_unit_test(test_the_machines_own_name_is_local),
         cmocka_unit_test(test_isolation_credentials_differ_per_process_and_explicit_ones_win),
+        cmocka_unit_test(test_socks_opts_bound_the_connect_within_the_timeout),
         cmocka_unit_test(test_refusals_name_the_setting_that_allows_them),
         cmocka_unit_test(test_probes_that_send_nothing_are_refused_quietly),
     };

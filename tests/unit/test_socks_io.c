@@ -453,6 +453,28 @@ static void test_dial_to_silent_proxy_times_out(void **state)
     peer_join(&p);
 }
 
+/* connect_timeout_ms bounds the connect to the proxy only: a proxy that
+ * takes longer than that to answer the handshake is still waited for. */
+static void test_dial_connect_timeout_does_not_cut_the_handshake(void **state)
+{
+    const struct step steps[] = { { 'r', NULL, sizeof GREET, 0 }, { 's', NULL, 0, 300 },
+                                  { 'w', METHOD_OK, 2, 0 },        { 'r', NULL, REQ_LEN, 0 },
+                                  { 'w', REPLY_OK_APP, sizeof REPLY_OK_APP, 0 },
+                                  { 'h', NULL, 0, 0 },             { 0 } };
+    struct peer p;
+    struct sockaddr_in a;
+    struct torify_target t = example();
+    struct torify_socks_opts o = { .timeout_ms = 5000, .connect_timeout_ms = 50 };
+    torify_err e = TORIFY_E_IO;
+    peer_tcp(&p, steps, &a);
+    int fd = torify_socks_dial((struct sockaddr *)&a, sizeof a, &t, &o, &e);
+    assert_int_equal(e, TORIFY_OK);
+    assert_true(fd >= 0);
+    close(fd);
+    peer_join(&p);
+    assert_false(p.failed);
+}
+
 static void test_dial_over_unix_socket(void **state)
 {
     const struct step steps[] = { { 'r', NULL, sizeof GREET, 0 }, { 'w', METHOD_OK, 2, 0 },
@@ -700,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_dial_returns_blocking_cloexec_fd_with_app_data_intact),
         cmocka_unit_test(test_dial_to_closed_port_is_proxy_unreachable),
         cmocka_unit_test(test_dial_to_silent_proxy_times_out),
+        cmocka_unit_test(test_dial_connect_timeout_does_not_cut_the_handshake),
         cmocka_unit_test(test_dial_over_unix_socket),
         cmocka_unit_test(test_dial_over_ipv6_loopback),
         cmocka_unit_test(test_resolve_returns_the_address),
