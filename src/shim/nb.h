@@ -88,9 +88,9 @@ static inline uint32_t nb_gen_of(uint64_t gs) { return (uint32_t)(gs >> 32); }
 static inline enum nb_phase nb_phase_of(uint64_t gs) { return (enum nb_phase)(uint32_t)gs; }
 static inline uint64_t nb_gs(uint32_t gen, enum nb_phase p) { return (uint64_t)gen << 32 | (uint32_t)p; }
 
-/* Connections the helper is still driving in this process; 0 lets poll and
- * select take their untouched fast path. */
-extern _Atomic int torify_nb_active;
+/* The state of all this (the pool, the epoll bookkeeping, the helper
+ * thread, the count of connections in flight) is torify_shim.nb
+ * (shim/state.h). */
 
 /* ---- nb_conn.c: pool, references ---------------------------------------- */
 
@@ -151,6 +151,9 @@ bool torify_nb_prepare(struct nb_conn *c, uint32_t gen, int fd, const struct tor
 void torify_nb_submit(struct nb_conn *c);
 /* Wake the helper (after a cancel).  Async-signal-safe. */
 void torify_nb_wake(void);
+/* In a forked child (shim/state.c's fork handler): the parent's helper does
+ * not exist here; forget its fds and orphan what it was driving. */
+void torify_nb_after_fork_child(void);
 
 /* ---- nb_epoll.c ------------------------------------------------------------ */
 

@@ -17,38 +17,30 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-#define NB_CHUNK 64u
-#define NB_CHUNKS 256u /* at most 16384 connects in flight at once; more fall back to blocking */
-
-_Atomic int torify_nb_active;
-
-static void *_Atomic chunks[NB_CHUNKS]; /* struct nb_conn[NB_CHUNK] each */
-static _Atomic unsigned hint;
-
 /* Zeroed memory is a valid pool: gs 0 is generation 0, NB_FREE, and
  * glibc's PTHREAD_MUTEX_INITIALIZER is all zeroes. */
 static struct nb_conn *chunk_at(unsigned i, bool create)
 {
-    return torify_shim_chunk(&chunks[i], NB_CHUNK * sizeof(struct nb_conn), create);
+    return torify_shim_chunk(&torify_shim.nb.chunks[i], TORIFY_NB_CHUNK * sizeof(struct nb_conn), create);
 }
 
 struct nb_conn *torify_nb_alloc(uint32_t *gen)
 {
-    unsigned total = NB_CHUNK * NB_CHUNKS;
-    unsigned start = atomic_load_explicit(&hint, memory_order_relaxed) % total;
+    unsigned total = TORIFY_NB_CHUNK * TORIFY_NB_CHUNKS;
+    unsigned start = atomic_load_explicit(&torify_shim.nb.hint, memory_order_relaxed) % total;
     for (unsigned k = 0; k < total; k++) {
         unsigned i = (start + k) % total;
-        struct nb_conn *ch = chunk_at(i / NB_CHUNK, true);
+        struct nb_conn *ch = chunk_at(i / TORIFY_NB_CHUNK, true);
         if (!ch)
             return NULL;
-        struct nb_conn *c = &ch[i % NB_CHUNK];
+        struct nb_conn *c = &ch[i % TORIFY_NB_CHUNK];
         uint64_t w = atomic_load_explicit(&c->gs, memory_order_acquire);
         if (nb_phase_of(w) != NB_FREE)
             continue;
         uint32_t g = nb_gen_of(w) + 1;
         if (!atomic_compare_exchange_strong(&c->gs, &w, nb_gs(g, NB_RESERVED)))
             continue;
-        atomic_store_explicit(&hint, i + 1, memory_order_relaxed);
+        atomic_store_explicit(&torify_shim.nb.hint, i + 1, memory_order_relaxed);
         /* fetch_add, not store: a poll() that raced with the previous
          * generation may still be between its increment and decrement. */
         atomic_fetch_add(&c->refs, 2);
@@ -151,11 +143,11 @@ int torify_nb_take_error(struct nb_conn *c)
 
 void torify_nb_each(void (*fn)(struct nb_conn *c))
 {
-    for (unsigned i = 0; i < NB_CHUNKS; i++) {
+    for (unsigned i = 0; i < TORIFY_NB_CHUNKS; i++) {
         struct nb_conn *ch = chunk_at(i, false);
         if (!ch)
             continue;
-        for (unsigned j = 0; j < NB_CHUNK; j++)
+        for (unsigned j = 0; j < TORIFY_NB_CHUNK; j++)
             fn(&ch[j]);
     }
 }

@@ -27,10 +27,6 @@
 #include "shim/nb.h"
 #include "shim/real.h"
 
-
-#define PRE_MAX 65536
-static _Atomic int pre_epfd[PRE_MAX]; /* epfd + 1 of the last ADD of an untracked fd */
-
 static struct nb_reg *find_reg(struct nb_conn *c, int epfd)
 {
     for (int i = 0; i < NB_REGS; i++)
@@ -130,8 +126,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 {
     torify_epoll_ctl_fn real = (torify_epoll_ctl_fn)torify_real_loaded(TORIFY_REAL_EPOLL_CTL);
     if (__builtin_expect(real != NULL && !torify_fd_tracked(fd), 1)) {
-        if (op != EPOLL_CTL_MOD && (unsigned)fd < PRE_MAX)
-            atomic_store_explicit(&pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
+        if (op != EPOLL_CTL_MOD && (unsigned)fd < TORIFY_NB_PRE_MAX)
+            atomic_store_explicit(&torify_shim.nb.pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
         return real(epfd, op, fd, event);
     }
     return epoll_ctl_slow(epfd, op, fd, event);
@@ -143,8 +139,8 @@ __attribute__((noinline)) static int epoll_ctl_slow(int epfd, int op, int fd, st
     if (!real)
         return -1;
     if (!torify_fd_tracked(fd)) {
-        if (op != EPOLL_CTL_MOD && (unsigned)fd < PRE_MAX)
-            atomic_store_explicit(&pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
+        if (op != EPOLL_CTL_MOD && (unsigned)fd < TORIFY_NB_PRE_MAX)
+            atomic_store_explicit(&torify_shim.nb.pre_epfd[fd], op == EPOLL_CTL_ADD ? epfd + 1 : 0, memory_order_relaxed);
         return real(epfd, op, fd, event);
     }
     return epoll_ctl_tracked(real, epfd, op, fd, event);
@@ -216,9 +212,9 @@ __attribute__((noinline)) static int epoll_ctl_tracked(torify_epoll_ctl_fn real,
 
 void torify_nb_take_epoll_regs(struct nb_conn *c)
 {
-    if ((unsigned)c->fd >= PRE_MAX)
+    if ((unsigned)c->fd >= TORIFY_NB_PRE_MAX)
         return;
-    int v = atomic_exchange_explicit(&pre_epfd[c->fd], 0, memory_order_relaxed);
+    int v = atomic_exchange_explicit(&torify_shim.nb.pre_epfd[c->fd], 0, memory_order_relaxed);
     if (v <= 0)
         return;
     int epfd = v - 1;

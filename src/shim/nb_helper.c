@@ -39,24 +39,11 @@
  * (EBADF), forgets the numbers without closing them (they are the
  * program's now) and ends; the next non-blocking connect starts a new one
  * with new fds. */
-struct helper_fds {
-    int ep, ep2;                   /* the epoll set, twice (kcmp identity) */
-    int wake;                      /* eventfd: new work or a cancel */
-    dev_t wake_dev;
-    ino_t wake_ino;
-    unsigned gen;                  /* which helper (hgen when it started) */
-};
 
-static pthread_mutex_t hlock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t hpid;                 /* process the helper runs in (0: none) */
-static struct helper_fds hfds = { -1, -1, -1, 0, 0, 0 }; /* the current helper's (hlock) */
-static _Atomic unsigned hgen;      /* bumped for each helper started */
-static _Atomic int hwake = -1;     /* hfds.wake, for torify_nb_wake without the lock */
-static dev_t hwake_dev;            /* written before hwake is published */
-static ino_t hwake_ino;
-static struct nb_conn *hqueue;     /* submitted, not yet picked up (hlock) */
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static __thread int hep = -1;      /* on a helper thread: its own epoll set */
+/* All of the helper's state is torify_shim.nb (shim/state.h); the helper
+ * thread itself works from its copy of the fds it started with, passed
+ * down as h. */
+static struct torify_shim_nb *const nb = &torify_shim.nb;
 
 static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
@@ -84,7 +71,7 @@ static bool epoll_is_ours(int ep, int ep2)
     return k < 0 && errno != EBADF && errno != EINVAL;
 }
 
-static bool fds_are_ours(const struct helper_fds *h)
+static bool fds_are_ours(const struct torify_nb_fds *h)
 {
     int saved = errno;
     bool ok = wake_is_ours(h->wake, h->wake_dev, h->wake_ino) && epoll_is_ours(h->ep, h->ep2);
@@ -94,9 +81,9 @@ static bool fds_are_ours(const struct helper_fds *h)
 
 void torify_nb_wake(void)
 {
-    int w = atomic_load(&hwake);
+    int w = atomic_load(&nb->wake1) - 1;
     /* fstat is async-signal-safe: close() may call this from a handler. */
-    if (w >= 0 && wake_is_ours(w, hwake_dev, hwake_ino)) {
+    if (w >= 0 && wake_is_ours(w, nb->wake_dev, nb->wake_ino)) {
         uint64_t one = 1;
         ssize_t r = write(w, &one, sizeof one);
         (void)r; /* a full counter already means "wake up" */
@@ -123,9 +110,9 @@ static void disconnect(int fd)
         (void)shutdown(fd, SHUT_RDWR);
 }
 
-static void finish(struct nb_conn *c, torify_err e, int sys_errno)
+static void finish(const struct torify_nb_fds *h, struct nb_conn *c, torify_err e, int sys_errno)
 {
-    (void)real_epoll_ctl(hep, EPOLL_CTL_DEL, c->dup, NULL);
+    (void)real_epoll_ctl(h->ep, EPOLL_CTL_DEL, c->dup, NULL);
     bool cancelled = atomic_load(&c->cancelled);
     int err = 0;
     if (e != TORIFY_OK) {
@@ -172,7 +159,7 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
     }
     atomic_store(&c->swapping, 0);
     pthread_mutex_unlock(&c->lock);
-    atomic_fetch_sub(&torify_nb_active, 1);
+    atomic_fetch_sub(&nb->active, 1);
     uint64_t one = 1;
     if (write(c->evfd, &one, sizeof one) < 0) {
         /* cannot happen: the counter is written once */
@@ -185,26 +172,26 @@ static void finish(struct nb_conn *c, torify_err e, int sys_errno)
 
 /* ---- driving the handshake ---------------------------------------------- */
 
-static void want_events(struct nb_conn *c, uint32_t ev)
+static void want_events(const struct torify_nb_fds *h, struct nb_conn *c, uint32_t ev)
 {
     if (c->interest == ev)
         return;
     struct epoll_event e = { .events = ev, .data.ptr = c };
-    if (real_epoll_ctl(hep, EPOLL_CTL_MOD, c->dup, &e) == 0)
+    if (real_epoll_ctl(h->ep, EPOLL_CTL_MOD, c->dup, &e) == 0)
         c->interest = ev;
 }
 
 /* The codec over our dup, through libtorify-socks' one driver; epoll
  * tells when to go on. */
-static void drive(struct nb_conn *c)
+static void drive(const struct torify_nb_fds *h, struct nb_conn *c)
 {
     enum torify_socks_want w = torify_socks_advance(&c->codec, c->dup);
     if (w == TORIFY_SOCKS_DONE)
-        finish(c, TORIFY_OK, 0);
+        finish(h, c, TORIFY_OK, 0);
     else if (w == TORIFY_SOCKS_FAILED)
-        finish(c, torify_socks_error(&c->codec), errno);
+        finish(h, c, torify_socks_error(&c->codec), errno);
     else
-        want_events(c, w == TORIFY_SOCKS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
+        want_events(h, c, w == TORIFY_SOCKS_WANT_WRITE ? EPOLLOUT : EPOLLIN);
 }
 
 /* Is c's dup still our reference to the program's socket?  (The program
@@ -221,10 +208,10 @@ static bool dup_is_ours(struct nb_conn *c)
     return ok;
 }
 
-static void step(struct nb_conn *c, uint32_t events)
+static void step(const struct torify_nb_fds *h, struct nb_conn *c, uint32_t events)
 {
     if (!dup_is_ours(c)) {
-        finish(c, TORIFY_E_IO, EBADF);
+        finish(h, c, TORIFY_E_IO, EBADF);
         return;
     }
     if (!c->tcp_up) {
@@ -236,25 +223,25 @@ static void step(struct nb_conn *c, uint32_t events)
         if (soerr != 0) {
             torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor (%s): connect to %s refused, nothing sent directly",
                        strerror(soerr), c->what);
-            finish(c, TORIFY_E_PROXY_UNREACHABLE, 0);
+            finish(h, c, TORIFY_E_PROXY_UNREACHABLE, 0);
             return;
         }
         if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
             return;
         c->tcp_up = true;
     }
-    drive(c);
+    drive(h, c);
 }
 
-static void take_queue(struct nb_conn **active, unsigned gen)
+static void take_queue(const struct torify_nb_fds *h, struct nb_conn **active)
 {
-    pthread_mutex_lock(&hlock);
+    pthread_mutex_lock(&nb->helper_lock);
     struct nb_conn *q = NULL;
-    if (atomic_load(&hgen) == gen) { /* a superseded helper takes no new work */
-        q = hqueue;
-        hqueue = NULL;
+    if (atomic_load(&nb->gen) == h->gen) { /* a superseded helper takes no new work */
+        q = nb->queue;
+        nb->queue = NULL;
     }
-    pthread_mutex_unlock(&hlock);
+    pthread_mutex_unlock(&nb->helper_lock);
     while (q) {
         struct nb_conn *c = q;
         q = q->next;
@@ -262,28 +249,28 @@ static void take_queue(struct nb_conn **active, unsigned gen)
         c->interest = EPOLLOUT;
         c->next = *active;
         *active = c;
-        if (real_epoll_ctl(hep, EPOLL_CTL_ADD, c->dup, &e) != 0)
-            finish(c, TORIFY_E_IO, errno);
+        if (real_epoll_ctl(h->ep, EPOLL_CTL_ADD, c->dup, &e) != 0)
+            finish(h, c, TORIFY_E_IO, errno);
     }
 }
 
 /* This helper's fds are gone (or it was superseded): fail what it drives
  * and, if it is still the current helper, what waits in the queue, then
  * forget the numbers. */
-static void abandon(struct helper_fds *h, struct nb_conn *active)
+static void abandon(struct torify_nb_fds *h, struct nb_conn *active)
 {
     torify_log(TORIFY_LOG_NOTICE, "the program closed torify's handshake helper's fds: "
                                   "connections in flight fail (EBADF), the next one starts a new helper");
-    pthread_mutex_lock(&hlock);
+    pthread_mutex_lock(&nb->helper_lock);
     struct nb_conn *q = NULL;
-    if (atomic_load(&hgen) == h->gen) {
-        q = hqueue;
-        hqueue = NULL;
-        hpid = 0;
-        hfds.ep = hfds.ep2 = hfds.wake = -1;
-        atomic_store(&hwake, -1);
+    if (atomic_load(&nb->gen) == h->gen) {
+        q = nb->queue;
+        nb->queue = NULL;
+        nb->helper_pid = 0;
+        nb->helper.ep = nb->helper.ep2 = nb->helper.wake = -1;
+        atomic_store(&nb->wake1, 0);
     }
-    pthread_mutex_unlock(&hlock);
+    pthread_mutex_unlock(&nb->helper_lock);
     while (q) {
         struct nb_conn *c = q;
         q = q->next;
@@ -295,7 +282,7 @@ static void abandon(struct helper_fds *h, struct nb_conn *active)
         active = c->next;
         if (!c->finished) {
             (void)dup_is_ours(c);
-            finish(c, TORIFY_E_IO, EBADF);
+            finish(h, c, TORIFY_E_IO, EBADF);
         }
         torify_nb_put(c); /* the helper's reference */
     }
@@ -303,12 +290,11 @@ static void abandon(struct helper_fds *h, struct nb_conn *active)
 
 static void *helper_main(void *arg)
 {
-    struct helper_fds h = *(struct helper_fds *)arg;
+    struct torify_nb_fds h = *(struct torify_nb_fds *)arg;
     free(arg);
-    hep = h.ep;
     struct nb_conn *active = NULL;
     for (;;) {
-        if (atomic_load(&hgen) != h.gen || !fds_are_ours(&h))
+        if (atomic_load(&nb->gen) != h.gen || !fds_are_ours(&h))
             break;
         int64_t now = torify_now_ms();
         int timeout = -1;
@@ -320,7 +306,7 @@ static void *helper_main(void *arg)
                 timeout = left > 1000 ? 1000 : (int)left; /* also: notice being superseded */
         }
         struct epoll_event evs[64];
-        int n = epoll_wait(hep, evs, 64, timeout);
+        int n = epoll_wait(h.ep, evs, 64, timeout);
         if (n < 0 && errno != EINTR)
             break; /* the number is no epoll set any more */
         for (int i = 0; i < n; i++) {
@@ -331,9 +317,9 @@ static void *helper_main(void *arg)
                     ssize_t r = read(h.wake, &v, sizeof v);
                     (void)r;
                 }
-                take_queue(&active, h.gen);
+                take_queue(&h, &active);
             } else if (!c->finished) {
-                step(c, evs[i].events);
+                step(&h, c, evs[i].events);
             }
         }
         /* Cancels, deadlines, and letting go of finished connections. */
@@ -341,9 +327,9 @@ static void *helper_main(void *arg)
         for (struct nb_conn **pp = &active; *pp;) {
             struct nb_conn *c = *pp;
             if (!c->finished && atomic_load(&c->cancelled))
-                finish(c, TORIFY_E_IO, ECANCELED);
+                finish(&h, c, TORIFY_E_IO, ECANCELED);
             else if (!c->finished && now >= c->deadline_ms)
-                finish(c, TORIFY_E_TIMEOUT, 0);
+                finish(&h, c, TORIFY_E_TIMEOUT, 0);
             if (c->finished) {
                 *pp = c->next;
                 torify_nb_put(c); /* the helper's reference */
@@ -388,28 +374,22 @@ static void orphan(struct nb_conn *c)
     }
 }
 
-static void atfork_child(void)
+void torify_nb_after_fork_child(void)
 {
-    pthread_mutex_init(&hlock, NULL);
+    pthread_mutex_init(&nb->helper_lock, NULL);
     /* The child's copies of the helper's fds — unless the program closed
      * them and the numbers are its files now. */
-    if (hpid && fds_are_ours(&hfds)) {
-        torify_real_close(hfds.ep);
-        torify_real_close(hfds.ep2);
-        torify_real_close(hfds.wake);
+    if (nb->helper_pid && fds_are_ours(&nb->helper)) {
+        torify_real_close(nb->helper.ep);
+        torify_real_close(nb->helper.ep2);
+        torify_real_close(nb->helper.wake);
     }
-    hfds.ep = hfds.ep2 = hfds.wake = -1;
-    hep = -1;
-    atomic_store(&hwake, -1);
-    hpid = 0;
-    hqueue = NULL;
-    atomic_store(&torify_nb_active, 0);
+    nb->helper.ep = nb->helper.ep2 = nb->helper.wake = -1;
+    atomic_store(&nb->wake1, 0);
+    nb->helper_pid = 0;
+    nb->queue = NULL;
+    atomic_store(&nb->active, 0);
     torify_nb_each(orphan);
-}
-
-static void register_atfork(void)
-{
-    (void)pthread_atfork(NULL, NULL, atfork_child);
 }
 
 /* ---- starting, submitting ---------------------------------------------------- */
@@ -437,21 +417,21 @@ int torify_nb_move_high(int fd)
 
 bool torify_nb_helper_ensure(void)
 {
-    pthread_once(&atfork_once, register_atfork);
+    torify_shim_fork_init(); /* a forked child forgets this helper (torify_nb_after_fork_child) */
     pid_t me = getpid();
-    pthread_mutex_lock(&hlock);
-    bool ok = hpid == me;
-    if (ok && !fds_are_ours(&hfds)) {
+    pthread_mutex_lock(&nb->helper_lock);
+    bool ok = nb->helper_pid == me;
+    if (ok && !fds_are_ours(&nb->helper)) {
         /* The program closed the helper's fds: that helper ends when it
          * sees the new generation; its numbers are the program's now. */
-        atomic_fetch_add(&hgen, 1);
-        hfds.ep = hfds.ep2 = hfds.wake = -1;
-        atomic_store(&hwake, -1);
-        hpid = 0;
+        atomic_fetch_add(&nb->gen, 1);
+        nb->helper.ep = nb->helper.ep2 = nb->helper.wake = -1;
+        atomic_store(&nb->wake1, 0);
+        nb->helper_pid = 0;
         ok = false;
     }
     if (!ok) {
-        struct helper_fds *h = malloc(sizeof *h);
+        struct torify_nb_fds *h = malloc(sizeof *h);
         int ep = torify_nb_move_high(epoll_create1(EPOLL_CLOEXEC));
         int ep2 = ep >= 0 ? torify_nb_dup_high(ep) : -1;
         int wk = torify_nb_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -464,11 +444,11 @@ bool torify_nb_helper_ensure(void)
             h->wake = wk;
             h->wake_dev = st.st_dev;
             h->wake_ino = st.st_ino;
-            h->gen = atomic_fetch_add(&hgen, 1) + 1;
-            hfds = *h;
-            hwake_dev = st.st_dev;
-            hwake_ino = st.st_ino;
-            atomic_store(&hwake, wk);
+            h->gen = atomic_fetch_add(&nb->gen, 1) + 1;
+            nb->helper = *h;
+            nb->wake_dev = st.st_dev;
+            nb->wake_ino = st.st_ino;
+            atomic_store(&nb->wake1, wk + 1);
             sigset_t all, old;
             sigfillset(&all);
             pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -481,10 +461,10 @@ bool torify_nb_helper_ensure(void)
             pthread_attr_destroy(&a);
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             if (ok) {
-                hpid = me;
+                nb->helper_pid = me;
             } else {
-                hfds.ep = hfds.ep2 = hfds.wake = -1;
-                atomic_store(&hwake, -1);
+                nb->helper.ep = nb->helper.ep2 = nb->helper.wake = -1;
+                atomic_store(&nb->wake1, 0);
             }
         }
         if (!ok) {
@@ -498,7 +478,7 @@ bool torify_nb_helper_ensure(void)
             torify_log(TORIFY_LOG_NOTICE, "cannot start the handshake helper thread: non-blocking connects block");
         }
     }
-    pthread_mutex_unlock(&hlock);
+    pthread_mutex_unlock(&nb->helper_lock);
     return ok;
 }
 
@@ -540,11 +520,11 @@ fail:
 void torify_nb_submit(struct nb_conn *c)
 {
     uint64_t w = atomic_load(&c->gs);
-    atomic_fetch_add(&torify_nb_active, 1);
+    atomic_fetch_add(&nb->active, 1);
     atomic_store(&c->gs, nb_gs(nb_gen_of(w), NB_CONNECTING));
-    pthread_mutex_lock(&hlock);
-    c->next = hqueue;
-    hqueue = c;
-    pthread_mutex_unlock(&hlock);
+    pthread_mutex_lock(&nb->helper_lock);
+    c->next = nb->queue;
+    nb->queue = c;
+    pthread_mutex_unlock(&nb->helper_lock);
     torify_nb_wake();
 }

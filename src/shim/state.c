@@ -24,6 +24,8 @@ struct torify_shim_state torify_shim = {
     .fork_once = PTHREAD_ONCE_INIT,
 };
 _Static_assert(PTHREAD_ONCE_INIT == 0 && TORIFY_PASS_UNKNOWN == 0, "torify_shim must start all zero");
+/* nb.helper_lock too is zero at load: glibc's PTHREAD_MUTEX_INITIALIZER is
+ * all zeroes, as the pool's objects rely on (shim/nb_conn.c). */
 
 /* Until torify keeps state for some fd, close() is one indirect jump to
  * libc's (shim/close.c). */
@@ -35,12 +37,14 @@ __thread struct torify_shim_thread torify_shim_thread;
 
 /* In the child of fork() only the forking thread exists: a lock another
  * thread held stays held forever, so it starts afresh; the pid close()
- * compares with is the child's own.  (Fork handlers run in the child
+ * compares with is the child's own; the parent's handshake helper is not
+ * there (shim/nb.h).  (Fork handlers run in the child
  * before fork() returns, and only async-signal-safe work is done here.) */
 static void after_fork_child(void)
 {
     pthread_mutex_init(&torify_shim.lock, NULL);
     atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
+    torify_nb_after_fork_child();
 }
 
 static void fork_register(void)

@@ -32,6 +32,8 @@
  *  - this process's pid for close() (shim/close.c), whose dispatch pointer
  *    is the one variable beside the struct (torify_shim_close, below);
  *  - the next definitions of the interposed functions (shim/real.h);
+ *  - the non-blocking connects' pool, epoll bookkeeping and helper thread
+ *    (shim/nb.h);
  *  - the process start time for IsolatePID credentials (shim/tor.c).
  */
 #ifndef TORIFY_SHIM_STATE_H
@@ -89,6 +91,43 @@ enum { TORIFY_PASS_UNKNOWN = 0, TORIFY_PASS_NO, TORIFY_PASS_YES };
 /* Room for shim/real.h's table (it checks that its ids fit). */
 #define TORIFY_SHIM_REAL_MAX 48
 
+/* ---- non-blocking connects (shim/nb.h) ---------------------------------- */
+
+#define TORIFY_NB_CHUNK 64u   /* connection objects per mmap'd chunk of the pool */
+#define TORIFY_NB_CHUNKS 256u /* at most 16384 connects in flight at once; more fall back to blocking */
+#define TORIFY_NB_PRE_MAX 65536u /* fds whose last epoll ADD is remembered (nb_epoll.c) */
+
+/* The helper thread's own fds (nb_helper.c): the epoll set twice (kcmp
+ * identity) and the wake-up eventfd with its identity. */
+struct torify_nb_fds {
+    int ep, ep2;
+    int wake;
+    dev_t wake_dev;
+    ino_t wake_ino;
+    unsigned gen;                  /* which helper (nb.gen when it started) */
+};
+
+/* [helper]: only under nb.helper_lock.  A lock of its own, not
+ * torify_shim.lock: connect(), async-signal-safe, takes it to start the
+ * helper and hand it work, and it is held across pthread_create. */
+struct torify_shim_nb {
+    _Atomic int active;            /* [atomic] connections the helper drives in this process;
+                                      0 lets poll and select take their untouched fast path */
+    void *_Atomic chunks[TORIFY_NB_CHUNKS]; /* [atomic] the pool (nb_conn.c): struct nb_conn[TORIFY_NB_CHUNK] each */
+    _Atomic unsigned hint;         /* [atomic] where the pool's next search starts */
+    _Atomic int pre_epfd[TORIFY_NB_PRE_MAX]; /* [atomic] epfd + 1 of the last ADD of an untracked fd */
+
+    pthread_mutex_t helper_lock;
+    pid_t helper_pid;              /* [helper] process the helper runs in (0: none) */
+    struct torify_nb_fds helper;   /* [helper] the current helper's fds, valid while helper_pid */
+    struct nb_conn *queue;         /* [helper] submitted, not yet picked up */
+    _Atomic unsigned gen;          /* [atomic] bumped for each helper started */
+    _Atomic int wake1;             /* [atomic] helper.wake + 1 (0: none), for torify_nb_wake
+                                      without the lock; + 1 so the struct starts all zero */
+    dev_t wake_dev;                /* written before wake1 is published */
+    ino_t wake_ino;
+};
+
 /* ---- the singleton ------------------------------------------------------ */
 
 struct torify_shim_state {
@@ -117,6 +156,9 @@ struct torify_shim_state {
 
     /* libc's definitions of the interposed functions (shim/real.h) */
     void *_Atomic real[TORIFY_SHIM_REAL_MAX];    /* [atomic] every racer stores the same value */
+
+    /* non-blocking connects: the pool, epoll bookkeeping, the helper thread */
+    struct torify_shim_nb nb;
 
     /* IsolatePID: this process's start time, and the pid it belongs to */
     _Atomic long start_time_pid;                 /* [atomic] published after start_time */

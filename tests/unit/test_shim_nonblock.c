@@ -116,9 +116,9 @@ static void wait_requests(int n)
 
 static void wait_idle(void)
 {
-    for (int i = 0; i < 500 && atomic_load(&torify_nb_active) > 0; i++)
+    for (int i = 0; i < 500 && atomic_load(&torify_shim.nb.active) > 0; i++)
         usleep(10000);
-    assert_int_equal(atomic_load(&torify_nb_active), 0);
+    assert_int_equal(atomic_load(&torify_shim.nb.active), 0);
 }
 
 static int so_error(int s)
@@ -269,7 +269,7 @@ static void test_forked_child_sees_a_plain_socket_and_does_not_cancel_the_parent
          * parent's handshake alone. */
         enum nb_phase ph;
         struct nb_conn *c = torify_nb_get(s, &ph);
-        int ok = c && ph == NB_ORPHAN && atomic_load(&torify_nb_active) == 0;
+        int ok = c && ph == NB_ORPHAN && atomic_load(&torify_shim.nb.active) == 0;
         if (c)
             torify_nb_put(c);
         close(s);
