@@ -470,8 +470,8 @@ static void warn_apparmor(const char *lib)
     if (n <= 0 || v[0] != 'Y' || preload_path_in_system_libs(lib))
         return;
     fprintf(stderr, "torify: warning: AppArmor is enabled: programs it confines may map libraries only from "
-                    "/usr/lib and /lib, so they would run WITHOUT torify (install with `make install PREFIX=/usr`, "
-                    "or allow `%s mr,` and `/etc/torify.conf r,` in their profiles)\n", lib);
+                    "/usr/lib and /lib, so they would run WITHOUT torify (install the Debian package "
+                    "or with `make install PREFIX=/usr`, or allow `%s mr,` and `/etc/torify.conf r,` in their profiles)\n", lib);
 }
 
 static void print_tor(const struct torify_config *cfg, FILE *out)
