@@ -479,6 +479,13 @@ static const struct { const char *var; enum key_id id; const char *key; } env_ke
     { "TORIFY_RESOLVE_THROUGH_TOR", K_RESOLVE_TOR, "ResolveThroughTor" },
 };
 
+/* Was this process started by the launcher (TORIFY_LAUNCHED=1)? */
+static bool launched_by(torify_getenv_fn get)
+{
+    const char *v = get("TORIFY_LAUNCHED");
+    return v && strcmp(v, "1") == 0;
+}
+
 torify_err torify_config_apply_env(struct torify_config *c, torify_getenv_fn get, char *err, size_t err_len)
 {
     if (!get)
@@ -496,8 +503,7 @@ torify_err torify_config_apply_env(struct torify_config *c, torify_getenv_fn get
         if (e)
             return e;
     }
-    const char *launched = get("TORIFY_LAUNCHED");
-    c->launched = launched && strcmp(launched, "1") == 0;
+    c->launched = launched_by(get);
     return TORIFY_OK;
 }
 
@@ -521,6 +527,9 @@ torify_err torify_config_load(struct torify_config *c, torify_getenv_fn get, boo
         err[0] = '\0';
     const char *named = NULL;
     if (!secure && get) {
+        /* Known even when the file below is broken: a launched program
+         * that fails closed says why at the launched programs' level. */
+        c->launched = launched_by(get);
         named = get("TORIFY_CONF_FILE");
         if (!named || !*named)
             named = get("TORSOCKS_CONF_FILE");

@@ -92,11 +92,8 @@ static void config_init(void)
     /* AT_SECURE (set-uid, capabilities): the environment is the caller's,
      * not the program owner's, so only the system file counts. */
     bool secure = getauxval(AT_SECURE) != 0;
+    /* cfg.launched is set also when the configuration is broken. */
     s->config_err = torify_config_load(&s->cfg, env_get, secure, s->config_msg, sizeof s->config_msg);
-    if (!secure) {
-        const char *l = getenv("TORIFY_LAUNCHED");
-        s->cfg.launched = l && strcmp(l, "1") == 0;
-    }
     char exe[TORIFY_EXE_PATH_MAX + 1];
     const char *self = self_exe(exe, sizeof exe);
     s->exempt = torify_state_exempt_rule(s->config_err == TORIFY_OK ? &s->cfg : NULL, s->cfg.launched, self);

@@ -321,6 +321,30 @@ static void write_sized_tmp(size_t n, long nul_at)
     free(text);
 }
 
+static void test_launched_is_known_also_when_the_file_is_broken(void **state)
+{
+    /* The shim decides exemption and its log level by it, also when it
+     * fails closed: `torify tor` with a broken file is torified. */
+    write_tmp("TorPort nope\n");
+    static const char *env[5];
+    env[0] = "TORIFY_CONF_FILE";
+    env[1] = tmp_path;
+    env[2] = "TORIFY_LAUNCHED";
+    env[3] = "1";
+    env[4] = NULL;
+    fake_env = env;
+    struct torify_config c;
+    char err[256] = "";
+    torify_err e = torify_config_load(&c, env_lookup, false, err, sizeof err);
+    assert_int_equal(e, TORIFY_E_REFUSE_CONFIG);
+    assert_true(c.launched);
+    /* Not under AT_SECURE: the environment is not read at all. */
+    e = torify_config_load(&c, env_lookup, true, err, sizeof err);
+    fake_env = NULL;
+    unlink(tmp_path);
+    assert_false(c.launched);
+}
+
 static void test_a_config_file_is_read_whole_up_to_64_kib(void **state)
 {
     struct torify_config c;
@@ -595,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_named_config_file_is_read_and_errors_name_its_path),
         cmocka_unit_test(test_named_config_file_that_is_missing_is_an_error),
         cmocka_unit_test(test_a_config_file_is_read_whole_up_to_64_kib),
+        cmocka_unit_test(test_launched_is_known_also_when_the_file_is_broken),
         cmocka_unit_test(test_environment_then_file_order_in_full_load),
         cmocka_unit_test(test_at_secure_ignores_the_environment),
         cmocka_unit_test(test_cidr_parsing_clears_host_bits_and_matches),
