@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/lookup.h"
 #include "core/policy.h"
 #include "dns/msg.h"
 #include "dns/reverse.h"
@@ -125,25 +126,13 @@ static void answer_ptr(const struct torify_dns_answerer *a, int family, const ui
     }
 }
 
-static void answer_literal(const char *name, int family, struct outcome *o)
-{
-    uint8_t addr[16];
-    struct in_addr a4;
-    o->rcode = TORIFY_DNS_NOERROR;
-    /* inet_aton: the forms the shim's name kind calls numeric ("10.1", "0x7f.1"). */
-    if (family == AF_INET && inet_aton(name, &a4)) {
-        memcpy(addr, &a4, 4);
-        set_addr(o, AF_INET, addr);
-    } else if (family == AF_INET6 && inet_pton(AF_INET6, name, addr) == 1) {
-        set_addr(o, AF_INET6, addr);
-    }
-}
-
-static void answer_host(const struct torify_dns_answerer *a, const char *name, bool onion, int family,
+/* A / AAAA of a name of this kind: the shim's answer (core/lookup.h), or
+ * with the resolve callback Tor's for a host name. */
+static void answer_name(const struct torify_dns_answerer *a, const char *name, enum torify_name_kind kind, int family,
                         struct outcome *o)
 {
     uint8_t addr[16];
-    if (a->resolve && !onion) {
+    if (a->resolve && kind == TORIFY_NAME_HOST) {
         torify_err e = a->resolve(a->ctx, name, family, addr);
         if (e == TORIFY_OK)
             set_addr(o, family, addr);
@@ -151,21 +140,24 @@ static void answer_host(const struct torify_dns_answerer *a, const char *name, b
             o->rcode = rcode_of(e);
         return;
     }
-    uint32_t slot;
-    torify_err e = a->map ? torify_fakemap_assign(a->map, name, strlen(name), &slot) : TORIFY_E_IO;
-    if (e == TORIFY_E_IO) {
-        o->rcode = TORIFY_DNS_SERVFAIL; /* every slot held by a live connection */
+    struct torify_fakemap *m = torify_lookup_needs_map(kind) ? a->map : NULL;
+    switch (torify_lookup_name(kind, name, family, !a->config_broken, m, addr, NULL)) {
+    case TORIFY_LOOKUP_OK:
+        set_addr(o, family, addr);
+        return;
+    case TORIFY_LOOKUP_NODATA:
+        o->rcode = TORIFY_DNS_NOERROR;
+        return;
+    case TORIFY_LOOKUP_NONAME:
+        o->rcode = TORIFY_DNS_NXDOMAIN; /* as getaddrinfo: EAI_NONAME */
+        return;
+    case TORIFY_LOOKUP_AGAIN:
+        o->rcode = TORIFY_DNS_SERVFAIL; /* every slot held by a live connection (getaddrinfo: EAI_AGAIN) */
+        return;
+    case TORIFY_LOOKUP_REFUSED:
+        o->rcode = TORIFY_DNS_REFUSED;
         return;
     }
-    if (e != TORIFY_OK) {
-        o->rcode = TORIFY_DNS_NXDOMAIN; /* a name the map refuses (as getaddrinfo: EAI_NONAME) */
-        return;
-    }
-    if (family == AF_INET)
-        torify_fakemap_addr4(a->map, slot, addr);
-    else
-        torify_fakemap_addr6(a->map, slot, addr);
-    set_addr(o, family, addr);
 }
 
 static void decide(const struct torify_dns_answerer *a, const struct torify_dns_query *q, struct outcome *o)
@@ -197,34 +189,18 @@ static void decide(const struct torify_dns_answerer *a, const struct torify_dns_
         me = host;
     }
     enum torify_name_kind kind = torify_policy_name_kind_on(q->qname, me);
-    family = q->qtype == TORIFY_DNS_T_A ? AF_INET : q->qtype == TORIFY_DNS_T_AAAA ? AF_INET6 : 0;
-    switch (kind) {
-    case TORIFY_NAME_INVALID:
+    if (kind == TORIFY_NAME_INVALID) {
         o->rcode = TORIFY_DNS_NXDOMAIN;
         return;
-    case TORIFY_NAME_NUMERIC:
-        if (family)
-            answer_literal(q->qname, family, o);
-        return;
-    case TORIFY_NAME_LOCALHOST:
-        if (family == AF_INET) {
-            static const uint8_t lo4[4] = { 127, 0, 0, 1 };
-            set_addr(o, AF_INET, lo4);
-        } else if (family == AF_INET6) {
-            static const uint8_t lo6[16] = { [15] = 1 };
-            set_addr(o, AF_INET6, lo6);
-        }
-        return;
-    case TORIFY_NAME_HOST:
-    case TORIFY_NAME_ONION:
-        if (a->config_broken) {
-            o->rcode = TORIFY_DNS_REFUSED;
-            return;
-        }
-        if (family)
-            answer_host(a, q->qname, kind == TORIFY_NAME_ONION, family, o);
+    }
+    if (torify_lookup_needs_map(kind) && a->config_broken) {
+        o->rcode = TORIFY_DNS_REFUSED; /* every type: the shim refuses host-name lookups */
         return;
     }
+    family = q->qtype == TORIFY_DNS_T_A ? AF_INET : q->qtype == TORIFY_DNS_T_AAAA ? AF_INET6 : 0;
+    if (family)
+        answer_name(a, q->qname, kind, family, o);
+    /* other types: NOERROR without records, and no slot taken */
 }
 
 static void summarize(struct torify_dns_summary *what, const struct torify_dns_query *q, int rcode,

@@ -15,6 +15,7 @@
 
 #include "core/fakemap.h"
 #include "core/log.h"
+#include "core/lookup.h"
 #include "core/policy.h"
 #include "shim/state.h"
 #include "shim/real.h"
@@ -60,50 +61,21 @@ static int by_name(const char *name, int af, struct hostent *ret, char *buf, siz
     }
     uint8_t addr[16];
     size_t alen = af == AF_INET ? 4 : 16;
-    switch (torify_shim_name_kind(name)) {
-    case TORIFY_NAME_NUMERIC: {
-        struct in_addr a4;
-        if (af == AF_INET && inet_aton(name, &a4)) {
-            memcpy(addr, &a4, 4);
-        } else if (af == AF_INET6 && inet_pton(AF_INET6, name, addr) == 1) {
-            /* ok */
-        } else {
-            *h_errnop = HOST_NOT_FOUND; /* a literal of the other family */
-            return 0;
-        }
+    enum torify_name_kind kind = torify_shim_name_kind(name);
+    bool config_ok = torify_state_config()->config_err == TORIFY_OK;
+    struct torify_fakemap *m = torify_lookup_needs_map(kind) && config_ok ? torify_state_fakemap(NULL) : NULL;
+    switch (torify_lookup_name(kind, name, af, config_ok, m, addr, NULL)) {
+    case TORIFY_LOOKUP_OK:
         break;
-    }
-    case TORIFY_NAME_LOCALHOST:
-        if (af == AF_INET) {
-            static const uint8_t lo4[4] = { 127, 0, 0, 1 };
-            memcpy(addr, lo4, 4);
-        } else {
-            static const uint8_t lo6[16] = { [15] = 1 };
-            memcpy(addr, lo6, 16);
-        }
-        break;
-    case TORIFY_NAME_HOST:
-    case TORIFY_NAME_ONION: {
-        const struct torify_state_config *st = torify_state_config();
-        if (st->config_err != TORIFY_OK) {
-            torify_refuse(TORIFY_E_REFUSE_CONFIG, "lookup of %s", name);
-            *h_errnop = NO_RECOVERY;
-            return 0;
-        }
-        struct torify_fakemap *m = torify_state_fakemap(NULL);
-        uint32_t slot;
-        torify_err e = m ? torify_fakemap_assign(m, name, strlen(name), &slot) : TORIFY_E_IO;
-        if (e != TORIFY_OK) {
-            *h_errnop = e == TORIFY_E_IO ? TRY_AGAIN : HOST_NOT_FOUND;
-            return 0;
-        }
-        if (af == AF_INET)
-            torify_fakemap_addr4(m, slot, addr);
-        else
-            torify_fakemap_addr6(m, slot, addr);
-        break;
-    }
-    case TORIFY_NAME_INVALID:
+    case TORIFY_LOOKUP_REFUSED:
+        torify_refuse(TORIFY_E_REFUSE_CONFIG, "lookup of %s", name);
+        *h_errnop = NO_RECOVERY;
+        return 0;
+    case TORIFY_LOOKUP_AGAIN:
+        *h_errnop = TRY_AGAIN;
+        return 0;
+    case TORIFY_LOOKUP_NODATA: /* a literal of the other family */
+    case TORIFY_LOOKUP_NONAME:
     default:
         *h_errnop = HOST_NOT_FOUND;
         return 0;

@@ -26,6 +26,7 @@
 
 #include "core/fakemap.h"
 #include "core/log.h"
+#include "core/lookup.h"
 #include "core/policy.h"
 #include "shim/state.h"
 #include "shim/real.h"
@@ -78,34 +79,39 @@ static int gai_localhost(torify_getaddrinfo_fn f, const char *service, const str
     return 0;
 }
 
-static int gai_fake(torify_getaddrinfo_fn f, const char *node, const char *service,
+static int gai_fake(torify_getaddrinfo_fn f, enum torify_name_kind kind, const char *node, const char *service,
                     const struct addrinfo *hints, struct addrinfo **res)
 {
-    const struct torify_state_config *st = torify_state_config();
-    if (st->config_err != TORIFY_OK) {
-        torify_refuse(TORIFY_E_REFUSE_CONFIG, "lookup of %s", node);
-        return EAI_FAIL;
-    }
     struct addrinfo h;
     memset(&h, 0, sizeof h);
     if (hints)
         h = *hints;
     int fam = h.ai_family == AF_INET6 ? AF_INET6 : AF_INET;
-    if (h.ai_family != AF_UNSPEC && h.ai_family != AF_INET && h.ai_family != AF_INET6)
+    const struct torify_state_config *st = torify_state_config();
+    bool config_ok = st->config_err == TORIFY_OK;
+    if (config_ok && h.ai_family != AF_UNSPEC && h.ai_family != AF_INET && h.ai_family != AF_INET6)
         return EAI_FAMILY;
     torify_err me = TORIFY_E_IO;
-    struct torify_fakemap *m = torify_state_fakemap(&me);
-    if (!m)
+    struct torify_fakemap *m = config_ok ? torify_state_fakemap(&me) : NULL;
+    if (config_ok && !m)
         return EAI_MEMORY;
+    uint8_t addr[16];
     uint32_t slot;
-    torify_err e = torify_fakemap_assign(m, node, strlen(node), &slot);
-    if (e == TORIFY_E_IO) {
+    switch (torify_lookup_name(kind, node, fam, config_ok, m, addr, &slot)) {
+    case TORIFY_LOOKUP_OK:
+        break;
+    case TORIFY_LOOKUP_REFUSED:
+        torify_refuse(TORIFY_E_REFUSE_CONFIG, "lookup of %s", node);
+        return EAI_FAIL;
+    case TORIFY_LOOKUP_AGAIN:
         torify_log(TORIFY_LOG_NOTICE, "no fake address free for %s (all %u in use by connections)", node,
                    torify_fakemap_capacity(m));
         return EAI_AGAIN;
-    }
-    if (e != TORIFY_OK)
+    case TORIFY_LOOKUP_NODATA:
+    case TORIFY_LOOKUP_NONAME:
+    default:
         return EAI_NONAME;
+    }
 
     int want_canon = h.ai_flags & AI_CANONNAME;
     h.ai_family = fam;
@@ -178,14 +184,15 @@ EXPORT int getaddrinfo(const char *node, const char *service, const struct addri
         return r;
     if (torify_state_passthrough())
         return f(node, service, hints, res); /* exempt: libc's own lookup */
-    switch (torify_shim_name_kind(node)) {
+    enum torify_name_kind kind = torify_shim_name_kind(node);
+    switch (kind) {
     case TORIFY_NAME_NUMERIC:
         return r; /* a literal that failed for another reason (e.g. service) */
     case TORIFY_NAME_LOCALHOST:
         return gai_localhost(f, service, hints, res);
     case TORIFY_NAME_HOST:
     case TORIFY_NAME_ONION:
-        return gai_fake(f, node, service, hints, res);
+        return gai_fake(f, kind, node, service, hints, res);
     case TORIFY_NAME_INVALID:
     default:
         return EAI_NONAME;
