@@ -17,7 +17,6 @@
 /* All zero at load (.bss): the initialisers below are glibc's zeroes,
  * spelled out; the static assertion keeps them so. */
 struct torify_shim_state torify_shim = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
     .config_once = PTHREAD_ONCE_INIT,
     .pass = TORIFY_PASS_UNKNOWN,
     .fakemap_once = PTHREAD_ONCE_INIT,
@@ -35,14 +34,13 @@ __thread struct torify_shim_thread torify_shim_thread;
 
 /* ---- fork --------------------------------------------------------------- */
 
-/* In the child of fork() only the forking thread exists: a lock another
- * thread held stays held forever, so it starts afresh; the pid close()
+/* In the child of fork() only the forking thread exists: the pid close()
  * compares with is the child's own; the parent's handshake helper is not
- * there (shim/nb.h).  (Fork handlers run in the child
+ * there, and its lock, perhaps held by a thread gone here, starts afresh
+ * (shim/nb.h).  (Fork handlers run in the child
  * before fork() returns, and only async-signal-safe work is done here.) */
 static void after_fork_child(void)
 {
-    pthread_mutex_init(&torify_shim.lock, NULL);
     atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
     torify_nb_after_fork_child();
 }

@@ -15,10 +15,10 @@
  *           are what the interposed functions that must stay
  *           async-signal-safe (close, connect, socket) read, also from a
  *           signal handler and in a forked or vfork'ed child.
- *  [lock]   only under torify_shim.lock.  The lock is never taken on a path
- *           an async-signal-safe function can reach, and a forked child
- *           re-initialises it (fork handler in state.c), since the thread
- *           that held it does not exist there.
+ *  [helper] only under nb.helper_lock (below), the one lock of the state:
+ *           never taken on a path a signal handler can reach, and
+ *           re-initialised in a forked child (the fork handler in state.c),
+ *           since the thread that held it does not exist there.
  *
  *  - configuration: loaded once per process on first need, never at load
  *    time, and the logger it sets up;
@@ -107,9 +107,10 @@ struct torify_nb_fds {
     unsigned gen;                  /* which helper (nb.gen when it started) */
 };
 
-/* [helper]: only under nb.helper_lock.  A lock of its own, not
- * torify_shim.lock: connect(), async-signal-safe, takes it to start the
- * helper and hand it work, and it is held across pthread_create. */
+/* [helper]: only under nb.helper_lock.  connect(), async-signal-safe,
+ * takes it to start the helper and hand it work (a documented limit for
+ * connects through Tor from a signal handler, docs/DESIGN.md), and it is
+ * held across pthread_create. */
 struct torify_shim_nb {
     _Atomic int active;            /* [atomic] connections the helper drives in this process;
                                       0 lets poll and select take their untouched fast path */
@@ -131,8 +132,6 @@ struct torify_shim_nb {
 /* ---- the singleton ------------------------------------------------------ */
 
 struct torify_shim_state {
-    pthread_mutex_t lock;
-
     /* configuration */
     pthread_once_t config_once;
     struct torify_state_config config;           /* [once] */
@@ -190,8 +189,8 @@ struct torify_shim_thread {
 extern __thread struct torify_shim_thread torify_shim_thread TORIFY_SHIM_LOCAL;
 
 /* Register the fork handler (once; from the first path that keeps state a
- * child must see fresh: close tracking).  In the child it re-initialises
- * the lock and records the child's pid.  No fork handler runs in a vfork()
+ * child must see fresh: close tracking, the helper thread).  In the child it
+ * records the child's pid and has the helper forgotten (its lock anew).  No fork handler runs in a vfork()
  * child: that one shares our memory, and close() tells it by its pid. */
 void torify_shim_fork_init(void);
 
