@@ -212,8 +212,9 @@ struct torify_socks_opts {
     unsigned flags;                /* TORIFY_SOCKS_PIPELINE ... */
     int timeout_ms;                /* whole operation; <= 0 means 30000 */
     int connect_timeout_ms;        /* the connect to the proxy, within timeout_ms
-                                      (dial, resolve, resolve_ptr); <= 0: only
-                                      timeout_ms bounds it */
+                                      (dial, resolve, resolve_ptr): a proxy not
+                                      connected by then is unreachable; <= 0:
+                                      only timeout_ms bounds it */
 };
 
 /* Run a handshake on fd, already connected to the proxy (a non-blocking

@@ -1,7 +1,7 @@
 /*
  * core/clock.h — the monotonic clock, for deadlines and waits in the core,
- * the shim and the guard.  (libtorify-socks keeps its own, torify_sx_now_ms:
- * it stands alone, without the core.)
+ * the shim and the guard, and libtorify-socks (torify_sx_now_ms: a header,
+ * so the library still stands alone, without the core's objects).
  *
  * CLOCK_MONOTONIC cannot fail on Linux; if it did, 0 makes every deadline
  * look far away rather than already past.  Async-signal-safe.

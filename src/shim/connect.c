@@ -40,12 +40,8 @@ static int refuse(torify_err e, const struct sockaddr *sa, socklen_t len)
 /* Tor's address does not answer: the connect fails, nothing goes direct. */
 static void log_tor_unreachable(const struct torify_config *c, const struct torify_target *target, int why)
 {
-    char where[80], t[300];
-    torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
-               c->tor_unix[0] ? c->tor_unix
-                              : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
-                                                        where, sizeof where),
-               strerror(why), torify_target_format(target, t, sizeof t));
+    char t[300];
+    torify_tor_log_unreachable(c, torify_target_format(target, t, sizeof t), why);
 }
 
 /* Options a program may have set on its socket before connect, carried

@@ -73,7 +73,8 @@ struct nb_conn {
                                  per waiting poll/connect; NB_EV_CLOSED once closed */
     dev_t dev;                /* identity of the socket, to recognise fd reuse */
     ino_t ino;
-    int64_t deadline_ms;
+    int64_t deadline_ms;      /* the whole handshake */
+    int64_t connect_deadline_ms; /* the TCP connect to Tor, within it (core/policy.h's table) */
     /* helper-private */
     bool tcp_up;
     bool finished;

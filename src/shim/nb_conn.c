@@ -55,7 +55,7 @@ struct nb_conn *torify_nb_alloc(uint32_t *gen)
         c->tcp_up = c->finished = false;
         c->interest = 0;
         c->next = NULL;
-        c->deadline_ms = 0;
+        c->deadline_ms = c->connect_deadline_ms = 0;
         for (int r = 0; r < NB_REGS; r++) {
             c->regs[r].epfd = -1;
             c->regs[r].epdup = -1;

@@ -208,6 +208,14 @@ static bool dup_is_ours(struct nb_conn *c)
     return ok;
 }
 
+/* The TCP connect to Tor failed (why: its errno): the connect fails, and
+ * nothing goes anywhere else. */
+static void unreachable(const struct torify_nb_fds *h, struct nb_conn *c, int why)
+{
+    torify_tor_log_unreachable(&torify_state_config()->cfg, c->what, why);
+    finish(h, c, TORIFY_E_PROXY_UNREACHABLE, 0);
+}
+
 static void step(const struct torify_nb_fds *h, struct nb_conn *c, uint32_t events)
 {
     if (!dup_is_ours(c)) {
@@ -221,9 +229,7 @@ static void step(const struct torify_nb_fds *h, struct nb_conn *c, uint32_t even
         if (!gso || gso(c->dup, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
             soerr = errno ? errno : EIO;
         if (soerr != 0) {
-            torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor (%s): connect to %s refused, nothing sent directly",
-                       strerror(soerr), c->what);
-            finish(h, c, TORIFY_E_PROXY_UNREACHABLE, 0);
+            unreachable(h, c, soerr);
             return;
         }
         if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
@@ -299,7 +305,7 @@ static void *helper_main(void *arg)
         int64_t now = torify_now_ms();
         int timeout = -1;
         for (struct nb_conn *c = active; c; c = c->next) {
-            int64_t left = c->deadline_ms - now;
+            int64_t left = (c->tcp_up ? c->deadline_ms : c->connect_deadline_ms) - now;
             if (left < 0)
                 left = 0;
             if (timeout < 0 || left < timeout)
@@ -328,6 +334,9 @@ static void *helper_main(void *arg)
             struct nb_conn *c = *pp;
             if (!c->finished && atomic_load(&c->cancelled))
                 finish(&h, c, TORIFY_E_IO, ECANCELED);
+            else if (!c->finished && !c->tcp_up && now >= c->connect_deadline_ms &&
+                     c->connect_deadline_ms < c->deadline_ms)
+                unreachable(&h, c, ETIMEDOUT); /* the table's connect bound: Tor is not there */
             else if (!c->finished && now >= c->deadline_ms)
                 finish(&h, c, TORIFY_E_TIMEOUT, 0);
             if (c->finished) {
@@ -493,11 +502,12 @@ bool torify_nb_prepare(struct nb_conn *c, uint32_t gen, int fd, const struct tor
         goto fail;
     c->dev = st.st_dev;
     c->ino = st.st_ino;
-    c->deadline_ms = torify_now_ms() + timeout_ms;
     torify_target_format(target, c->what, sizeof c->what);
     struct torify_socks_opts o;
-    char user[256], pass[256];
+    char user[TORIFY_POLICY_CRED_MAX], pass[TORIFY_POLICY_CRED_MAX];
     torify_tor_opts(cfg, &o, timeout_ms, user, pass);
+    /* The deadlines every connection to Tor has (socks/dial.h). */
+    torify_sx_deadlines(&o, &c->connect_deadline_ms, &c->deadline_ms);
     if (torify_socks_init(&c->codec, o.proto ? o.proto : TORIFY_SOCKS5, TORIFY_SOCKS_CONNECT, target, o.user,
                           o.pass, o.flags) != TORIFY_OK)
         goto fail;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/fakemap.h"
+#include "core/log.h"
 #include "core/procstat.h"
 #include "dns/tor.h"
 #include "shim/state.h"
@@ -95,6 +96,16 @@ torify_err torify_tor_resolve(const struct torify_config *c, const char *name, i
     if (e == TORIFY_OK)
         e = query(c, TORIFY_SOCKS_RESOLVE, &t, TORIFY_TOR_HANDSHAKE_MS, &result);
     return e ? e : torify_dns_tor_pick(&result, family, addr);
+}
+
+void torify_tor_log_unreachable(const struct torify_config *c, const char *target, int why)
+{
+    char where[80];
+    torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
+               c->tor_unix[0] ? c->tor_unix
+                              : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
+                                                        where, sizeof where),
+               strerror(why), target);
 }
 
 const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len)

@@ -39,6 +39,11 @@ torify_err torify_tor_resolve(const struct torify_config *c, const char *name, i
  * name is "" when there is none. */
 void torify_tor_reverse_name(const struct torify_ip *ip, char *name, size_t name_len);
 
+/* The line for a connect to target (its text) that failed because Tor's
+ * address did not answer (why: the errno), the same on the blocking path
+ * and the helper's. */
+void torify_tor_log_unreachable(const struct torify_config *c, const char *target, int why);
+
 /* "host:port" / "1.2.3.4:port" / "[v6]:port" of a sockaddr, for messages. */
 const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len);
 

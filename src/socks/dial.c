@@ -91,6 +91,11 @@ int torify_sx_exchange(const struct torify_sx_sys *sys, const struct sockaddr *p
     torify_sx_deadlines(opts, &conn, &all);
     fd = torify_sx_open(sys, proxy, len, conn, err);
     if (fd < 0) {
+        /* Not connected within the connect bound while the handshake still
+         * had time: the proxy is not there (as when it refuses), it is not
+         * merely slow. */
+        if (*err == TORIFY_E_TIMEOUT && conn < all)
+            *err = TORIFY_E_PROXY_UNREACHABLE;
         if (*err != TORIFY_E_IO)
             errno = torify_err_errno(*err);
         return -1;

@@ -31,7 +31,7 @@ struct torify_sx_sys {
 /* libc's, called by name. */
 extern const struct torify_sx_sys torify_sx_libc;
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds: core/clock.h's torify_now_ms. */
 int64_t torify_sx_now_ms(void);
 
 /* The deadlines of an exchange starting now: *all for the whole of it,
@@ -62,8 +62,9 @@ torify_err torify_sx_handshake(int fd, enum torify_socks_cmd cmd, const struct t
                                const struct torify_socks_opts *opts, struct torify_target *result,
                                int64_t deadline_ms);
 
-/* Open, connect, handshake: the one exchange with the proxy.  Returns the
- * non-blocking socket (after a CONNECT it carries the stream; after a
+/* Open, connect, handshake: the one exchange with the proxy.  A connect
+ * that does not finish within opts->connect_timeout_ms (shorter than the
+ * whole) is TORIFY_E_PROXY_UNREACHABLE.  Returns the non-blocking socket (after a CONNECT it carries the stream; after a
  * RESOLVE the caller just closes it), or -1 with *err; errno is
  * torify_err_errno(*err) except for TORIFY_E_IO (the system's). */
 int torify_sx_exchange(const struct torify_sx_sys *sys, const struct sockaddr *proxy, socklen_t len,

@@ -15,19 +15,17 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "dial.h"
 #include "internal.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 
+/* The tree's one monotonic clock (a header: libtorify-socks still stands
+ * alone), so the shim mixes these deadlines with its own. */
 int64_t torify_sx_now_ms(void)
 {
-    struct timespec ts;
-    /* CLOCK_MONOTONIC cannot fail on Linux; if it did, 0 makes every
-     * deadline look far away rather than already past. */
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return torify_now_ms();
 }
 
 int torify_sx_timeout_ms(const struct torify_socks_opts *opts)

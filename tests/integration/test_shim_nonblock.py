@@ -300,6 +300,53 @@ class TestTimeouts(NonBlockCase):
         self.assertNotIn(("reply", "echo.test"), self.srv.events)
 
 
+class SynDroppingTor:
+    """A "Tor" that never answers a SYN: its listener's accept queue
+    (backlog 0) holds one connection nobody accepts, so the kernel drops
+    every later SYN and a connect to it stays in progress."""
+
+    def __init__(self):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(0)
+        self.port = self.ls.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def close(self):
+        self.filler.close()
+        self.ls.close()
+
+
+class TestTorNotAnswering(NonBlockCase):
+    """Every connect to Tor is bounded by core/policy.h's
+    TORIFY_TOR_CONNECT_MS (10 s): against a Tor that never answers the SYN
+    the program's connect fails as when nothing listens (ECONNREFUSED,
+    "cannot reach Tor", nothing sent directly), not after the handshake's
+    two minutes (non-blocking: ETIMEDOUT) or the kernel's SYN retries
+    (blocking: ETIMEDOUT after about two minutes too)."""
+
+    def setUp(self):
+        super().setUp()
+        self.tor = SynDroppingTor()
+        self.addCleanup(self.tor.close)
+        with open(self.conf, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\nLogLevel notice\n" % self.tor.port)
+
+    def test_blocking_and_non_blocking_connects_give_up_on_a_silent_tor(self):
+        nb = self.start("poll")
+        bl = self.start("blocking")  # both at once: one wait for the bound
+        self.assertEqual(nb.line(), "connect -1 EINPROGRESS")
+        self.assertEqual(bl.line(timeout=40), "connect -1 ECONNREFUSED")
+        out = nb.rest(timeout=40)
+        self.assertIn("so_error ECONNREFUSED", out)
+        bl.rest()
+        for p in (nb, bl):
+            err = p.p.stderr.read()
+            self.assertIn("cannot reach Tor at 127.0.0.1:%d (Connection timed out)" % self.tor.port, err)
+            self.assertIn("nothing sent directly", err)
+        self.assertEqual(self.srv.requests, [])
+
+
 class TestSignals(NonBlockCase):
     def test_signal_during_a_blocking_connect_with_sndtimeo_gives_eintr_and_no_half_done_handshake(self):
         p = self.start("alarm", "--sndtimeo", "5000")

@@ -457,6 +457,27 @@ static void test_tor_unreachable_fails_closed(void **st)
     assert_int_equal(supervised(child_tor_down, NULL, 1), ECONNREFUSED);
 }
 
+/* A Tor that never answers the SYN (its accept queue, backlog 0, is full):
+ * the supervisor's connect to it gives up at core/policy.h's
+ * TORIFY_TOR_CONNECT_MS and the program's connect fails closed, as when
+ * nothing listens — not after the handshake's two minutes (ETIMEDOUT). */
+static void test_tor_not_answering_the_syn_fails_closed_at_the_connect_bound(void **st)
+{
+    (void)st;
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 0), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+    int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(filler, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(supervised(child_tor_down, NULL, ntohs(a.sin_port)), ECONNREFUSED);
+    close(filler);
+    close(l);
+}
+
 static int child_bad_fds(void *arg)
 {
     (void)arg;
@@ -783,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_isolate_pid_gives_per_process_credentials_like_the_shim),
         cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
         cmocka_unit_test(test_slow_handshake_does_not_stall_other_connects),
+        cmocka_unit_test(test_tor_not_answering_the_syn_fails_closed_at_the_connect_bound),
         cmocka_unit_test(test_listen_on_non_loopback_is_refused_loopback_allowed),
         cmocka_unit_test(test_allow_inbound_lets_the_wildcard_listen),
     };

@@ -475,6 +475,31 @@ static void test_dial_connect_timeout_does_not_cut_the_handshake(void **state)
     assert_false(p.failed);
 }
 
+/* A proxy that never answers the SYN (its accept queue, backlog 0, is full,
+ * so the kernel drops the SYN): past connect_timeout_ms it is unreachable,
+ * as one that refuses, while the handshake would still have had time. */
+static void test_dial_to_a_proxy_not_answering_the_syn_is_unreachable_after_the_connect_bound(void **state)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof a;
+    struct torify_target t = example();
+    struct torify_socks_opts o = { .timeout_ms = 5000, .connect_timeout_ms = 200 };
+    torify_err e = TORIFY_OK;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 0), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+    int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(filler, (struct sockaddr *)&a, sizeof a), 0);
+    errno = 0;
+    assert_int_equal(torify_socks_dial((struct sockaddr *)&a, sizeof a, &t, &o, &e), -1);
+    assert_int_equal(e, TORIFY_E_PROXY_UNREACHABLE);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(filler);
+    close(l);
+}
+
 static void test_dial_over_unix_socket(void **state)
 {
     const struct step steps[] = { { 'r', NULL, sizeof GREET, 0 }, { 'w', METHOD_OK, 2, 0 },
@@ -723,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_dial_to_closed_port_is_proxy_unreachable),
         cmocka_unit_test(test_dial_to_silent_proxy_times_out),
         cmocka_unit_test(test_dial_connect_timeout_does_not_cut_the_handshake),
+        cmocka_unit_test(test_dial_to_a_proxy_not_answering_the_syn_is_unreachable_after_the_connect_bound),
         cmocka_unit_test(test_dial_over_unix_socket),
         cmocka_unit_test(test_dial_over_ipv6_loopback),
         cmocka_unit_test(test_resolve_returns_the_address),
