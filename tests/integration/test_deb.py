@@ -19,6 +19,7 @@ from lib import socksserver, sysroot, util  # noqa: E402
 
 DEB_DIR = os.path.join(util.build_dir(), "deb")
 CONFFILE = "/etc/torify.conf"
+NOBODY = 65534
 
 
 def makefile_version():
@@ -44,7 +45,10 @@ def setUpModule():
         if not shutil.which(tool):
             raise unittest.SkipTest("%s not installed (scripts/install-deps deb)" % tool)
     if not _built:
-        r = util.run(["make", "-C", util.SRC, "deb", "BUILD=" + util.build_dir()], timeout=280)
+        # The package's own test run is checked in the unprivileged build
+        # below (as a build daemon runs it); here it would only repeat it.
+        env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2")
+        r = util.run(["make", "-C", util.SRC, "deb", "BUILD=" + util.build_dir()], env=env, timeout=280)
         _built["log"] = r.stdout + r.stderr
         if r.returncode != 0:
             raise AssertionError("make deb failed (%d):\n%s" % (r.returncode, _built["log"][-4000:]))
@@ -70,17 +74,38 @@ class Packages(util.TestCase):
             self.assertEqual(dpkg_deb("-f", deb_path(p), "Package").strip(), p)
             self.assertEqual(dpkg_deb("-f", deb_path(p), "Version").strip(), makefile_version())
 
-    def test_the_package_build_ran_its_own_tests(self):
-        """debian/rules' dh_auto_test: the suites that need neither root nor
-        a network namespace, all passing."""
-        log = _built["log"]
+    def test_an_unprivileged_build_passes_its_tests_and_makes_the_same_packages(self):
+        """As a Debian build daemon does it: dpkg-buildpackage as nobody
+        (Rules-Requires-Root: no), with the package's own test run."""
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to build as nobody")
+        top = self.tempdir()
+        src = os.path.join(top, "torify-" + makefile_version())
+        # The root build's source copy; dpkg-buildpackage cleans it first.
+        shutil.copytree(os.path.join(DEB_DIR, "torify-" + makefile_version()), src, symlinks=True,
+                        ignore=shutil.ignore_patterns("build"))
+        for d, dirs, files in os.walk(top):
+            for n in [d] + [os.path.join(d, f) for f in dirs + files]:
+                os.lchown(n, NOBODY, NOBODY)
+        env = dict(os.environ, HOME=top, DEB_BUILD_OPTIONS="parallel=2")
+        r = util.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups", "--",
+                      "dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env, timeout=240)
+        log = r.stdout + r.stderr
+        self.assertEqual(r.returncode, 0, log[-4000:])
+        # debian/rules' dh_auto_test: the suites that need neither root nor
+        # a network namespace, all passing.
         m = re.search(r"(?m)^(\d+) passed, (\d+) failed, (\d+) skipped$", log)
         self.assertIsNotNone(m, "no test summary in the build log:\n" + log[-3000:])
         self.assertGreater(int(m.group(1)), 0)
         self.assertEqual(int(m.group(2)), 0, log[-3000:])
-        for suite in ("unit/test_config", "integration/test_install.py", "integration/test_completion.py"):
+        for suite in ("unit/test_config", "integration/test_install.py", "integration/test_completion.py",
+                      "integration/test_manpages.py"):
             self.assertRegex(log, r"(?m)^PASS %s\b" % re.escape(suite))
-        self.assertNotRegex(log, r"(?m)^\S+ integration/test_(guard|system_wide|launcher)")
+        self.assertNotRegex(log, r"(?m)^\S+ integration/test_(guard|system_wide|launcher|deb)")
+        for p in ("torify", "libtorify-socks-dev"):
+            mine = os.path.join(top, os.path.basename(deb_path(p)))
+            self.assertEqual(re.findall(r"(?m)\./\S*$", dpkg_deb("-c", mine)),
+                             re.findall(r"(?m)\./\S*$", dpkg_deb("-c", deb_path(p))), p)
 
     def test_torify_holds_launcher_library_conffile_pages_completion(self):
         ma = multiarch()
