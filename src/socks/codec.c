@@ -29,22 +29,33 @@ enum {
     ST__COUNT
 };
 
-/* For debug logs (torify_socks_state_name): what the codec is doing. */
-static const char *const state_names[ST__COUNT] = {
-    [ST_NONE] = "uninitialised",
-    [ST_S4_SEND] = "socks4-send-request",
-    [ST_S4_REPLY] = "socks4-read-reply",
-    [ST_S5_SEND_GREET] = "socks5-send-greeting",
-    [ST_S5_SEND_ALL] = "socks5-send-pipelined",
-    [ST_S5_METHOD] = "socks5-read-method",
-    [ST_S5_SEND_AUTH] = "socks5-send-auth",
-    [ST_S5_AUTH] = "socks5-read-auth-status",
-    [ST_S5_SEND_REQ] = "socks5-send-request",
-    [ST_S5_HEAD] = "socks5-read-reply-head",
-    [ST_S5_REST] = "socks5-read-reply-rest",
-    [ST_DONE] = "done",
-    [ST_FAILED] = "failed",
+/* Each state: its name for debug logs (torify_socks_state_name) and what
+ * it asks of the caller (torify_socks_want). */
+static const struct {
+    const char *name;
+    enum torify_socks_want want;
+} states[ST__COUNT] = {
+    [ST_NONE] = { "uninitialised", TORIFY_SOCKS_FAILED },
+    [ST_S4_SEND] = { "socks4-send-request", TORIFY_SOCKS_WANT_WRITE },
+    [ST_S4_REPLY] = { "socks4-read-reply", TORIFY_SOCKS_WANT_READ },
+    [ST_S5_SEND_GREET] = { "socks5-send-greeting", TORIFY_SOCKS_WANT_WRITE },
+    [ST_S5_SEND_ALL] = { "socks5-send-pipelined", TORIFY_SOCKS_WANT_WRITE },
+    [ST_S5_METHOD] = { "socks5-read-method", TORIFY_SOCKS_WANT_READ },
+    [ST_S5_SEND_AUTH] = { "socks5-send-auth", TORIFY_SOCKS_WANT_WRITE },
+    [ST_S5_AUTH] = { "socks5-read-auth-status", TORIFY_SOCKS_WANT_READ },
+    [ST_S5_SEND_REQ] = { "socks5-send-request", TORIFY_SOCKS_WANT_WRITE },
+    [ST_S5_HEAD] = { "socks5-read-reply-head", TORIFY_SOCKS_WANT_READ },
+    [ST_S5_REST] = { "socks5-read-reply-rest", TORIFY_SOCKS_WANT_READ },
+    [ST_DONE] = { "done", TORIFY_SOCKS_DONE },
+    [ST_FAILED] = { "failed", TORIFY_SOCKS_FAILED },
 };
+
+/* What state st asks for; a byte no state has (a struct scribbled over) is
+ * FAILED. */
+static enum torify_socks_want want_of(uint8_t st)
+{
+    return st < ST__COUNT ? states[st].want : TORIFY_SOCKS_FAILED;
+}
 
 /* The one place the state changes.  A failure remembers where it happened
  * (failed_in), so a log line can say which step of the exchange broke. */
@@ -60,14 +71,12 @@ static void enter(struct torify_socks *s, uint8_t st)
 
 static int is_send(uint8_t st)
 {
-    return st == ST_S4_SEND || st == ST_S5_SEND_GREET || st == ST_S5_SEND_ALL ||
-           st == ST_S5_SEND_AUTH || st == ST_S5_SEND_REQ;
+    return want_of(st) == TORIFY_SOCKS_WANT_WRITE;
 }
 
 static int is_read(uint8_t st)
 {
-    return st == ST_S4_REPLY || st == ST_S5_METHOD || st == ST_S5_AUTH || st == ST_S5_HEAD ||
-           st == ST_S5_REST;
+    return want_of(st) == TORIFY_SOCKS_WANT_READ;
 }
 
 static torify_err fail(struct torify_socks *s, torify_err e)
@@ -169,15 +178,7 @@ torify_err torify_socks_init(struct torify_socks *s, enum torify_socks_proto pro
 
 enum torify_socks_want torify_socks_want(const struct torify_socks *s)
 {
-    if (s == NULL)
-        return TORIFY_SOCKS_FAILED;
-    if (is_send(s->state))
-        return TORIFY_SOCKS_WANT_WRITE;
-    if (is_read(s->state))
-        return TORIFY_SOCKS_WANT_READ;
-    if (s->state == ST_DONE)
-        return TORIFY_SOCKS_DONE;
-    return TORIFY_SOCKS_FAILED;
+    return s == NULL ? TORIFY_SOCKS_FAILED : want_of(s->state);
 }
 
 size_t torify_socks_output(const struct torify_socks *s, const uint8_t **buf)
@@ -382,5 +383,5 @@ const char *torify_socks_state_name(const struct torify_socks *s)
     if (st >= ST__COUNT)
         return "invalid";
     /* Failed at init (bad input): failed_in is ST_NONE. */
-    return st == ST_NONE && s->state == ST_FAILED ? "init" : state_names[st];
+    return st == ST_NONE && s->state == ST_FAILED ? "init" : states[st].name;
 }
