@@ -29,4 +29,14 @@
 #define TORIFY_FAKEMAP_ASK_FD 0x746f7266u      /* "torf" */
 #define TORIFY_FAKEMAP_ASK_FLAGS 0x6d617021u   /* "map!" */
 
+/* The second question of the same shape, pidfd_getfd(-1,
+ * TORIFY_FAKEMAP_ASK_FD, TORIFY_UDPNS_ASK_FLAGS): "are this tree's datagram
+ * sockets made in the guard's sealed network namespace?"  The supervisor
+ * answers 0 when they are (socket(AF_INET, SOCK_DGRAM) then gives a socket
+ * that can reach nothing but torify's DNS responder, src/guard/keeper.c)
+ * and ENOSYS when the namespace could not be made; outside the guard the
+ * kernel says EBADF.  Only the answer 0, which no process outside the guard
+ * can get, lets the shim hand datagram sockets to the kernel. */
+#define TORIFY_UDPNS_ASK_FLAGS 0x646e7321u     /* "dns!" */
+
 #endif

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -218,6 +219,74 @@ static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int
     return r;
 }
 
+/* A TCP connect to port 53: a DNS query over TCP (glibc's and Go's fallback,
+ * dig +tcp).  Instead of Tor, it goes to torify's responder: a stream socket
+ * of the sealed namespace, connected there to the very address asked (every
+ * address is the responder's, guard/netns.c), swapped in like a torified one. */
+static int do_dns_tcp(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int fd, int domain,
+                      const struct sockaddr_storage *ss, socklen_t len)
+{
+    bool nonblock = false;
+    int orig = check_program_socket(pidfd, fd, &nonblock);
+    if (orig < 0)
+        return orig;
+    int cloexec = guard_fd_cloexec(tid, fd);
+    int sock = cloexec < 0 ? -EBADF : guard_keeper_socket(&s->keeper, domain, SOCK_STREAM, 0);
+    if (sock < 0) {
+        close(orig);
+        return sock;
+    }
+    int r = connect(sock, (const struct sockaddr *)ss, len) == 0 ? 0 : -errno;
+    if (r == 0)
+        carry_options(orig, sock);
+    close(orig);
+    if (r == 0 && nonblock && fcntl(sock, F_SETFL, O_NONBLOCK) != 0)
+        r = -errno;
+    if (r == 0)
+        r = guard_addfd_setfd(s, id, sock, fd, cloexec == 1);
+    close(sock);
+    return r;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return 0;
+}
+
+/* With the sealed namespace: a datagram socket of it connects anywhere
+ * (there is nowhere to leak to), and a TCP connect to port 53 goes to the
+ * responder.  Returns true when handled (*r: the result). */
+static bool namespace_connect(struct guard_sup *s, const struct seccomp_notif *n, int pidfd, pid_t tid, int fd,
+                              const struct sockaddr_storage *ss, socklen_t len, const char *what, int *r)
+{
+    int dup = guard_pidfd_getfd(pidfd, fd);
+    if (dup < 0)
+        return false; /* the ordinary path reports it */
+    int type = 0, domain = 0;
+    socklen_t ol = sizeof type;
+    bool handled = false;
+    if (getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &ol) == 0 &&
+        (ol = sizeof domain, getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol)) == 0) {
+        if (type == SOCK_DGRAM && guard_keeper_owns(&s->keeper, dup)) {
+            *r = connect(dup, (const struct sockaddr *)ss, len) == 0 ? 0 : -errno;
+            guard_log(s, TORIFY_LOG_DEBUG, "guard: pid %d datagram socket connected to %s in the sealed namespace (%s)",
+                      (int)tid, what, *r ? strerror(-*r) : "ok");
+            handled = true;
+        } else if (type == SOCK_STREAM && port_of(ss) == 53 && (domain == AF_INET || domain == AF_INET6)) {
+            *r = do_dns_tcp(s, n->id, pidfd, tid, fd, domain, ss, len);
+            guard_log(s, TORIFY_LOG_INFO, "guard: pid %d TCP connect to %s goes to torify's DNS responder (%s)",
+                      (int)tid, what, *r ? strerror(-*r) : "ok");
+            handled = true;
+        }
+    }
+    close(dup);
+    return handled;
+}
+
 void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
 {
     const pid_t tid = (pid_t)n->pid;
@@ -244,6 +313,12 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
 
     char what[300];
     describe(&ss, what, sizeof what);
+    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && s->keeper.on &&
+        namespace_connect(s, n, pidfd, tid, fd, &ss, len, what, &r)) {
+        if (!(r == -ENOENT && !guard_notif_valid(s, n->id)))
+            guard_reply(s, n->id, r < 0 ? -1 : 0, r < 0 ? -r : 0);
+        goto out;
+    }
     struct torify_target target;
     int err_no = 0;
     torify_err why = TORIFY_OK;

@@ -20,17 +20,25 @@
 #include "guard/internal.h"
 #include "guard/log.h"
 
-bool guard_fakemap_request_is(const struct seccomp_notif *n)
+static bool ask_is(const struct seccomp_notif *n, uint32_t flags)
 {
     return n->data.nr == TORIFY_FAKEMAP_ASK_NR && (uint32_t)n->data.args[0] == TORIFY_FAKEMAP_ASK_PIDFD &&
-           (uint32_t)n->data.args[1] == TORIFY_FAKEMAP_ASK_FD &&
-           (uint32_t)n->data.args[2] == TORIFY_FAKEMAP_ASK_FLAGS;
+           (uint32_t)n->data.args[1] == TORIFY_FAKEMAP_ASK_FD && (uint32_t)n->data.args[2] == flags;
+}
+
+bool guard_fakemap_request_is(const struct seccomp_notif *n)
+{
+    return ask_is(n, TORIFY_FAKEMAP_ASK_FLAGS);
 }
 
 void guard_handle_fakemap(struct guard_sup *s, const struct seccomp_notif *n)
 {
     /* The filter notifies nothing else under this number; refuse anything
      * that is not exactly the request, as the kernel would (bad flags). */
+    if (ask_is(n, TORIFY_UDPNS_ASK_FLAGS)) {
+        guard_reply(s, n->id, 0, s->keeper.on ? 0 : ENOSYS);
+        return;
+    }
     if (!guard_fakemap_request_is(n)) {
         guard_reply(s, n->id, -1, EINVAL);
         return;

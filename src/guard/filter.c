@@ -9,11 +9,14 @@
  *   other arch (i386 via int 0x80, ...)   kill the process
  *   x32 syscall (nr & __X32_SYSCALL_BIT)   ENOSYS
  *   socket(): AF_UNIX, AF_NETLINK          allowed
- *             AF_INET/AF_INET6             only SOCK_STREAM with protocol 0 or
- *                                          IPPROTO_TCP; other types EPERM (UDP,
- *                                          raw, ICMP), other protocols
- *                                          EPROTONOSUPPORT (SCTP, MPTCP)
- *             AF_PACKET                    EPERM
+ *             AF_INET/AF_INET6             SOCK_STREAM with protocol 0 or
+ *                                          IPPROTO_TCP allowed, other protocols
+ *                                          EPROTONOSUPPORT (SCTP, MPTCP); other
+ *                                          types (UDP, raw, ICMP) to the
+ *                                          supervisor: UDP gets a socket of the
+ *                                          sealed namespace, the rest EPERM
+ *                                          with a line (socket.c)
+ *             AF_PACKET                    to the supervisor: EPERM with a line
  *             any other family             EAFNOSUPPORT
  *   socketpair(): AF_UNIX only             else EAFNOSUPPORT
  *   connect()                              to the supervisor (user notification)
@@ -30,7 +33,8 @@
  *                                          does not depend on that, and a nested
  *                                          torify reads EBUSY as "already guarded"
  *   pidfd_getfd(-1, TORIFY_FAKEMAP_ASK_FD,  to the supervisor: the fake-map request
- *     TORIFY_FAKEMAP_ASK_FLAGS)            (core/fakemap_ask.h, fakemap_fd.c)
+ *     TORIFY_FAKEMAP_ASK_FLAGS or          or the sealed-namespace question
+ *     TORIFY_UDPNS_ASK_FLAGS)              (core/fakemap_ask.h, fakemap_fd.c)
  *   without Landlock (GUARD_FILTER_NO_PTRACE):
  *     ptrace(PTRACE_ATTACH/PTRACE_SEIZE),  EPERM: no reaching into processes
  *     process_vm_writev, pidfd_getfd       outside the guard (landlock.c)
@@ -113,7 +117,7 @@ static size_t socket_block(struct sock_filter *p, size_t cap)
     ld(&b, ARG_LO(0));
     ret_if_eq(&b, AF_UNIX, SECCOMP_RET_ALLOW);
     ret_if_eq(&b, AF_NETLINK, SECCOMP_RET_ALLOW);
-    ret_if_eq(&b, AF_PACKET, RET_ERRNO(EPERM));
+    ret_if_eq(&b, AF_PACKET, SECCOMP_RET_USER_NOTIF);
     emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 2, 0));
     emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 1, 0));
     ret(&b, RET_ERRNO(EAFNOSUPPORT));
@@ -122,7 +126,7 @@ static size_t socket_block(struct sock_filter *p, size_t cap)
     ld(&b, ARG_LO(1));
     emit(&b, (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf));
     emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 1, 0));
-    ret(&b, RET_ERRNO(EPERM));
+    ret(&b, SECCOMP_RET_USER_NOTIF); /* datagram, raw: the supervisor (socket.c) */
     ld(&b, ARG_LO(2));
     emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0));
     emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 1, 0));
@@ -185,11 +189,12 @@ static size_t pidfd_getfd_block(struct sock_filter *p, size_t cap, unsigned flag
     struct asm_buf b = {p, 0, cap, false};
     uint32_t other = (flags & GUARD_FILTER_NO_PTRACE) ? RET_ERRNO(EPERM) : SECCOMP_RET_ALLOW;
     ld(&b, ARG_LO(0));
-    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_PIDFD, 0, 5));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_PIDFD, 0, 6));
     ld(&b, ARG_LO(1));
-    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_FD, 0, 3));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_FD, 0, 4));
     ld(&b, ARG_LO(2));
-    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_FLAGS, 0, 1));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_FAKEMAP_ASK_FLAGS, 1, 0));
+    emit(&b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TORIFY_UDPNS_ASK_FLAGS, 0, 1));
     ret(&b, SECCOMP_RET_USER_NOTIF);
     ret(&b, other);
     return b.overflow ? 0 : b.n;

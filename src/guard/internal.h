@@ -80,6 +80,68 @@ int guard_pidfd_open_thread(pid_t tid);
 int guard_pidfd_open(pid_t pid);
 int guard_pidfd_getfd(int pidfd, int fd);
 
+/* ---- ns.c, netns.c: namespaces for the guarded tree -------------------- */
+
+/* In a single-threaded process: enter new namespaces nsflags (CLONE_NEW*),
+ * directly when privileged, else inside a new user namespace (own uid and
+ * gid mapped to themselves; *in_userns says which).  0, or -errno with a
+ * one-line reason in why. */
+int guard_ns_enter(int nsflags, bool *in_userns, char *why, size_t why_len);
+/* In a fresh network namespace: loopback up, every IPv4 and IPv6 address
+ * local (routes in table local via lo), so nothing sent here can leave.
+ * *have_ipv6: the IPv6 route could be added.  0 or -errno. */
+int guard_netns_seal(bool *have_ipv6);
+
+/* ---- dns_serve.c: the responder inside the namespace ------------------- */
+
+enum { GUARD_DNS_UDP4, GUARD_DNS_TCP4, GUARD_DNS_UDP6, GUARD_DNS_TCP6, GUARD_DNS_ICMP4, GUARD_DNS_ICMP6,
+       GUARD_DNS_NSOCK };
+struct guard_dns_server {
+    int fd[GUARD_DNS_NSOCK]; /* -1 when absent (no IPv6, no ICMP watch) */
+};
+struct guard_sup;
+/* Bind port 53 (UDP and TCP, IPv4 and, with ipv6, IPv6) and the ICMP watch. */
+int guard_dns_server_open(struct guard_dns_server *srv, bool ipv6);
+/* Serve until the control socket ctl hangs up; socket requests arriving on
+ * ctl are answered with guard_keeper_serve_request. */
+void guard_dns_server_run(struct guard_dns_server *srv, const struct guard_sup *s, int ctl);
+
+/* ---- keeper.c: the process living in the namespace --------------------- */
+
+struct guard_keeper {
+    _Atomic bool on;          /* the namespace exists and the responder runs */
+    bool ipv6;
+    pid_t pid;
+    int ctl;                  /* SEQPACKET to the keeper, one request at a time */
+    pthread_mutex_t mu;
+    uint64_t net_ino, net_dev; /* its network namespace, for guard_keeper_owns */
+    char why[200];            /* when !on: why not, one line */
+};
+/* Fork the keeper and wait until it is ready.  0, or -1 with k->why. */
+int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s);
+/* A socket(domain, type, protocol) made in the namespace: fd (close-on-exec
+ * here) or -errno. */
+int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protocol);
+/* Does socket sockfd live in the keeper's namespace? */
+bool guard_keeper_owns(const struct guard_keeper *k, int sockfd);
+/* End the keeper (it reports its last refused datagrams first). */
+void guard_keeper_stop(struct guard_keeper *k);
+/* In the keeper: answer one request waiting on ctl (exits when ctl is closed). */
+void guard_keeper_serve_request(int ctl);
+/* Could the namespace be made here?  0 (why: how) or -1 (why: why not). */
+int guard_keeper_probe(char *why, size_t why_len);
+
+/* ---- inherit.c: sockets from before the guard ------------------------- */
+
+/* In the child, before the filter: replace inherited datagram, raw and
+ * packet sockets (but keep_fd) by sealed UDP sockets or /dev/null.
+ * Returns how many, or -errno. */
+int guard_seal_inherited(struct guard_sup *s, int keep_fd);
+
+/* ---- socket.c: one notified socket() ----------------------------------- */
+
+void guard_handle_socket(struct guard_sup *s, const struct seccomp_notif *n);
+
 /* ---- supervisor.c ----------------------------------------------------- */
 
 #define GUARD_QUEUE_LEN 256
@@ -92,6 +154,8 @@ struct guard_sup {
     size_t notif_size;             /* kernel's sizeof(struct seccomp_notif) */
     size_t resp_size;              /* kernel's sizeof(struct seccomp_notif_resp) */
     atomic_ulong n_torified, n_direct, n_refused;
+    struct guard_keeper keeper;    /* the namespace for datagram sockets (keeper.c) */
+    atomic_bool told_no_udp;       /* the "no namespace" refusal was logged at notice */
     /* Worker pool (supervisor.c): notifications waiting for a worker. */
     pthread_mutex_t mu;
     pthread_cond_t work;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include "guard/guard.h"
 #include "guard/internal.h"
+#include "guard/log.h"
 
 /* One byte and room for one fd: the message that carries the listener
  * from the child to the supervisor (send_fd, recv_fd). */
@@ -83,9 +84,12 @@ static int recv_fd(int sock)
     return fd;
 }
 
-static void child_main(int sock, const sigset_t *old, const char *path, char *const argv[],
-                       char *const envp[])
+static void child_main(struct guard_sup *s, int sock, const sigset_t *old, const char *path,
+                       char *const argv[], char *const envp[])
 {
+    /* Before the filter: the keeper's control socket is still ours to use
+     * (the supervisor's threads start only once the listener arrives). */
+    guard_seal_inherited(s, sock);
     int listener = guard_filter_install();
     if (listener < 0) {
         dprintf(STDERR_FILENO, "torify: guard: cannot install the seccomp filter: %s\n", strerror(-listener));
@@ -194,6 +198,19 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
     torify_logger_setup(&sup.log, torify_config_log_level(cfg, true), -1);
     sup.map = map;
 
+    /* The keeper first, while this process is still single-threaded and
+     * before signals are blocked (it inherits neither the program's fds nor
+     * its mask).  Without it datagram sockets are refused, with the reason
+     * told at the first refusal (socket.c). */
+    if (guard_keeper_start(&sup.keeper, &sup) == 0)
+        guard_log(&sup, TORIFY_LOG_DEBUG, "guard: datagram sockets are made in a sealed network namespace "
+                                          "(pid %d), DNS on port 53 is answered by torify",
+                  (int)sup.keeper.pid);
+    else
+        guard_log(&sup, TORIFY_LOG_INFO, "guard: no private network namespace for datagram sockets (%s): "
+                                         "UDP, and DNS of programs that resolve names themselves, is refused",
+                  sup.keeper.why);
+
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -239,7 +256,7 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
     }
     if (child == 0) {
         close(sp[0]);
-        child_main(sp[1], &old, path, argv, envp);
+        child_main(&sup, sp[1], &old, path, argv, envp);
     }
     close(sp[1]);
     /* Not dumpable: a program of the same user may not ptrace the
@@ -271,6 +288,7 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
         return -1;
     }
     int status = supervise(child, &set);
+    guard_keeper_stop(&sup.keeper);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return status;
 }

@@ -58,6 +58,10 @@ static void handle(struct guard_sup *s, const struct seccomp_notif *n)
         guard_handle_listen(s, n);
         return;
     }
+    if (n->data.nr == __NR_socket) {
+        guard_handle_socket(s, n);
+        return;
+    }
     if (n->data.nr == __NR_pidfd_getfd) {
         guard_handle_fakemap(s, n);
         return;

@@ -307,6 +307,12 @@ static int connect_again(int fd, int *ret)
     return handled;
 }
 
+static int sockaddr_port(const struct sockaddr *sa, socklen_t len)
+{
+    struct torify_ip ip;
+    return torify_ip_from_sockaddr(sa, len, &ip) == 0 ? ip.port : -1;
+}
+
 EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
     /* Local sockets pass untouched and cheaply. */
@@ -324,6 +330,13 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     int type = torify_sock_type(fd);
     if (type < 0)
         return torify_real_connect(fd, sa, len); /* not a socket: the kernel says so */
+    /* Under the guard's sealed namespace the supervisor connects a datagram
+     * socket where it reaches nothing but torify's responder, and sends a
+     * TCP connect to port 53 (a DNS query over TCP) to that responder: both
+     * are the kernel's (and the guard's) business. */
+    if (((type & 0xf) == SOCK_DGRAM || ((type & 0xf) == SOCK_STREAM && sockaddr_port(sa, len) == 53)) &&
+        torify_shim_udp_sealed())
+        return torify_real_connect(fd, sa, len);
 
     torify_err err;
     enum torify_connect_action a = torify_policy_connect(c, type, sa, len, &err);

@@ -15,6 +15,9 @@ void torify_close_track_on(void);
 
 /* SO_TYPE / SO_DOMAIN of fd, -1 if not a socket. */
 int torify_sock_type(int fd);
+/* Does the guard make this process's datagram sockets in its sealed network
+ * namespace (src/guard/keeper.c)?  Asked once, then cached. */
+bool torify_shim_udp_sealed(void);
 int torify_sock_domain(int fd);
 
 /* "AF_INET", "SOCK_DGRAM"... for refusal messages (family: NULL if unnamed). */

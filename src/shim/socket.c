@@ -1,8 +1,13 @@
-/* shim/socket.c — socket(): only what Tor can carry, plus local families. */
+/* shim/socket.c — socket(): only what Tor can carry, plus local families;
+ * under the guard's sealed namespace also UDP (it can reach nothing but
+ * torify's DNS responder). */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "core/fakemap_ask.h"
 #include "core/log.h"
 #include "core/policy.h"
 #include "shim/state.h"
@@ -48,9 +53,29 @@ int torify_sock_domain(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) == 0 ? v : -1;
 }
 
+bool torify_shim_udp_sealed(void)
+{
+    int v = atomic_load_explicit(&torify_shim.udp_sealed, memory_order_relaxed);
+    if (v == TORIFY_PASS_UNKNOWN) {
+        /* A raw system call: only the guard's supervisor can answer 0 (the
+         * kernel says EBADF to pidfd -1), so no environment variable or
+         * preload trick can make an unguarded process believe it. */
+        long r = torify_sys(TORIFY_FAKEMAP_ASK_NR, -1, (long)TORIFY_FAKEMAP_ASK_FD, (long)TORIFY_UDPNS_ASK_FLAGS,
+                            0, 0, 0);
+        v = r == 0 ? TORIFY_PASS_YES : TORIFY_PASS_NO;
+        atomic_store_explicit(&torify_shim.udp_sealed, v, memory_order_relaxed);
+    }
+    return v == TORIFY_PASS_YES;
+}
+
 static __attribute__((noinline)) int socket_checked(int domain, int type, int protocol)
 {
     torify_err e = torify_policy_socket(domain, type, protocol);
+    /* Under the guard with its sealed namespace, a UDP socket is the
+     * kernel's business: the supervisor makes it where it reaches only
+     * torify's DNS responder (src/guard/socket.c). */
+    if (e == TORIFY_E_REFUSE_UDP && (protocol == 0 || protocol == IPPROTO_UDP) && torify_shim_udp_sealed())
+        e = TORIFY_OK;
     if (e != TORIFY_OK && !torify_state_passthrough()) {
         (void)torify_state_config(); /* sets up logging */
         const char *fam = torify_family_name(domain);

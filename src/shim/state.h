@@ -159,6 +159,12 @@ struct torify_shim_state {
     /* non-blocking connects: the pool, epoll bookkeeping, the helper thread */
     struct torify_shim_nb nb;
 
+    /* Are this process's datagram sockets made in the guard's sealed
+     * network namespace?  The supervisor's answer to the question of
+     * core/fakemap_ask.h, asked on the first datagram socket; inherited by
+     * forked children (same guard), asked again after exec. */
+    _Atomic int udp_sealed;                      /* [atomic] TORIFY_PASS_UNKNOWN / _NO / _YES */
+
     /* IsolatePID: this process's start time, and the pid it belongs to */
     _Atomic long start_time_pid;                 /* [atomic] published after start_time */
     _Atomic unsigned long long start_time;       /* [atomic] */

@@ -143,6 +143,12 @@ class TestRealPrograms(ProgramsCase):
         t = time.monotonic()
         r = self.torify_run([nc, "-u", "-w", "1", "web.test", "53"], input="x")
         self.assertLess(time.monotonic() - t, 5)
+        if not self.launcher_opts:
+            # Under the guard nc's UDP socket is one of the sealed namespace:
+            # its datagram to port 53 reaches only torify's responder (which
+            # drops a message too short to be DNS); nothing else.
+            self.assertEqual(self.requests(), [])
+            return
         self.assertNotEqual(r.returncode, 0, r.stdout)
         # nc's own error says the socket was not permitted; why is told with -d.
         self.assertEqual(self.refusal_lines(r.stderr), [], r.stderr)
@@ -470,6 +476,19 @@ class TestRealProgramsUnderGuard(TestRealPrograms):
         if "kernel guard: available" not in r.stdout:
             self.skipTest("no kernel guard on this machine: %s"
                           % next((l for l in r.stdout.splitlines() if l.startswith("kernel guard")), "?"))
+
+    def test_netcat_udp_to_another_port_is_refused_with_a_line(self):
+        # Under the guard nc gets a UDP socket of the sealed namespace: its
+        # datagram to port 9 reaches nothing, and torify says so in one line
+        # at the default level (where the datagram would have left).
+        nc = self.need_cmd("nc")
+        t = time.monotonic()
+        r = self.torify_run([nc, "-u", "-w", "1", "web.test", "9"], input="x")
+        self.assertLess(time.monotonic() - t, 5)
+        lines = [l for l in r.stderr.splitlines() if "refused UDP datagram to" in l]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertRegex(lines[0], r"to 127\.192\.\d+\.\d+:9 ")
+        self.assertEqual(self.requests(), [])
 
 
 class TestOwnDNS(ProgramsCase):

@@ -1,0 +1,368 @@
+/*
+ * guard/keeper.c — the process that keeps the guarded tree's private
+ * network namespace and serves DNS inside it.
+ *
+ *   launcher (supervisor)                 keeper
+ *   ---------------------                 ------
+ *   socketpair (SEQPACKET), fork    --->  PR_SET_PDEATHSIG SIGKILL, fds closed
+ *                                         guard_ns_enter(CLONE_NEWNET)  (ns.c)
+ *                                         guard_netns_seal              (netns.c)
+ *                                         DNS responder sockets         (dns_serve.c)
+ *   status: ok + namespace inode    <---  PR_SET_DUMPABLE 0
+ *   socket(): "one of these, please" --->  socket() here, sent back (SCM_RIGHTS)
+ *
+ * A socket stays in the network namespace it was made in, whoever holds it
+ * later: the supervisor installs the keeper's datagram sockets in the
+ * guarded program (guard/socket.c), which then can send to any address and
+ * reach nothing but this namespace's responder.  The keeper is a separate
+ * process because a user namespace can only be entered by a single-threaded
+ * one, and because the supervisor must stay in the real network namespace to
+ * reach Tor.  It dies with the launcher (PDEATHSIG, and the control socket's
+ * hang-up), never outlives it, and is not dumpable: a guarded program of the
+ * same user cannot ptrace it (Landlock's scoping forbids it too).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+#include "guard/internal.h"
+#include "guard/log.h"
+
+#ifndef SIOCGSKNS
+#define SIOCGSKNS 0x894C
+#endif
+
+/* What the keeper says once it is ready (or why it is not). */
+struct keeper_status {
+    int err;            /* 0 or errno */
+    uint64_t net_ino;   /* its network namespace */
+    uint64_t net_dev;
+    int ipv6;
+    char why[200];
+};
+
+/* One request: a socket of this kind in the namespace. */
+struct keeper_req {
+    int domain, type, protocol;
+};
+
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+    struct iovec iov = {(void *)buf, len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        m.msg_control = u.buf;
+        m.msg_controllen = sizeof u.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Receive len bytes and maybe an fd (-1 when none came). */
+static ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd)
+{
+    *fd = -1;
+    struct iovec iov = {buf, len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            if (*fd >= 0)
+                close(*fd);
+            memcpy(fd, CMSG_DATA(c), sizeof *fd);
+        }
+    }
+    return n;
+}
+
+/* In the keeper: answer one socket request from the supervisor. */
+void guard_keeper_serve_request(int ctl)
+{
+    struct keeper_req rq;
+    int stray;
+    ssize_t n = recv_with_fd(ctl, &rq, sizeof rq, &stray);
+    if (stray >= 0)
+        close(stray);
+    if (n <= 0)
+        _exit(0); /* the launcher is gone */
+    int fd = -1, err = 0;
+    if (n != (ssize_t)sizeof rq || (rq.domain != AF_INET && rq.domain != AF_INET6)) {
+        err = EINVAL;
+    } else {
+        fd = socket(rq.domain, rq.type | SOCK_CLOEXEC, rq.protocol);
+        if (fd < 0)
+            err = errno;
+    }
+    send_with_fd(ctl, &err, sizeof err, fd);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void keeper_signals(void)
+{
+    /* Terminal signals reach the whole foreground process group, the
+     * keeper included: it ends with the launcher, not before. */
+    static const int ignored[] = {SIGINT, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        signal(ignored[i], SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void keeper_main(const struct guard_sup *s, int ctl, pid_t parent)
+{
+    struct keeper_status st;
+    memset(&st, 0, sizeof st);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+        _exit(0);
+    keeper_signals();
+    /* Only the control socket and stderr (for log lines) stay open: the
+     * keeper must not hold the program's pipes or terminal. */
+    if (ctl != 3) {
+        if (dup2(ctl, 3) < 0)
+            _exit(1);
+        ctl = 3;
+    }
+    close_range(4, ~0U, 0);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        if (null > 3)
+            close(null);
+    }
+    fcntl(ctl, F_SETFD, FD_CLOEXEC);
+
+    bool userns = false;
+    int r = guard_ns_enter(CLONE_NEWNET, &userns, st.why, sizeof st.why);
+    bool v6 = false;
+    if (r == 0) {
+        r = guard_netns_seal(&v6);
+        if (r < 0)
+            snprintf(st.why, sizeof st.why, "setting up its loopback: %s", strerror(-r));
+    }
+    struct guard_dns_server srv;
+    if (r == 0) {
+        r = guard_dns_server_open(&srv, v6);
+        if (r < 0)
+            snprintf(st.why, sizeof st.why, "opening the DNS responder: %s", strerror(-r));
+    }
+    if (r == 0) {
+        struct stat ns;
+        if (stat("/proc/self/ns/net", &ns) != 0) {
+            r = -errno;
+            snprintf(st.why, sizeof st.why, "/proc/self/ns/net: %s", strerror(errno));
+        } else {
+            st.net_ino = ns.st_ino;
+            st.net_dev = ns.st_dev;
+        }
+    }
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    st.err = r < 0 ? -r : 0;
+    st.ipv6 = v6;
+    if (send_with_fd(ctl, &st, sizeof st, -1) != 0 || r < 0)
+        _exit(0);
+    guard_dns_server_run(&srv, s, ctl);
+    _exit(0);
+}
+
+int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
+{
+    memset(k, 0, sizeof *k);
+    k->pid = -1;
+    k->ctl = -1;
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+        snprintf(k->why, sizeof k->why, "socketpair: %s", strerror(errno));
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(k->why, sizeof k->why, "fork: %s", strerror(errno));
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(sp[0]);
+        keeper_main(s, sp[1], parent);
+        _exit(0);
+    }
+    close(sp[1]);
+    struct keeper_status st;
+    memset(&st, 0, sizeof st);
+    struct pollfd p = {.fd = sp[0], .events = POLLIN};
+    int stray = -1;
+    ssize_t n = -1;
+    int pr;
+    do
+        pr = poll(&p, 1, 5000);
+    while (pr < 0 && errno == EINTR);
+    if (pr == 1)
+        n = recv_with_fd(sp[0], &st, sizeof st, &stray);
+    if (stray >= 0)
+        close(stray);
+    if (n != (ssize_t)sizeof st || st.err != 0) {
+        if (n == (ssize_t)sizeof st) {
+            st.why[sizeof st.why - 1] = '\0';
+            snprintf(k->why, sizeof k->why, "%s", st.why);
+        } else {
+            snprintf(k->why, sizeof k->why, "its helper process did not start");
+        }
+        close(sp[0]);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -1;
+    }
+    k->pid = pid;
+    k->ctl = sp[0];
+    k->net_ino = st.net_ino;
+    k->net_dev = st.net_dev;
+    k->ipv6 = st.ipv6 != 0;
+    pthread_mutex_init(&k->mu, NULL);
+    k->on = true;
+    return 0;
+}
+
+int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protocol)
+{
+    if (!k->on)
+        return -ENOSYS;
+    struct keeper_req rq = {domain, type, protocol};
+    int err = EIO, fd = -1;
+    pthread_mutex_lock(&k->mu);
+    if (send_with_fd(k->ctl, &rq, sizeof rq, -1) == 0) {
+        ssize_t n = recv_with_fd(k->ctl, &err, sizeof err, &fd);
+        if (n != (ssize_t)sizeof err)
+            err = EIO;
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (err != 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -(err ? err : EIO);
+    }
+    return fd;
+}
+
+bool guard_keeper_owns(const struct guard_keeper *k, int sockfd)
+{
+    if (!k->on)
+        return false;
+    int ns = ioctl(sockfd, SIOCGSKNS);
+    if (ns < 0)
+        return false;
+    struct stat st;
+    bool mine = fstat(ns, &st) == 0 && st.st_ino == k->net_ino && st.st_dev == k->net_dev;
+    close(ns);
+    return mine;
+}
+
+int guard_keeper_probe(char *why, size_t why_len)
+{
+    /* What torify show reports: can this machine make the namespace?  A
+     * child tries (unshare needs a single-threaded caller) and says. */
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_len, "fork: %s", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        char w[200] = "";
+        bool userns;
+        bool v6;
+        int r = guard_ns_enter(CLONE_NEWNET, &userns, w, sizeof w);
+        if (r == 0 && (r = guard_netns_seal(&v6)) < 0)
+            snprintf(w, sizeof w, "setting up its loopback: %s", strerror(-r));
+        if (r == 0)
+            snprintf(w, sizeof w, "%s", userns ? "in a user namespace" : "privileged");
+        char out[210];
+        int n = snprintf(out, sizeof out, "%c%s", r == 0 ? '+' : '-', w);
+        ssize_t wr = write(pfd[1], out, (size_t)(n < 0 ? 0 : n));
+        (void)wr;
+        _exit(0);
+    }
+    close(pfd[1]);
+    char buf[210];
+    ssize_t n;
+    do
+        n = read(pfd[0], buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close(pfd[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (n <= 1) {
+        snprintf(why, why_len, "the probe process said nothing");
+        return -1;
+    }
+    buf[n] = '\0';
+    snprintf(why, why_len, "%s", buf + 1);
+    return buf[0] == '+' ? 0 : -1;
+}
+
+void guard_keeper_stop(struct guard_keeper *k)
+{
+    if (!k->on)
+        return;
+    /* The hang-up tells the keeper to report its last refused datagrams
+     * and end; it gets a moment for that, then is killed (PDEATHSIG would
+     * do it too when the launcher exits). */
+    pthread_mutex_lock(&k->mu);
+    k->on = false;
+    close(k->ctl);
+    k->ctl = -1;
+    pthread_mutex_unlock(&k->mu);
+    for (int i = 0; i < 50; i++) {
+        pid_t w = waitpid(k->pid, NULL, WNOHANG);
+        if (w == k->pid || (w < 0 && errno == ECHILD))
+            return;
+        usleep(2000);
+    }
+    kill(k->pid, SIGKILL);
+    while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
