@@ -114,6 +114,7 @@ int guard_dns_server_open(struct guard_dns_server *srv, bool ipv6)
 struct answer_ctx {
     const struct guard_sup *s;
     struct torify_dns_answerer a;
+    int up; /* >= 0: real answers from the supervisor (dns_real.c) */
 };
 
 static void describe_addr(int family, const void *addr, uint16_t port, char *buf, size_t len)
@@ -156,7 +157,8 @@ static void udp_answer(struct udp_job *j)
 {
     uint8_t reply[TORIFY_DNS_MSG_MAX];
     struct torify_dns_summary w;
-    size_t n = torify_dns_answer(&j->ctx->a, TORIFY_DNS_UDP, j->q, j->len, reply, sizeof reply, &w);
+    size_t n = j->ctx->up >= 0 ? guard_dns_real_ask(j->ctx->up, 'U', j->q, j->len, reply, sizeof reply)
+                               : torify_dns_answer(&j->ctx->a, TORIFY_DNS_UDP, j->q, j->len, reply, sizeof reply, &w);
     if (n == 0)
         return;
     struct iovec iov = {reply, n};
@@ -188,7 +190,8 @@ static void udp_answer(struct udp_job *j)
     }
     ssize_t w_ = sendmsg(j->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w_;
-    log_answer(j->ctx->s, &w, "UDP", server);
+    if (j->ctx->up < 0)
+        log_answer(j->ctx->s, &w, "UDP", server); /* real answers: the supervisor tells */
 }
 
 static atomic_int real_threads;
@@ -233,7 +236,7 @@ static void udp_drain(const struct answer_ctx *ctx, int fd, int family, struct u
         j->family = family;
         j->src_len = m.msg_namelen;
         j->len = (size_t)n;
-        if (!ctx->a.resolve) {
+        if (ctx->up < 0) {
             udp_answer(j); /* fake answers take microseconds: inline */
             continue;
         }
@@ -266,6 +269,7 @@ static atomic_int tcp_conns;
 struct tcp_job {
     const struct answer_ctx *ctx;
     int fd;
+    uint8_t q[TORIFY_DNS_MSG_MAX], out[2 + TORIFY_DNS_MSG_MAX];
 };
 
 static bool read_full(int fd, uint8_t *buf, size_t len)
@@ -285,7 +289,7 @@ static bool read_full(int fd, uint8_t *buf, size_t len)
 static void *tcp_thread(void *arg)
 {
     struct tcp_job *j = arg;
-    static _Thread_local uint8_t q[TORIFY_DNS_MSG_MAX], out[2 + TORIFY_DNS_MSG_MAX];
+    uint8_t *q = j->q, *out = j->out;
     struct timeval tv = {.tv_sec = DNS_TCP_IDLE_S};
     setsockopt(j->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(j->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -306,7 +310,9 @@ static void *tcp_thread(void *arg)
         if (!read_full(j->fd, q, len))
             break;
         struct torify_dns_summary w;
-        size_t n = torify_dns_answer(&j->ctx->a, TORIFY_DNS_TCP, q, len, out + 2, sizeof out - 2, &w);
+        size_t n = j->ctx->up >= 0
+                       ? guard_dns_real_ask(j->ctx->up, 'T', q, len, out + 2, sizeof j->out - 2)
+                       : torify_dns_answer(&j->ctx->a, TORIFY_DNS_TCP, q, len, out + 2, sizeof j->out - 2, &w);
         if (n == 0)
             break;
         out[0] = (uint8_t)(n >> 8);
@@ -320,7 +326,8 @@ static void *tcp_thread(void *arg)
                 break;
             sent += (size_t)k;
         }
-        log_answer(j->ctx->s, &w, "TCP", server);
+        if (j->ctx->up < 0)
+            log_answer(j->ctx->s, &w, "TCP", server);
         if (sent < n + 2)
             break;
     }
@@ -419,10 +426,11 @@ static void icmp_watch(const struct guard_sup *s, int fd, int family)
     }
 }
 
-void guard_dns_server_run(struct guard_dns_server *srv, const struct guard_sup *s, int ctl)
+void guard_dns_server_run(struct guard_dns_server *srv, const struct guard_sup *s, int ctl, int up)
 {
     static struct answer_ctx ctx;
     ctx.s = s;
+    ctx.up = up;
     memset(&ctx.a, 0, sizeof ctx.a);
     ctx.a.map = s->map;
     ctx.a.cfg = &s->cfg;

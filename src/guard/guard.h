@@ -32,6 +32,11 @@
  * installed. */
 int torify_guard_check(char *why, size_t why_len);
 
+/* Can the guard give programs datagram sockets in a sealed network
+ * namespace, where torify answers their DNS queries (docs/GUARD.md)?  0 with
+ * how ("privileged" / "in a user namespace") in buf, or -1 with why not. */
+int torify_guard_dns_check(char *buf, size_t len);
+
 /* Run the program at path (found by the caller; a file without #! runs
  * through /bin/sh, as with execvp) with argv and envp under the guard,
  * supervise it and every descendant, and wait for it.  Signals sent to the

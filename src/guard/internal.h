@@ -103,8 +103,18 @@ struct guard_sup;
 /* Bind port 53 (UDP and TCP, IPv4 and, with ipv6, IPv6) and the ICMP watch. */
 int guard_dns_server_open(struct guard_dns_server *srv, bool ipv6);
 /* Serve until the control socket ctl hangs up; socket requests arriving on
- * ctl are answered with guard_keeper_serve_request. */
-void guard_dns_server_run(struct guard_dns_server *srv, const struct guard_sup *s, int ctl);
+ * ctl are answered with guard_keeper_serve_request.  up >= 0: real answers,
+ * asked of the supervisor over up (dns_real.c). */
+void guard_dns_server_run(struct guard_dns_server *srv, const struct guard_sup *s, int ctl, int up);
+
+/* ---- dns_real.c: real answers (ResolveThroughTor) ---------------------- */
+
+/* In the keeper: the reply to query[0..len) from the supervisor, which asks
+ * Tor (RESOLVE / RESOLVE_PTR); blocking.  The reply's length, 0 for none. */
+size_t guard_dns_real_ask(int up, char transport, const uint8_t *query, size_t len, uint8_t *reply,
+                          size_t cap);
+/* In the supervisor: serve those requests on up in a thread of its own. */
+int guard_dns_real_start(struct guard_sup *s, int up);
 
 /* ---- keeper.c: the process living in the namespace --------------------- */
 
@@ -115,6 +125,8 @@ struct guard_keeper {
     int ctl;                  /* SEQPACKET to the keeper, one request at a time */
     pthread_mutex_t mu;
     uint64_t net_ino, net_dev; /* its network namespace, for guard_keeper_owns */
+    int up[2];                /* ResolveThroughTor: the keeper hands queries to
+                                 the supervisor, which can reach Tor (dns_real.c) */
     char why[200];            /* when !on: why not, one line */
 };
 /* Fork the keeper and wait until it is ready.  0, or -1 with k->why. */

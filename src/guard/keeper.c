@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/sockios.h>
+#include "guard/guard.h"
 #include "guard/internal.h"
 #include "guard/log.h"
 
@@ -143,7 +144,7 @@ static void keeper_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void keeper_main(const struct guard_sup *s, int ctl, pid_t parent)
+static void keeper_main(const struct guard_sup *s, int ctl, int up, pid_t parent)
 {
     struct keeper_status st;
     memset(&st, 0, sizeof st);
@@ -157,7 +158,13 @@ static void keeper_main(const struct guard_sup *s, int ctl, pid_t parent)
             _exit(1);
         ctl = 3;
     }
-    close_range(4, ~0U, 0);
+    if (up >= 0) {
+        if (up != 4 && dup2(up, 4) < 0)
+            _exit(1);
+        up = 4;
+        fcntl(up, F_SETFD, FD_CLOEXEC);
+    }
+    close_range(up >= 0 ? 5 : 4, ~0U, 0);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null >= 0) {
         dup2(null, 0);
@@ -196,7 +203,7 @@ static void keeper_main(const struct guard_sup *s, int ctl, pid_t parent)
     st.ipv6 = v6;
     if (send_with_fd(ctl, &st, sizeof st, -1) != 0 || r < 0)
         _exit(0);
-    guard_dns_server_run(&srv, s, ctl);
+    guard_dns_server_run(&srv, s, ctl, up);
     _exit(0);
 }
 
@@ -205,9 +212,17 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     memset(k, 0, sizeof *k);
     k->pid = -1;
     k->ctl = -1;
+    k->up[0] = k->up[1] = -1;
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
         snprintf(k->why, sizeof k->why, "socketpair: %s", strerror(errno));
+        return -1;
+    }
+    k->up[0] = k->up[1] = -1;
+    if (s->cfg.resolve_through_tor && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, k->up) != 0) {
+        snprintf(k->why, sizeof k->why, "socketpair: %s", strerror(errno));
+        close(sp[0]);
+        close(sp[1]);
         return -1;
     }
     pid_t parent = getpid();
@@ -220,10 +235,21 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     }
     if (pid == 0) {
         close(sp[0]);
-        keeper_main(s, sp[1], parent);
+        if (k->up[0] >= 0)
+            close(k->up[0]);
+        /* dup2 over 3 must not close the other end: move ctl clear of it. */
+        int ctl = sp[1], up = k->up[1];
+        if (up == 3) {
+            up = fcntl(up, F_DUPFD_CLOEXEC, 5);
+            close(3);
+        }
+        keeper_main(s, ctl, up, parent);
         _exit(0);
     }
     close(sp[1]);
+    if (k->up[1] >= 0)
+        close(k->up[1]);
+    k->up[1] = -1;
     struct keeper_status st;
     memset(&st, 0, sizeof st);
     struct pollfd p = {.fd = sp[0], .events = POLLIN};
@@ -245,6 +271,9 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
             snprintf(k->why, sizeof k->why, "its helper process did not start");
         }
         close(sp[0]);
+        if (k->up[0] >= 0)
+            close(k->up[0]);
+        k->up[0] = -1;
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
@@ -292,6 +321,11 @@ bool guard_keeper_owns(const struct guard_keeper *k, int sockfd)
     bool mine = fstat(ns, &st) == 0 && st.st_ino == k->net_ino && st.st_dev == k->net_dev;
     close(ns);
     return mine;
+}
+
+int torify_guard_dns_check(char *buf, size_t len)
+{
+    return guard_keeper_probe(buf, len);
 }
 
 int guard_keeper_probe(char *why, size_t why_len)

@@ -287,6 +287,8 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
         snprintf(err, err_len, "guard: cannot start the supervisor: %s", strerror(-e));
         return -1;
     }
+    if (sup.keeper.on && sup.keeper.up[0] >= 0 && guard_dns_real_start(&sup, sup.keeper.up[0]) < 0)
+        guard_log(&sup, TORIFY_LOG_NOTICE, "guard: cannot start the thread asking Tor for DNS answers");
     int status = supervise(child, &set);
     guard_keeper_stop(&sup.keeper);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -153,6 +153,16 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
         printf("kernel guard: inherited (this process already runs under torify's guard)\n");
     else
         printf("kernel guard: unavailable (%s; only torify --no-guard can run programs)\n", why);
+    if (g == 0) {
+        /* Where the guard's datagram sockets would live (src/guard/keeper.c). */
+        char how[256] = "";
+        if (torify_guard_dns_check(how, sizeof how) == 0)
+            printf("DNS of programs with their own resolver: answered by torify (sealed network namespace, %s)\n",
+                   how);
+        else
+            printf("DNS of programs with their own resolver: refused, no private network namespace here (%s)\n",
+                   how);
+    }
     fflush(stdout);
     return ferror(stdout) ? EXIT_OS : 0;
 }
