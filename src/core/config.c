@@ -170,7 +170,7 @@ torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_l
 enum key_id {
     K_TOR_ADDRESS, K_TOR_PORT, K_TOR_UNIX, K_PROTOCOL, K_USER, K_PASS, K_ISOLATE,
     K_INBOUND, K_LOCALHOST, K_EXEMPT, K_EXEMPT_LIST, K_FAKE4, K_FAKE6, K_LOG_LEVEL, K_LOG_FILE,
-    K_EXEMPT_EXE, K_RESOLVE_TOR,
+    K_EXEMPT_EXE, K_RESOLVE_TOR, K_HIDE_ID,
 };
 
 static const struct { const char *name; enum key_id id; } file_keys[] = {
@@ -191,6 +191,7 @@ static const struct { const char *name; enum key_id id; } file_keys[] = {
     { "LogFile", K_LOG_FILE },
     { "ExemptExecutable", K_EXEMPT_EXE },
     { "ResolveThroughTor", K_RESOLVE_TOR },
+    { "HideIdentity", K_HIDE_ID },
 };
 
 static torify_err add_exempt(struct torify_config *c, const char *text, const char *where,
@@ -269,6 +270,7 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
     case K_INBOUND:
     case K_LOCALHOST:
     case K_RESOLVE_TOR:
+    case K_HIDE_ID:
         /* torsocks' AllowOutboundLocalhost 2 also allows UDP to localhost;
          * torify never carries UDP, so 2 means what 1 means here. */
         if (id == K_LOCALHOST && strcmp(v, "2") == 0)
@@ -278,6 +280,7 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
         if (id == K_ISOLATE) c->isolate_pid = b;
         else if (id == K_INBOUND) c->allow_inbound = b;
         else if (id == K_RESOLVE_TOR) c->resolve_through_tor = b;
+        else if (id == K_HIDE_ID) c->hide_identity = b;
         else c->allow_localhost = b;
         return TORIFY_OK;
     case K_EXEMPT:
@@ -477,6 +480,7 @@ static const struct { const char *var; enum key_id id; const char *key; } env_ke
     { "TORSOCKS_LOG_FILE_PATH", K_LOG_FILE, "LogFile" },
     { "TORIFY_LOG_FILE", K_LOG_FILE, "LogFile" },
     { "TORIFY_RESOLVE_THROUGH_TOR", K_RESOLVE_TOR, "ResolveThroughTor" },
+    { "TORIFY_HIDE_IDENTITY", K_HIDE_ID, "HideIdentity" },
 };
 
 /* Was this process started by the launcher (TORIFY_LAUNCHED=1)? */

@@ -49,6 +49,9 @@ struct torify_config {
      * guard's responder) get real addresses from Tor's RESOLVE and
      * RESOLVE_PTR instead of fake ones (.onion stays fake). */
     bool resolve_through_tor;
+    /* HideIdentity: the program sees the host name "localhost", only the
+     * loopback interface, UTC and the C.UTF-8 locale (docs/IDENTITY.md). */
+    bool hide_identity;
 
     struct torify_cidr exempt[TORIFY_EXEMPT_MAX];
     size_t n_exempt;

@@ -143,6 +143,12 @@ void guard_keeper_serve_request(int ctl);
 /* Could the namespace be made here?  0 (why: how) or -1 (why: why not). */
 int guard_keeper_probe(char *why, size_t why_len);
 
+/* ---- uts.c: HideIdentity's host name ---------------------------------- */
+
+/* In the child, before the filter: a UTS namespace of its own whose host
+ * name is "localhost".  0, or -errno with a one-line reason in why. */
+int guard_uts_hide(char *why, size_t why_len);
+
 /* ---- inherit.c: sockets from before the guard ------------------------- */
 
 /* In the child, before the filter: replace inherited datagram, raw and

@@ -90,6 +90,14 @@ static void child_main(struct guard_sup *s, int sock, const sigset_t *old, const
     /* Before the filter: the keeper's control socket is still ours to use
      * (the supervisor's threads start only once the listener arrives). */
     guard_seal_inherited(s, sock);
+    if (s->cfg.hide_identity) {
+        char why[200] = "";
+        if (guard_uts_hide(why, sizeof why) != 0)
+            guard_log(s, TORIFY_LOG_NOTICE,
+                      "guard: --hide-identity: no host name of its own for the program (%s); programs that "
+                      "go through libc still see localhost, static ones the real name",
+                      why);
+    }
     int listener = guard_filter_install();
     if (listener < 0) {
         dprintf(STDERR_FILENO, "torify: guard: cannot install the seccomp filter: %s\n", strerror(-listener));

@@ -19,7 +19,7 @@
 const char *const env_launcher_vars[] = {
     "TORIFY_LAUNCHED", "TORIFY_CONF_FILE", "TORIFY_TOR_ADDRESS", "TORIFY_TOR_PORT",
     "TORIFY_TOR_UNIX", "TORIFY_USERNAME", "TORIFY_PASSWORD", "TORIFY_ISOLATE",
-    "TORIFY_LOG_LEVEL", "TORIFY_RESOLVE_THROUGH_TOR", NULL,
+    "TORIFY_LOG_LEVEL", "TORIFY_RESOLVE_THROUGH_TOR", "TORIFY_HIDE_IDENTITY", NULL,
 };
 
 static int set(const char *name, const char *value)
@@ -66,6 +66,8 @@ int env_apply(const struct launcher_opts *o)
         rc = set("TORIFY_ISOLATE", "1");
     if (!rc && o->resolve_through_tor)
         rc = set("TORIFY_RESOLVE_THROUGH_TOR", "1");
+    if (!rc && o->hide_identity)
+        rc = set("TORIFY_HIDE_IDENTITY", "1");
     if (!rc && o->log_level)
         rc = set("TORIFY_LOG_LEVEL", o->log_level);
     if (!rc)

@@ -53,6 +53,7 @@ struct launcher_opts {
     const char *log_level; /* -d / -q: "debug" / "quiet", last one wins */
     bool isolate;          /* -i */
     bool resolve_through_tor; /* --resolve-through-tor */
+    bool hide_identity;       /* --hide-identity */
     bool no_guard;         /* --no-guard: LD_PRELOAD only, no seccomp supervisor */
     const char *system_cmd;   /* --system: "enable", "disable" or "status" */
     const char *preload_file; /* --preload-file (default /etc/ld.so.preload) */
@@ -153,5 +154,8 @@ long preload_text_add(const char *text, size_t len, const char *path, char *out,
  * lines are kept byte for byte. */
 long preload_text_remove(const char *text, size_t len, const char *keep, const char *drop, char *out,
                          size_t out_len, bool *changed);
+
+/* identity.c: HideIdentity's TZ and locale variables, set for the program. */
+int identity_env_apply(void);
 
 #endif

@@ -141,6 +141,11 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         fprintf(stderr, "torify: cannot set LD_PRELOAD: %s\n", strerror(errno));
         return EXIT_OS;
     }
+    if (cfg->hide_identity) {
+        rc = identity_env_apply();
+        if (rc)
+            return rc;
+    }
     warn_if_tor_absent(cfg);
     struct torify_fakemap *map = share_fakemap(cfg);
     fflush(NULL);

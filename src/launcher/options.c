@@ -12,7 +12,7 @@
 #include "launcher/launcher.h"
 #include "torify/socks.h"
 
-enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY, OPT_RESOLVE_TOR };
+enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY, OPT_RESOLVE_TOR, OPT_HIDE_ID };
 
 static const struct option long_opts[] = {
     { "address", required_argument, NULL, 'a' },
@@ -32,6 +32,7 @@ static const struct option long_opts[] = {
     { "preload-file", required_argument, NULL, OPT_PRELOAD_FILE },
     { "library", required_argument, NULL, OPT_LIBRARY },
     { "resolve-through-tor", no_argument, NULL, OPT_RESOLVE_TOR },
+    { "hide-identity", no_argument, NULL, OPT_HIDE_ID },
     { NULL, 0, NULL, 0 },
 };
 
@@ -52,6 +53,8 @@ void options_usage(FILE *out)
           "  -i, --isolate       a fresh circuit per process (unique credentials)\n"
           "      --resolve-through-tor  the program's own DNS queries (res_query...) get\n"
           "                      real addresses from Tor (RESOLVE), not fake ones\n"
+          "      --hide-identity the program sees the host name localhost, only the\n"
+          "                      loopback interface, UTC and the C.UTF-8 locale\n"
           "  -d, --debug         debug messages from the library\n"
           "  -q, --quiet         no messages from the library\n"
           "  -c, --config FILE   use FILE instead of the default torify.conf\n"
@@ -135,6 +138,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         case OPT_CHECK: want_check = true; break;
         case OPT_NO_GUARD: o->no_guard = true; break;
         case OPT_RESOLVE_TOR: o->resolve_through_tor = true; break;
+        case OPT_HIDE_ID: o->hide_identity = true; break;
         case OPT_SYSTEM:
             if (strcmp(optarg, "enable") != 0 && strcmp(optarg, "disable") != 0 && strcmp(optarg, "status") != 0)
                 return usage_error("--system takes enable, disable or status, not ", optarg);
@@ -164,7 +168,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         /* The system-wide set-up reads only the system configuration:
          * options meant for one program would be silently ignored. */
         if (o->address || o->port || o->user || o->pass || o->config || o->log_level || o->isolate ||
-            o->resolve_through_tor || o->no_guard || want_shell || want_check)
+            o->resolve_through_tor || o->hide_identity || o->no_guard || want_shell || want_check)
             return usage_error("--system takes only --preload-file and --library", NULL);
         if (optind < argc)
             return usage_error("unexpected argument after --system: ", argv[optind]);

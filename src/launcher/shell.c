@@ -123,6 +123,12 @@ int shell_show(const struct torify_config *cfg, const char *lib, const char *lib
     printf("allow outbound localhost: %s\n", yes_no(cfg->allow_localhost));
     printf("resolve through tor: %s\n", cfg->resolve_through_tor ? "yes (own DNS queries get Tor's RESOLVE answers)"
                                                                   : "no (own DNS queries get fake addresses)");
+    if (cfg->hide_identity)
+        printf("hide identity: yes (hidden: the host name, shown as localhost; network interfaces but the "
+               "loopback; the time zone, UTC; the locale, C.UTF-8. Not hidden: user names in configured "
+               "e-mail addresses, User-Agent strings, what an application puts in its own protocol)\n");
+    else
+        printf("hide identity: no (programs see the real host name, interfaces, time zone and locale)\n");
     printf("exempt networks:");
     if (cfg->n_exempt == 0)
         printf(" none");

@@ -44,6 +44,11 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_PPOLL] = "ppoll",
     [TORIFY_REAL_SELECT] = "select",
     [TORIFY_REAL_PSELECT] = "pselect",
+    [TORIFY_REAL_GETHOSTNAME] = "gethostname",
+    [TORIFY_REAL_UNAME] = "uname",
+    [TORIFY_REAL_GETIFADDRS] = "getifaddrs",
+    [TORIFY_REAL_IF_NAMEINDEX] = "if_nameindex",
+    [TORIFY_REAL_IOCTL] = "ioctl",
 };
 
 void *torify_real_resolve(enum torify_real_id id)

@@ -33,6 +33,7 @@
 #include "dns/answer.h"
 #include "dns/msg.h"
 #include "shim/real.h"
+#include "shim/shim.h"
 #include "shim/state.h"
 #include "shim/tor.h"
 
@@ -94,7 +95,10 @@ static int answer_query(const char *call, const uint8_t *query, size_t qlen, uns
     memset(&a, 0, sizeof a);
     a.map = torify_state_fakemap(NULL);
     a.cfg = &st->cfg;
-    a.hostname = NULL; /* gethostname on each query, as torify_shim_name_kind */
+    char host[256];
+    if (torify_shim_real_hostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    a.hostname = host; /* the real name on each query, as torify_shim_name_kind */
     a.config_broken = st->config_err != TORIFY_OK;
     a.ctx = (void *)&st->cfg;
     a.resolve_ptr = res_resolve_ptr;

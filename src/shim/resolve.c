@@ -152,10 +152,12 @@ static int gai_fake(torify_getaddrinfo_fn f, enum torify_name_kind kind, const c
 
 enum torify_name_kind torify_shim_name_kind(const char *name)
 {
-    /* gethostname is uname(2): no file, no packet.  Asked on every name
-     * lookup because the machine may be renamed while programs run. */
+    /* The real name (uname(2): no file, no packet), also under
+     * HideIdentity, whose masked "localhost" is a loopback name anyway.
+     * Asked on every name lookup because the machine may be renamed while
+     * programs run. */
     char host[256];
-    if (gethostname(host, sizeof host) != 0)
+    if (torify_shim_real_hostname(host, sizeof host) != 0)
         host[0] = '\0';
     host[sizeof host - 1] = '\0';
     return torify_policy_name_kind_on(name, host);

@@ -18,6 +18,9 @@ int torify_sock_type(int fd);
 /* Does the guard make this process's datagram sockets in its sealed network
  * namespace (src/guard/keeper.c)?  Asked once, then cached. */
 bool torify_shim_udp_sealed(void);
+/* The machine's real host name (raw uname(2), never the HideIdentity mask):
+ * 0, or -1 with buf untouched. */
+int torify_shim_real_hostname(char *buf, size_t len);
 int torify_sock_domain(int fd);
 
 /* "AF_INET", "SOCK_DGRAM"... for refusal messages (family: NULL if unnamed). */
