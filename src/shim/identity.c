@@ -18,6 +18,7 @@
  * (/etc/hostname) still gets loopback for it and never sends it to Tor.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -59,6 +60,23 @@ int torify_shim_real_hostname(char *buf, size_t len)
     memcpy(buf, u.nodename, n);
     buf[n] = '\0';
     return 0;
+}
+
+int torify_shim_etc_hostname(char *buf, size_t len)
+{
+    if (len < 2 || !hiding())
+        return -1;
+    /* raw open/read/close: no interposed call, no stdio buffer. */
+    long fd = torify_sys(SYS_open, (long)"/etc/hostname", O_RDONLY | O_CLOEXEC, 0, 0, 0, 0);
+    if (fd < 0)
+        return -1;
+    long n = torify_sys(SYS_read, fd, (long)buf, (long)(len - 1), 0, 0, 0);
+    torify_sys_close((int)fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    buf[strcspn(buf, " \t\r\n")] = '\0';
+    return buf[0] ? 0 : -1;
 }
 
 EXPORT int gethostname(char *name, size_t len)

@@ -96,7 +96,7 @@ static int answer_query(const char *call, const uint8_t *query, size_t qlen, uns
     a.map = torify_state_fakemap(NULL);
     a.cfg = &st->cfg;
     char host[256];
-    if (torify_shim_real_hostname(host, sizeof host) != 0)
+    if (torify_shim_etc_hostname(host, sizeof host) != 0 && torify_shim_real_hostname(host, sizeof host) != 0)
         host[0] = '\0';
     a.hostname = host; /* the real name on each query, as torify_shim_name_kind */
     a.config_broken = st->config_err != TORIFY_OK;

@@ -160,7 +160,13 @@ enum torify_name_kind torify_shim_name_kind(const char *name)
     if (torify_shim_real_hostname(host, sizeof host) != 0)
         host[0] = '\0';
     host[sizeof host - 1] = '\0';
-    return torify_policy_name_kind_on(name, host);
+    enum torify_name_kind k = torify_policy_name_kind_on(name, host);
+    /* Under the guard's HideIdentity the program's UTS namespace says
+     * "localhost" even to uname(2): the machine's name as /etc/hostname
+     * has it must still never reach Tor. */
+    if (k == TORIFY_NAME_HOST && torify_shim_etc_hostname(host, sizeof host) == 0)
+        k = torify_policy_name_kind_on(name, host);
+    return k;
 }
 
 EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **res)

@@ -21,6 +21,9 @@ bool torify_shim_udp_sealed(void);
 /* The machine's real host name (raw uname(2), never the HideIdentity mask):
  * 0, or -1 with buf untouched. */
 int torify_shim_real_hostname(char *buf, size_t len);
+/* Under HideIdentity: the name in /etc/hostname (the guard's UTS namespace
+ * hides the real one from uname), 0; else -1. */
+int torify_shim_etc_hostname(char *buf, size_t len);
 int torify_sock_domain(int fd);
 
 /* "AF_INET", "SOCK_DGRAM"... for refusal messages (family: NULL if unnamed). */
