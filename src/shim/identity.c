@@ -6,12 +6,14 @@
  *   getifaddrs, if_nameindex             the loopback interface only
  *   ioctl SIOCGIFCONF                    the loopback entry only
  *   ioctl SIOCGIF* on another interface  ENODEV, as for one that does not exist
+ *   recv* of a NETLINK_ROUTE socket      link, address, route and neighbour
+ *                                        messages of the loopback only
  *
  * Without HideIdentity every call is libc's, untouched.  Under the guard
  * the program also has a UTS namespace of its own (guard/uts.c), which
  * covers static programs and raw system calls for the host name; the
- * interface masks are the shim's only (netlink dumps, e.g. `ip addr`, and
- * /sys/class/net are not masked: docs/IDENTITY.md).
+ * interface masks are the shim's only (static programs and /sys/class/net
+ * are not masked: docs/IDENTITY.md).
  *
  * The shim's rule "the machine's own name is a loopback name" uses the real
  * name (raw uname(2), core/sys.h), so a program that learned it elsewhere
@@ -19,6 +21,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdatomic.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -265,4 +270,164 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
     }
     ifc->ifc_len = (int)(w * sizeof(struct ifreq));
     return r;
+}
+
+/* ---- netlink dumps (ip addr, ip link, ip route, ip neigh) ------------- */
+
+static bool nl_marked(int fd)
+{
+    if (fd < 0 || (unsigned)fd >= TORIFY_NL_FD_MAX)
+        return false;
+    uint64_t w = atomic_load_explicit(&torify_shim.nl_route_bits[(unsigned)fd / 64], memory_order_relaxed);
+    return (w >> ((unsigned)fd % 64)) & 1u;
+}
+
+static void nl_set(int fd, bool on)
+{
+    uint64_t bit = 1ull << ((unsigned)fd % 64);
+    _Atomic uint64_t *w = &torify_shim.nl_route_bits[(unsigned)fd / 64];
+    if (on)
+        atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
+    else if (atomic_load_explicit(w, memory_order_relaxed) & bit)
+        atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
+}
+
+void torify_shim_identity_socket(int fd, int domain, int protocol)
+{
+    if (fd < 0 || (unsigned)fd >= TORIFY_NL_FD_MAX)
+        return;
+    nl_set(fd, domain == AF_NETLINK && protocol == NETLINK_ROUTE && hiding());
+}
+
+static int loopback_index(void)
+{
+    unsigned i = if_nametoindex("lo");
+    return i ? (int)i : 1;
+}
+
+/* Is this message about an interface other than the loopback? */
+static bool nl_foreign(const struct nlmsghdr *h, int lo)
+{
+    size_t plen = h->nlmsg_len >= NLMSG_HDRLEN ? h->nlmsg_len - NLMSG_HDRLEN : 0;
+    const void *d = NLMSG_DATA(h);
+    switch (h->nlmsg_type) {
+    case RTM_NEWLINK:
+    case RTM_DELLINK:
+        return plen >= sizeof(struct ifinfomsg) && ((const struct ifinfomsg *)d)->ifi_index != lo;
+    case RTM_NEWADDR:
+    case RTM_DELADDR:
+        return plen >= sizeof(struct ifaddrmsg) && (int)((const struct ifaddrmsg *)d)->ifa_index != lo;
+    case RTM_NEWNEIGH:
+    case RTM_DELNEIGH:
+        return plen >= sizeof(struct ndmsg) && ((const struct ndmsg *)d)->ndm_ifindex != lo;
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE: {
+        if (plen < sizeof(struct rtmsg))
+            return false;
+        size_t alen = plen - NLMSG_ALIGN(sizeof(struct rtmsg));
+        const struct rtattr *a = (const struct rtattr *)((const char *)d + NLMSG_ALIGN(sizeof(struct rtmsg)));
+        for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+            if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) >= sizeof(int)) {
+                int oif;
+                memcpy(&oif, RTA_DATA(a), sizeof oif);
+                return oif != lo;
+            }
+            if (a->rta_type == RTA_GATEWAY)
+                return true;
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Drop the messages about other interfaces from buf[0..len): the new length. */
+static size_t nl_filter(void *buf, size_t len)
+{
+    int lo = loopback_index();
+    char *base = buf, *w = buf;
+    size_t rest = len;
+    struct nlmsghdr *h = buf;
+    while (NLMSG_OK(h, rest)) {
+        size_t step = NLMSG_ALIGN(h->nlmsg_len);
+        if (step > rest)
+            step = rest;
+        if (!nl_foreign(h, lo)) {
+            if (w != (char *)h)
+                memmove(w, h, step);
+            w += step;
+        }
+        rest -= step;
+        h = (struct nlmsghdr *)((char *)h + step);
+    }
+    /* A trailing partial message (never in a well-formed dump) is kept. */
+    if (rest) {
+        if (w != (char *)h)
+            memmove(w, h, rest);
+        w += rest;
+    }
+    return (size_t)(w - base);
+}
+
+static bool still_netlink(int fd)
+{
+    int d = 0;
+    socklen_t l = sizeof d;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &d, &l) == 0 && d == AF_NETLINK)
+        return true;
+    nl_set(fd, false); /* the number was reused: forget it */
+    return false;
+}
+
+typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
+
+/* A dump whose every message was about other interfaces reads on (a
+ * caller would take 0 for the end); a peek is passed as is (its length
+ * only sizes the caller's buffer, which then holds less). */
+EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+    recvmsg_fn f = REAL(RECVMSG, recvmsg_fn);
+    if (!f)
+        return -1;
+    if (!nl_marked(fd) || (flags & MSG_PEEK) || !m || m->msg_iovlen != 1 || !still_netlink(fd))
+        return f(fd, m, flags);
+    for (;;) {
+        ssize_t n = f(fd, m, flags);
+        if (n <= 0 || (m->msg_flags & MSG_TRUNC))
+            return n;
+        size_t have = (size_t)n < m->msg_iov[0].iov_len ? (size_t)n : m->msg_iov[0].iov_len;
+        size_t k = nl_filter(m->msg_iov[0].iov_base, have);
+        if (k > 0)
+            return (ssize_t)k;
+    }
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from, socklen_t *fl)
+{
+    recvfrom_fn f = REAL(RECVFROM, recvfrom_fn);
+    if (!f)
+        return -1;
+    if (!nl_marked(fd) || (flags & (MSG_PEEK | MSG_TRUNC)) || !still_netlink(fd))
+        return f(fd, buf, len, flags, from, fl);
+    for (;;) {
+        ssize_t n = f(fd, buf, len, flags, from, fl);
+        if (n <= 0 || (size_t)n > len)
+            return n;
+        size_t k = nl_filter(buf, (size_t)n);
+        if (k > 0)
+            return (ssize_t)k;
+    }
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    recv_fn f = REAL(RECV, recv_fn);
+    if (!f)
+        return -1;
+    if (!nl_marked(fd))
+        return f(fd, buf, len, flags);
+    return recvfrom(fd, buf, len, flags, NULL, NULL);
 }

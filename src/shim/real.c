@@ -49,6 +49,9 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_GETIFADDRS] = "getifaddrs",
     [TORIFY_REAL_IF_NAMEINDEX] = "if_nameindex",
     [TORIFY_REAL_IOCTL] = "ioctl",
+    [TORIFY_REAL_RECV] = "recv",
+    [TORIFY_REAL_RECVFROM] = "recvfrom",
+    [TORIFY_REAL_RECVMSG] = "recvmsg",
 };
 
 void *torify_real_resolve(enum torify_real_id id)

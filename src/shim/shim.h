@@ -24,6 +24,9 @@ int torify_shim_real_hostname(char *buf, size_t len);
 /* Under HideIdentity: the name in /etc/hostname (the guard's UTS namespace
  * hides the real one from uname), 0; else -1. */
 int torify_shim_etc_hostname(char *buf, size_t len);
+/* A socket was made at fd: under HideIdentity a NETLINK_ROUTE one is
+ * followed so its interface and address dumps show the loopback only. */
+void torify_shim_identity_socket(int fd, int domain, int protocol);
 int torify_sock_domain(int fd);
 
 /* "AF_INET", "SOCK_DGRAM"... for refusal messages (family: NULL if unnamed). */

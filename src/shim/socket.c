@@ -91,7 +91,10 @@ static __attribute__((noinline)) int socket_checked(int domain, int type, int pr
         return -1;
     }
     torify_socket_fn f = REAL(SOCKET, torify_socket_fn);
-    return f ? f(domain, type, protocol) : -1;
+    int fd = f ? f(domain, type, protocol) : -1;
+    if (fd >= 0)
+        torify_shim_identity_socket(fd, domain, protocol);
+    return fd;
 }
 
 EXPORT int socket(int domain, int type, int protocol)

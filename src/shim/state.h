@@ -88,6 +88,9 @@ struct torify_fd_rec {
 
 enum { TORIFY_PASS_UNKNOWN = 0, TORIFY_PASS_NO, TORIFY_PASS_YES };
 
+/* HideIdentity's netlink filter follows sockets at fds below this. */
+#define TORIFY_NL_FD_MAX 4096u
+
 /* Room for shim/real.h's table (it checks that its ids fit). */
 #define TORIFY_SHIM_REAL_MAX 48
 
@@ -164,6 +167,11 @@ struct torify_shim_state {
      * core/fakemap_ask.h, asked on the first datagram socket; inherited by
      * forked children (same guard), asked again after exec. */
     _Atomic int udp_sealed;                      /* [atomic] TORIFY_PASS_UNKNOWN / _NO / _YES */
+
+    /* HideIdentity: fds (below TORIFY_NL_FD_MAX) made as NETLINK_ROUTE
+     * sockets, whose dumps shim/identity.c filters; checked again (SO_DOMAIN)
+     * before filtering, so a stale bit after close never touches other data. */
+    _Atomic uint64_t nl_route_bits[TORIFY_NL_FD_MAX / 64];  /* [atomic] */
 
     /* IsolatePID: this process's start time, and the pid it belongs to */
     _Atomic long start_time_pid;                 /* [atomic] published after start_time */

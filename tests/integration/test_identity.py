@@ -210,6 +210,20 @@ class TestInterfaces(IdentityCase):
         self.assertIn(others[0], names, r.stdout)
 
 
+    def test_netlink_dumps_show_only_the_loopback(self):
+        ip = util.need_cmd(self, "ip")
+        others = real_interfaces()
+        if not others:
+            self.skipTest("no interface but lo here")
+        for what in ("addr", "link"):
+            with self.subTest(what=what):
+                r = self.run_torify([ip, "-brief", what], opts=("--hide-identity",))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual([l.split()[0] for l in r.stdout.splitlines()], ["lo"], r.stdout)
+                r = self.run_torify([ip, "-brief", what])
+                self.assertIn(others[0], [l.split()[0].split("@")[0] for l in r.stdout.splitlines()], r.stdout)
+
+
 class TestTimeAndLocale(IdentityCase):
     def test_utc_and_c_utf8(self):
         env = {"TZ": "Europe/Berlin", "LANG": "de_DE.UTF-8", "LC_TIME": "de_DE.UTF-8", "LANGUAGE": "de"}
