@@ -11,9 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "core/clock.h"
 #include "dial.h"
