@@ -191,6 +191,61 @@ class TestHostName(IdentityCase):
         self.assertEqual([q for q in self.srv.requests if q.get("complete")], [])
 
 
+JAVA_LOCALHOST = """public class LocalHost {
+    public static void main(String[] a) throws Exception {
+        System.out.println(java.net.InetAddress.getLocalHost().getHostName());
+    }
+}
+"""
+
+GO_HOSTNAME = """package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	h, err := os.Hostname()
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println(h)
+}
+"""
+
+
+class TestRuntimes(IdentityCase):
+    """Runtimes that find the name their own way: Java (getLocalHost, via
+    libc), Go static (os.Hostname reads /proc/sys/kernel/hostname)."""
+
+    def test_java_get_local_host(self):
+        java = util.need_cmd(self, "java")
+        src = os.path.join(self.tmp, "LocalHost.java")
+        with open(src, "w") as f:
+            f.write(JAVA_LOCALHOST)
+        r = util.run([java, src], timeout=120)
+        if r.returncode != 0:
+            self.skipTest("java cannot run a source file here (no JDK): %s" % r.stderr[-200:])
+        self.assertEqual(r.stdout.strip(), REAL, "control without torify")
+        for opts in (("--hide-identity",), ("--no-guard", "--hide-identity")):
+            with self.subTest(opts=opts):
+                r = self.run_torify([java, src], opts=opts)
+                self.assertEqual(r.stdout.strip(), "localhost", r.stderr[-500:])
+
+    def test_go_static_os_hostname(self):
+        self.guard()
+        from lib import gobuild
+        b = gobuild.Builder()
+        self.addCleanup(b.close)
+        prog = b.build(GO_HOSTNAME, "static", "hostname")
+        r = self.run_torify([prog], opts=("--hide-identity",))
+        self.assertEqual(r.stdout.strip(), "localhost", r.stderr)
+        r = self.run_torify([prog])
+        self.assertEqual(r.stdout.strip(), REAL, r.stderr)
+
+
 class TestInterfaces(IdentityCase):
     def test_only_the_loopback_is_listed(self):
         prog = util.need_file(self, util.prog("show_ifaces"), "test program")
@@ -254,6 +309,27 @@ class TestMailSession(IdentityCase):
         self.assertIn(REAL, session)
         date = next(l for l in session.splitlines() if l.startswith("Date: "))
         self.assertTrue(date.endswith("+0900"), date)
+
+
+class TestSwaks(IdentityCase):
+    def test_swaks_greets_as_localhost_with_a_utc_date(self):
+        swaks = util.need_cmd(self, "swaks")
+        argv = [swaks, "--server", "mail.test:25", "--to", "b@example.org", "--from", "a@example.org",
+                "--timeout", "20"]
+        for opts in (("--hide-identity",), ("--no-guard", "--hide-identity")):
+            with self.subTest(opts=opts):
+                del self.smtp.lines[:]
+                r = self.run_torify(argv, opts=opts, env={"TZ": "Asia/Tokyo"})
+                session = "\n".join(self.smtp.lines)
+                self.assertIn("EHLO localhost", session, r.stdout[-800:] + r.stderr[-400:])
+                self.assertNotIn(REAL, session)
+                date = next(l for l in self.smtp.lines if l.startswith("Date: "))
+                self.assertTrue(date.endswith("+0000"), date)
+        del self.smtp.lines[:]
+        r = self.run_torify(argv, env={"TZ": "Asia/Tokyo"})
+        session = "\n".join(self.smtp.lines)
+        self.assertIn("EHLO " + REAL, session, "control: swaks names the machine without the flag")
+        self.assertTrue(next(l for l in self.smtp.lines if l.startswith("Date: ")).endswith("+0900"), session)
 
 
 class TestShow(IdentityCase):
