@@ -3,7 +3,7 @@
  * the benchmark.
  *
  *   dns_stress stress THREADS QUERIES SERVER PORT NAME
- *   dns_stress bench QUERIES SERVER PORT NAME
+ *   dns_stress bench QUERIES SERVER PORT NAME [reuse]
  *
  * stress: THREADS threads each send QUERIES A queries for t<i>.NAME (i: the
  * thread), one at a time, each on a new UDP socket closed after its reply
@@ -18,8 +18,9 @@
  * fds_before.
  *
  * bench: QUERIES queries in a row after 100 unmeasured ones, each as dig
- * does it (new socket, sendto, recvfrom, close), each timed on the
- * monotonic clock:
+ * does it (new socket, sendto, recvfrom, close), or with "reuse" all on one
+ * socket (sendto, recvfrom: what an answer costs without making a socket),
+ * each timed on the monotonic clock:
  *   bench queries=N answered=N p50_us=X p99_us=X per_s=X
  */
 #include "call_common.h"
@@ -53,16 +54,16 @@ static int count_fds(void)
     return n - 1; /* the directory's own fd */
 }
 
-/* One lookup on a new socket: 1 answered (addr filled), 0 no reply in time,
- * -1 a reply that is not the answer (or a failed call). */
-static int one_query(const struct sockaddr_storage *ss, socklen_t len, uint16_t id, const char *name,
-                     char *addr, size_t addrlen)
+/* One lookup, on fd or (fd < 0) on a new socket: 1 answered (addr filled),
+ * 0 no reply in time, -1 a reply that is not the answer (or a failed call). */
+static int one_query_on(int reuse, const struct sockaddr_storage *ss, socklen_t len, uint16_t id,
+                        const char *name, char *addr, size_t addrlen)
 {
     unsigned char q[512], m[DNS_MAX_MSG];
     size_t qlen = dns_build(id, name, DNS_T_A, q, sizeof q);
     if (!qlen)
         return -1;
-    int fd = socket(ss->ss_family, SOCK_DGRAM, 0);
+    int fd = reuse >= 0 ? reuse : socket(ss->ss_family, SOCK_DGRAM, 0);
     if (fd < 0)
         return -1;
     int rc = -1;
@@ -82,8 +83,15 @@ static int one_query(const struct sockaddr_storage *ss, socklen_t len, uint16_t 
             }
         }
     }
-    close(fd);
+    if (reuse < 0)
+        close(fd);
     return rc;
+}
+
+static int one_query(const struct sockaddr_storage *ss, socklen_t len, uint16_t id, const char *name,
+                     char *addr, size_t addrlen)
+{
+    return one_query_on(-1, ss, len, id, name, addr, addrlen);
 }
 
 static void *run_job(void *arg)
@@ -154,11 +162,14 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int bench(int queries, const struct sockaddr_storage *ss, socklen_t len, const char *name)
+static int bench(int queries, const struct sockaddr_storage *ss, socklen_t len, const char *name, int reuse)
 {
     char addr[INET6_ADDRSTRLEN];
+    int fd = -1;
+    if (reuse && (fd = socket(ss->ss_family, SOCK_DGRAM, 0)) < 0)
+        return report_fail("socket", errno);
     for (int i = 0; i < 100; i++)
-        one_query(ss, len, (uint16_t)i, name, addr, sizeof addr);
+        one_query_on(fd, ss, len, (uint16_t)i, name, addr, sizeof addr);
     double *us = calloc((size_t)queries, sizeof *us);
     if (!us)
         return report_fail("calloc", ENOMEM);
@@ -166,7 +177,7 @@ static int bench(int queries, const struct sockaddr_storage *ss, socklen_t len, 
     double t0 = now_us();
     for (int i = 0; i < queries; i++) {
         double t = now_us();
-        answered += one_query(ss, len, (uint16_t)(i + 100), name, addr, sizeof addr) == 1;
+        answered += one_query_on(fd, ss, len, (uint16_t)(i + 100), name, addr, sizeof addr) == 1;
         us[i] = now_us() - t;
     }
     double total = now_us() - t0;
@@ -175,6 +186,8 @@ static int bench(int queries, const struct sockaddr_storage *ss, socklen_t len, 
            us[queries / 2], us[(size_t)((queries - 1) * 0.99)], queries / (total / 1e6));
     fflush(stdout);
     free(us);
+    if (fd >= 0)
+        close(fd);
     return answered == queries ? 0 : 1;
 }
 
@@ -187,12 +200,13 @@ int main(int argc, char **argv)
         if (t > 0 && t <= 1024 && q > 0)
             return stress(t, q, &ss, len, argv[6]);
     }
-    if (argc == 6 && !strcmp(argv[1], "bench") && parse_numeric(argv[3], argv[4], &ss, &len) == 0) {
+    if ((argc == 6 || (argc == 7 && !strcmp(argv[6], "reuse"))) && !strcmp(argv[1], "bench") &&
+        parse_numeric(argv[3], argv[4], &ss, &len) == 0) {
         int q = atoi(argv[2]);
         if (q > 0)
-            return bench(q, &ss, len, argv[5]);
+            return bench(q, &ss, len, argv[5], argc == 7);
     }
     fprintf(stderr, "usage: dns_stress stress THREADS QUERIES SERVER PORT NAME\n"
-                    "       dns_stress bench QUERIES SERVER PORT NAME\n");
+                    "       dns_stress bench QUERIES SERVER PORT NAME [reuse]\n");
     return 2;
 }
