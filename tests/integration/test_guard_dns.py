@@ -335,6 +335,20 @@ class Probe(dnstrap.Case):
                 self.assertEqual(len(dnstrap.udp_refusal_lines(r.stderr, TRAP4, 443)), 1,
                                  "one line saying UDP to %s:443 was refused: %r" % (TRAP4, r.stderr))
 
+    def test_udp_socket_made_outside_the_guard_cannot_send(self):
+        # Not a socket of the guard's namespace: a datagram from it would
+        # leave, to port 53 or any other.
+        exe = self.need_prog("call_udp")
+        for call in ("sendto", "sendmsg", "sendmmsg", "connect_send"):
+            for dest, fam in ((TRAP4, "AF_INET"), (TRAP6, "AF_INET6")):
+                with self.subTest(call=call, dest=dest, run="control"):
+                    self.control(self.with_outside_udp_socket([exe, call, dest, "53"], fam))
+                for user in USERS:
+                    with self.subTest(call=call, dest=dest, user=user):
+                        r, _ = self.guarded([exe, call, dest, "53"], user=user,
+                                            pre=self.with_outside_udp_socket([], fam)[:3])
+                        self.assertRegex(r.stdout, r"^fail %s errno=" % call, r.stdout + r.stderr)
+
 
 class NonDnsUdp(dnstrap.Case):
     """UDP to other ports (QUIC 443, NTP 123, ...) reaches nothing, with one line."""

@@ -126,15 +126,28 @@ class Case(util.TestCase):
                                 "blind\nstdout: %s\nstderr: %s" % (" ".join(argv), r.stdout[-500:], r.stderr[-500:]))
         return r
 
-    def guarded(self, argv, user="root", resolv=None, opts=(), env=None, timeout=60, input=None):
+    def guarded(self, argv, user="root", resolv=None, opts=(), env=None, timeout=60, input=None, pre=()):
         """`torify [opts] argv` (guard on unless opts say otherwise) as user;
-        asserts 0 packets reached the trap; returns (result, SOCKS requests)."""
-        cmd = self.with_resolv(self.as_user([self.torify] + list(opts) + list(argv), user), resolv)
+        asserts 0 packets reached the trap; returns (result, SOCKS requests).
+        pre: argv run first (as root), which execs the rest."""
+        cmd = list(pre) + self.with_resolv(self.as_user([self.torify] + list(opts) + list(argv), user), resolv)
         r, pkts, socks = self.counted(cmd, env=env, timeout=timeout, input=input)
         self.assertEqual(pkts, [], "LEAK under torify %s (as %s): %s\nstdout: %s\nstderr: %s"
                          % (" ".join(list(opts) + list(argv)), user, describe(pkts), r.stdout[-800:],
                             r.stderr[-800:]))
         return r, socks
+
+    @staticmethod
+    def with_outside_udp_socket(argv, family="AF_INET"):
+        """argv that makes a UDP socket in the client namespace (outside any
+        guard), then execs argv with its fd number appended: a program handed
+        a socket by a parent that is not torified."""
+        code = ("import os,socket,sys\n"
+                "s=socket.socket(socket.%s,socket.SOCK_DGRAM)\n"
+                "os.set_inheritable(s.fileno(),True)\n"
+                "a=sys.argv[1:]+[str(s.fileno())]\n"
+                "os.execvp(a[0],a)\n" % family)
+        return ["python3", "-c", code] + list(argv)
 
     # ---- assertions
 
