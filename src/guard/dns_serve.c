@@ -124,13 +124,24 @@ static void describe_addr(int family, const void *addr, uint16_t port, char *buf
     snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, (unsigned)port);
 }
 
+/* In the keeper's process only (one per launcher run). */
+static atomic_bool told_first_answer;
+
 static void log_answer(const struct guard_sup *s, const struct torify_dns_summary *w, const char *via,
                        const char *server)
 {
     char tb[24], rb[24];
     const char *type = torify_dns_type_name(w->qtype, tb, sizeof tb);
     const char *rc = torify_dns_rcode_name(w->rcode, rb, sizeof rb);
-    if (w->answers > 0)
+    if (w->answers > 0 && !atomic_exchange(&told_first_answer, true))
+        /* The first answer of a run is told at notice, with what it means:
+         * a user who ran `torify dig` sees why the address is not the real
+         * one.  The others at info (-d). */
+        guard_log(s, TORIFY_LOG_NOTICE,
+                  "DNS %s query for %s (%s) to %s answered by torify: %s (a fake address: a connect to it goes "
+                  "to Tor by name and Tor's exit resolves it; ResolveThroughTor 1 for real answers)",
+                  via, w->name, type, server, w->first);
+    else if (w->answers > 0)
         guard_log(s, TORIFY_LOG_INFO, "DNS %s query for %s (%s) to %s answered by torify: %s", via, w->name,
                   type, server, w->first);
     else
