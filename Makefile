@@ -47,7 +47,10 @@ SAN_RUNTIME  := $(shell $(CC) -print-file-name=$(if $(findstring address,$(SANIT
 CPPFLAGS_ALL += -DTORIFY_SAN_RUNTIME=\"$(SAN_RUNTIME)\"
 endif
 
+# libtorify-socks.a is the SOCKS client and the control-port client
+# (src/control/, include/torify/control.h): one archive, one error enum.
 SOCKS_SRC    := $(sort $(wildcard src/socks/*.c))
+CONTROL_SRC  := $(sort $(wildcard src/control/*.c))
 CORE_SRC     := $(sort $(wildcard src/core/*.c))
 DNS_SRC      := $(sort $(wildcard src/dns/*.c))
 SHIM_SRC     := $(sort $(wildcard src/shim/*.c))
@@ -64,6 +67,7 @@ endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SOCKS_OBJ    := $(call obj,$(SOCKS_SRC))
+CONTROL_OBJ  := $(call obj,$(CONTROL_SRC))
 CORE_OBJ     := $(call obj,$(CORE_SRC))
 DNS_OBJ      := $(call obj,$(DNS_SRC))
 SHIM_OBJ     := $(call obj,$(SHIM_SRC))
@@ -83,7 +87,7 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(LIB_SOCKS): $(SOCKS_OBJ)
+$(LIB_SOCKS): $(SOCKS_OBJ) $(CONTROL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -96,16 +100,16 @@ $(LIB_SHIM): $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.ma
 	    $(LDFLAGS_ALL) -ldl -lpthread
 
 # The launcher carries the kernel guard (src/guard/: seccomp filter + supervisor).
-$(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ)
+$(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(CONTROL_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -ldl -lpthread
 
 # Unit tests link the codec and the core (not the interposing shim, which would
 # hijack the test runner's own sockets).  A test named test_shim_* also gets
 # the shim objects, test_launcher_* the launcher's (without its main).
-$(BUILD)/tests/%: tests/unit/%.c $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(SHIM_OBJ) $(GUARD_OBJ) $(LAUNCHER_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(CONTROL_OBJ) $(SHIM_OBJ) $(GUARD_OBJ) $(LAUNCHER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< \
-	    $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) $(if $(filter test_guard_%,$*),$(GUARD_OBJ)) \
+	    $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(CONTROL_OBJ) $(if $(filter test_shim_%,$*),$(SHIM_OBJ)) $(if $(filter test_guard_%,$*),$(GUARD_OBJ)) \
 	    $(if $(filter test_launcher_%,$*),$(filter-out %/main.o,$(LAUNCHER_OBJ)) $(GUARD_OBJ)) \
 	    $(LDFLAGS_ALL) -lcmocka -ldl -lpthread
 
@@ -164,9 +168,9 @@ tsan:
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
-$(BUILD)/fuzz/%: fuzz/%.c $(SOCKS_SRC) $(CORE_SRC) $(DNS_SRC)
+$(BUILD)/fuzz/%: fuzz/%.c $(SOCKS_SRC) $(CONTROL_SRC) $(CORE_SRC) $(DNS_SRC)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(SOCKS_SRC) $(CORE_SRC) $(DNS_SRC)
+	clang $(CPPFLAGS_ALL) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(SOCKS_SRC) $(CONTROL_SRC) $(CORE_SRC) $(DNS_SRC)
 
 fuzz: $(FUZZ_BIN)
 	scripts/install-deps fuzz

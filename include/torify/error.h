@@ -6,7 +6,8 @@
  * torify_strerror() gives the human message, torify_err_name() the stable
  * identifier, and torify_err_errno() the errno an intercepted libc call
  * reports for it.  The codec only produces the SOCKS / input / I/O values;
- * the TORIFY_E_REFUSE_* values belong to libtorify.so.
+ * the TORIFY_E_REFUSE_* values belong to libtorify.so, TORIFY_E_CTL_* to the
+ * control-port client (torify/control.h).
  */
 #ifndef TORIFY_ERROR_H
 #define TORIFY_ERROR_H
@@ -90,6 +91,19 @@ typedef enum torify_err {
     TORIFY_E_REFUSE_UNKNOWN_FAKE, /* fake address that maps to no name (stale or forged) */
     TORIFY_E_REFUSE_PATH,         /* a path torify cannot guard (io_uring, unknown syscall) */
     TORIFY_E_REFUSE_CONFIG,       /* configuration is broken: failing closed */
+
+    /* Tor's control port (torify/control.h). */
+    TORIFY_E_CTL_UNREACHABLE,     /* could not connect to the control port */
+    TORIFY_E_CTL_MALFORMED,       /* a reply that is not control-spec's */
+    TORIFY_E_CTL_TOO_LONG,        /* a line (or a value) longer than the limit */
+    TORIFY_E_CTL_TOO_BIG,         /* a reply larger than the limit */
+    TORIFY_E_CTL_TRUNCATED,       /* the control port closed the connection mid-reply */
+    TORIFY_E_CTL_REFUSED,         /* 4xx/5xx: Tor refused the command */
+    TORIFY_E_CTL_MISSING,         /* a reply without the keyword asked for */
+    TORIFY_E_CTL_AUTH_FAILED,     /* AUTHENTICATE refused */
+    TORIFY_E_CTL_AUTH_UNSUPPORTED,/* no offered method we can do (no password, no cookie) */
+    TORIFY_E_CTL_SERVER_HASH,     /* SAFECOOKIE: the server does not know the cookie */
+    TORIFY_E_CTL_COOKIE,          /* cookie file missing, not 32 bytes, or writable by others */
 
     TORIFY_E__COUNT
 } torify_err;

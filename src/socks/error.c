@@ -21,6 +21,8 @@
  *  - Unguardable paths (io_uring, unknown socket syscalls): ENOSYS, the
  *    errno programs already treat as "feature absent, use the old way".
  *  - Protocol violations are EPROTO, bad caller input EINVAL.
+ *  - Control-port errors: what the codec rejects is EPROTO, past a bound
+ *    EMSGSIZE, authentication EACCES, a refused command EPERM.
  *  - TORIFY_E_IO maps to EIO, but the blocking helpers leave the system's
  *    own errno in place for it (it says more).
  */
@@ -96,6 +98,18 @@ static const struct err_entry table[TORIFY_E__COUNT] = {
     E(TORIFY_E_REFUSE_UNKNOWN_FAKE, EHOSTUNREACH, "refused: address maps to no known name"),
     E(TORIFY_E_REFUSE_PATH, ENOSYS, "refused: a path torify cannot guard"),
     E(TORIFY_E_REFUSE_CONFIG, ECONNREFUSED, "refused: torify configuration is broken, failing closed"),
+
+    E(TORIFY_E_CTL_UNREACHABLE, ECONNREFUSED, "cannot connect to Tor's control port"),
+    E(TORIFY_E_CTL_MALFORMED, EPROTO, "control port: malformed reply"),
+    E(TORIFY_E_CTL_TOO_LONG, EMSGSIZE, "control port: line or value longer than the limit"),
+    E(TORIFY_E_CTL_TOO_BIG, EMSGSIZE, "control port: reply larger than the limit"),
+    E(TORIFY_E_CTL_TRUNCATED, EPROTO, "control port: connection closed mid-reply"),
+    E(TORIFY_E_CTL_REFUSED, EPERM, "control port: command refused"),
+    E(TORIFY_E_CTL_MISSING, EPROTO, "control port: the reply lacks the value asked for"),
+    E(TORIFY_E_CTL_AUTH_FAILED, EACCES, "control port: authentication failed"),
+    E(TORIFY_E_CTL_AUTH_UNSUPPORTED, EACCES, "control port: no authentication method offered that torify can do"),
+    E(TORIFY_E_CTL_SERVER_HASH, EACCES, "control port: SAFECOOKIE server hash is wrong (it does not know the cookie)"),
+    E(TORIFY_E_CTL_COOKIE, EACCES, "control port: cookie file unreadable, not 32 bytes, or writable by others"),
 };
 
 static const struct err_entry *lookup(torify_err err)

@@ -41,11 +41,12 @@ class Install(util.TestCase):
             self.assertEqual(f.read(8), b"!<arch>\n", "an ar archive")
         nm = util.run(["nm", "-g", "--defined-only", lib], timeout=30, check=True).stdout
         for sym in ("torify_socks_init", "torify_socks_feed", "torify_socks_dial", "torify_socks_resolve",
-                    "torify_socks_resolve_ptr", "torify_strerror", "torify_err_name", "torify_sockaddr_parse"):
+                    "torify_socks_resolve_ptr", "torify_strerror", "torify_err_name", "torify_sockaddr_parse",
+                    "torify_ctl_parser_feed", "torify_ctl_open", "torify_ctl_authenticate"):
             self.assertRegex(nm, r"\bT %s\b" % sym)
 
     def test_headers_are_installed_unchanged(self):
-        for h in ("socks.h", "error.h"):
+        for h in ("socks.h", "error.h", "control.h"):
             dst = self.path("include", "torify", h)
             self.assertMode(dst, 0o644)
             self.assertTrue(filecmp.cmp(os.path.join(util.SRC, "include", "torify", h), dst, shallow=False), h)
