@@ -118,6 +118,8 @@ int guard_dns_real_start(struct guard_sup *s, int up);
 
 /* ---- keeper.c: the process living in the namespace --------------------- */
 
+#define GUARD_KEEPER_BATCH 16
+
 struct guard_keeper {
     _Atomic bool on;          /* the namespace exists and the responder runs */
     bool ipv6;
@@ -128,6 +130,9 @@ struct guard_keeper {
     int up[2];                /* ResolveThroughTor: the keeper hands queries to
                                  the supervisor, which can reach Tor (dns_real.c) */
     char why[200];            /* when !on: why not, one line */
+    /* UDP sockets made ahead, per family (AF_INET, AF_INET6), under mu. */
+    int stock[2][GUARD_KEEPER_BATCH];
+    int stock_n[2];
 };
 /* Fork the keeper and wait until it is ready.  0, or -1 with k->why. */
 int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s);

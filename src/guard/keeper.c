@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
 #include "guard/guard.h"
 #include "guard/internal.h"
 #include "guard/log.h"
@@ -52,9 +53,10 @@ struct keeper_status {
     char why[200];
 };
 
-/* One request: a socket of this kind in the namespace. */
+/* One request: count sockets of this kind in the namespace (count <=
+ * GUARD_KEEPER_BATCH), sent back in one message. */
 struct keeper_req {
-    int domain, type, protocol;
+    int domain, type, protocol, count;
 };
 
 static int send_with_fd(int sock, const void *buf, size_t len, int fd)
@@ -80,6 +82,39 @@ static int send_with_fd(int sock, const void *buf, size_t len, int fd)
         n = sendmsg(sock, &m, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Receive len bytes and up to max fds (*nfd of them came). */
+static ssize_t recv_with_fds(int sock, void *buf, size_t len, int *fds, int max, int *nfd)
+{
+    *nfd = 0;
+    struct iovec iov = {buf, len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * GUARD_KEEPER_BATCH)];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfd < max)
+                fds[(*nfd)++] = fd;
+            else
+                close(fd);
+        }
+    }
+    return n;
 }
 
 /* Receive len bytes and maybe an fd (-1 when none came). */
@@ -119,17 +154,44 @@ void guard_keeper_serve_request(int ctl)
         close(stray);
     if (n <= 0)
         _exit(0); /* the launcher is gone */
-    int fd = -1, err = 0;
-    if (n != (ssize_t)sizeof rq || (rq.domain != AF_INET && rq.domain != AF_INET6)) {
+    int fds[GUARD_KEEPER_BATCH], made = 0, err = 0;
+    if (n != (ssize_t)sizeof rq || (rq.domain != AF_INET && rq.domain != AF_INET6) || rq.count < 1 ||
+        rq.count > GUARD_KEEPER_BATCH) {
         err = EINVAL;
     } else {
-        fd = socket(rq.domain, rq.type | SOCK_CLOEXEC, rq.protocol);
-        if (fd < 0)
-            err = errno;
+        while (made < rq.count) {
+            int fd = socket(rq.domain, rq.type | SOCK_CLOEXEC, rq.protocol);
+            if (fd < 0) {
+                err = errno;
+                break;
+            }
+            fds[made++] = fd;
+        }
     }
-    send_with_fd(ctl, &err, sizeof err, fd);
-    if (fd >= 0)
-        close(fd);
+    if (made > 0)
+        err = 0; /* some made: the supervisor takes what came */
+    struct iovec iov = {&err, sizeof err};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * GUARD_KEEPER_BATCH)];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (made > 0) {
+        m.msg_control = u.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)made);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)made);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)made);
+    }
+    ssize_t w;
+    do
+        w = sendmsg(ctl, &m, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    for (int i = 0; i < made; i++)
+        close(fds[i]);
 }
 
 static void keeper_signals(void)
@@ -289,25 +351,58 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     return 0;
 }
 
+/* One round trip to the keeper for up to count sockets, under k->mu. */
+static int ask_locked(struct guard_keeper *k, int domain, int type, int protocol, int count, int *fds, int *got)
+{
+    struct keeper_req rq = {domain, type, protocol, count};
+    int err = EIO;
+    *got = 0;
+    if (send_with_fd(k->ctl, &rq, sizeof rq, -1) == 0) {
+        ssize_t n = recv_with_fds(k->ctl, &err, sizeof err, fds, count, got);
+        if (n != (ssize_t)sizeof err)
+            err = EIO;
+    }
+    if (*got > 0)
+        return 0;
+    return -(err ? err : EIO);
+}
+
 int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protocol)
 {
     if (!k->on)
         return -ENOSYS;
-    struct keeper_req rq = {domain, type, protocol};
-    int err = EIO, fd = -1;
+    int fd = -1, r;
     pthread_mutex_lock(&k->mu);
-    if (send_with_fd(k->ctl, &rq, sizeof rq, -1) == 0) {
-        ssize_t n = recv_with_fd(k->ctl, &err, sizeof err, &fd);
-        if (n != (ssize_t)sizeof err)
-            err = EIO;
-    }
-    pthread_mutex_unlock(&k->mu);
-    if (err != 0 || fd < 0) {
-        if (fd >= 0)
+    /* UDP sockets, the common request (a resolver makes one per query),
+     * come from a small stock fetched GUARD_KEEPER_BATCH at a time: one
+     * round trip to the keeper per batch instead of per socket.  Stocked
+     * ones are blocking; O_NONBLOCK is a flag of the file, set here on the
+     * one handed out, which nobody else holds. */
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int slot = domain == AF_INET ? 0 : domain == AF_INET6 ? 1 : -1;
+    if (slot >= 0 && base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)) {
+        if (k->stock_n[slot] == 0) {
+            int got = 0;
+            r = ask_locked(k, domain, SOCK_DGRAM, 0, GUARD_KEEPER_BATCH, k->stock[slot], &got);
+            k->stock_n[slot] = got;
+            if (r < 0) {
+                pthread_mutex_unlock(&k->mu);
+                return r;
+            }
+        }
+        fd = k->stock[slot][--k->stock_n[slot]];
+        pthread_mutex_unlock(&k->mu);
+        if ((type & SOCK_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+            r = -errno;
             close(fd);
-        return -(err ? err : EIO);
+            return r;
+        }
+        return fd;
     }
-    return fd;
+    int got = 0;
+    r = ask_locked(k, domain, type, protocol, 1, &fd, &got);
+    pthread_mutex_unlock(&k->mu);
+    return r < 0 ? r : fd;
 }
 
 bool guard_keeper_owns(const struct guard_keeper *k, int sockfd)
@@ -389,6 +484,9 @@ void guard_keeper_stop(struct guard_keeper *k)
     k->on = false;
     close(k->ctl);
     k->ctl = -1;
+    for (int f = 0; f < 2; f++)
+        while (k->stock_n[f] > 0)
+            close(k->stock[f][--k->stock_n[f]]);
     pthread_mutex_unlock(&k->mu);
     for (int i = 0; i < 50; i++) {
         pid_t w = waitpid(k->pid, NULL, WNOHANG);

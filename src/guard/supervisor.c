@@ -185,6 +185,14 @@ static void *loop_main(void *arg)
             guard_log(s, TORIFY_LOG_ERROR, "guard: receiving notifications failed: %s", strerror(errno));
             break;
         }
+        /* socket() and the two questions never wait for the network (a UDP
+         * socket comes from the keeper's stock, keeper.c): answered here,
+         * without the hand-over to a worker and its wake-up. */
+        if (n->data.nr == __NR_socket || n->data.nr == __NR_pidfd_getfd) {
+            handle(s, n);
+            free(n);
+            continue;
+        }
         dispatch(s, n);
     }
     return NULL;
