@@ -11,7 +11,7 @@
 _torify_takes_value()
 {
     case $1 in
-        -a|--address|-P|--port|-u|--user|-p|--pass|-c|--config|--system|--preload-file|--library)
+        -a|--address|-P|--port|-u|--user|-p|--pass|-c|--config|--system|--preload-file|--library|--control-port|--cookie-file)
             return 0 ;;
     esac
     return 1
@@ -66,12 +66,15 @@ _torify()
         --system)
             COMPREPLY=($(compgen -W 'enable disable status' -- "$cur"))
             return 0 ;;
-        -c|--config|--library|--preload-file|-a|--address)
+        -c|--config|--library|--preload-file|-a|--address|--cookie-file)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0 ;;
         -P|--port)
             COMPREPLY=($(compgen -W '9050 9150' -- "$cur"))
+            return 0 ;;
+        --control-port)
+            COMPREPLY=($(compgen -W '9051 9151 /run/tor/control' -- "$cur"))
             return 0 ;;
         -u|--user|-p|--pass)
             return 0 ;;
@@ -84,7 +87,8 @@ _torify()
     case $cur in
         -*)
             COMPREPLY=($(compgen -W '-a --address -P --port -u --user -p --pass -i --isolate --resolve-through-tor
-                -d --debug -q --quiet -c --config --shell --check --no-guard --system
+                -d --debug -q --quiet -c --config --shell --check --new-identity --control-port --cookie-file
+                --no-guard --system
                 -h --help --version --' -- "$cur")) ;;
         *)
             COMPREPLY=($(compgen -W 'show on off' -- "$cur") $(compgen -c -- "$cur" | sort -u)) ;;

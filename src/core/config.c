@@ -171,6 +171,7 @@ enum key_id {
     K_TOR_ADDRESS, K_TOR_PORT, K_TOR_UNIX, K_PROTOCOL, K_USER, K_PASS, K_ISOLATE,
     K_INBOUND, K_LOCALHOST, K_EXEMPT, K_EXEMPT_LIST, K_FAKE4, K_FAKE6, K_LOG_LEVEL, K_LOG_FILE,
     K_EXEMPT_EXE, K_RESOLVE_TOR, K_HIDE_ID,
+    K_CTL_PORT, K_CTL_SOCKET, K_CTL_COOKIE, K_CTL_PASSWORD,
 };
 
 static const struct { const char *name; enum key_id id; } file_keys[] = {
@@ -192,6 +193,10 @@ static const struct { const char *name; enum key_id id; } file_keys[] = {
     { "ExemptExecutable", K_EXEMPT_EXE },
     { "ResolveThroughTor", K_RESOLVE_TOR },
     { "HideIdentity", K_HIDE_ID },
+    { "ControlPort", K_CTL_PORT },
+    { "ControlSocket", K_CTL_SOCKET },
+    { "CookieAuthFile", K_CTL_COOKIE },
+    { "ControlPassword", K_CTL_PASSWORD },
 };
 
 static torify_err add_exempt(struct torify_config *c, const char *text, const char *where,
@@ -218,6 +223,39 @@ static torify_err parse_log_level(const char *v, enum torify_log_level *out)
         return TORIFY_OK;
     }
     return TORIFY_E_REFUSE_CONFIG;
+}
+
+/* ControlPort: "PORT", "ADDR:PORT" or "[V6]:PORT", the address numeric
+ * (a name would be resolved outside Tor), 127.0.0.1 when only a port. */
+static torify_err set_control_port(struct torify_config *c, const char *key, const char *v, const char *where,
+                                   char *err, size_t err_len)
+{
+    char addr[64];
+    const char *port = v, *colon = strrchr(v, ':');
+    struct in6_addr tmp;
+    size_t n;
+
+    copy_str(addr, sizeof addr, "127.0.0.1");
+    if (colon != NULL) {
+        const char *a = v;
+        n = (size_t)(colon - v);
+        if (v[0] == '[' && n >= 2 && v[n - 1] == ']') {
+            a = v + 1;
+            n -= 2;
+        }
+        if (n == 0 || n >= sizeof addr)
+            return fail(err, err_len, "%s: %s '%s' must be PORT or ADDRESS:PORT", where, key, v);
+        memcpy(addr, a, n);
+        addr[n] = '\0';
+        if (inet_pton(AF_INET, addr, &tmp) != 1 && inet_pton(AF_INET6, addr, &tmp) != 1)
+            return fail(err, err_len, "%s: %s '%s' must have a numeric IPv4/IPv6 address (names would be resolved locally)",
+                        where, key, v);
+        port = colon + 1;
+    }
+    if (torify_port_parse(port, &c->ctl_port) != TORIFY_OK)
+        return fail(err, err_len, "%s: %s '%s' has no port number 1-65535", where, key, v);
+    copy_str(c->ctl_address, sizeof c->ctl_address, addr);
+    return TORIFY_OK;
 }
 
 static torify_err set_key(struct torify_config *c, enum key_id id, const char *key, const char *v,
@@ -283,6 +321,27 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
         else if (id == K_HIDE_ID) c->hide_identity = b;
         else c->allow_localhost = b;
         return TORIFY_OK;
+    case K_CTL_PORT:
+        return set_control_port(c, key, v, where, err, err_len);
+    case K_CTL_SOCKET:
+    case K_CTL_COOKIE: {
+        char *dst = id == K_CTL_SOCKET ? c->ctl_unix : c->ctl_cookie;
+        size_t cap = id == K_CTL_SOCKET ? sizeof c->ctl_unix : sizeof c->ctl_cookie;
+        if (v[0] != '/')
+            return fail(err, err_len, "%s: %s '%s' must be an absolute path", where, key, v);
+        if (!copy_str(dst, cap, v))
+            return fail(err, err_len, "%s: %s path longer than %zu bytes", where, key, cap - 1);
+        return TORIFY_OK;
+    }
+    case K_CTL_PASSWORD: {
+        /* The value is a secret: the messages name the key, never it. */
+        size_t n = strlen(v);
+        if (n == 0 || n > 255 || strpbrk(v, "\r\n") != NULL)
+            return fail(err, err_len, "%s: %s must be 1-255 bytes on one line", where, key);
+        memcpy(c->ctl_password, v, n + 1);
+        c->has_ctl_password = true;
+        return TORIFY_OK;
+    }
     case K_EXEMPT:
         return add_exempt(c, v, where, err, err_len);
     case K_EXEMPT_LIST: {
@@ -481,6 +540,10 @@ static const struct { const char *var; enum key_id id; const char *key; } env_ke
     { "TORIFY_LOG_FILE", K_LOG_FILE, "LogFile" },
     { "TORIFY_RESOLVE_THROUGH_TOR", K_RESOLVE_TOR, "ResolveThroughTor" },
     { "TORIFY_HIDE_IDENTITY", K_HIDE_ID, "HideIdentity" },
+    { "TORIFY_CONTROL_PORT", K_CTL_PORT, "ControlPort" },
+    { "TORIFY_CONTROL_SOCKET", K_CTL_SOCKET, "ControlSocket" },
+    { "TORIFY_COOKIE_AUTH_FILE", K_CTL_COOKIE, "CookieAuthFile" },
+    { "TORIFY_CONTROL_PASSWORD", K_CTL_PASSWORD, "ControlPassword" },
 };
 
 /* Was this process started by the launcher (TORIFY_LAUNCHED=1)? */

@@ -53,6 +53,16 @@ struct torify_config {
      * loopback interface, UTC and the C.UTF-8 locale (docs/IDENTITY.md). */
     bool hide_identity;
 
+    /* Tor's control port (launcher/control.c): ControlSocket wins over
+     * ControlPort; neither set: Debian's places are tried.  ctl_port 0:
+     * unset.  The password is a secret: never printed, not at debug. */
+    char ctl_address[64];
+    uint16_t ctl_port;
+    char ctl_unix[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char ctl_cookie[256];
+    bool has_ctl_password;
+    char ctl_password[256];
+
     struct torify_cidr exempt[TORIFY_EXEMPT_MAX];
     size_t n_exempt;
 

@@ -19,7 +19,8 @@
 const char *const env_launcher_vars[] = {
     "TORIFY_LAUNCHED", "TORIFY_CONF_FILE", "TORIFY_TOR_ADDRESS", "TORIFY_TOR_PORT",
     "TORIFY_TOR_UNIX", "TORIFY_USERNAME", "TORIFY_PASSWORD", "TORIFY_ISOLATE",
-    "TORIFY_LOG_LEVEL", "TORIFY_RESOLVE_THROUGH_TOR", "TORIFY_HIDE_IDENTITY", NULL,
+    "TORIFY_LOG_LEVEL", "TORIFY_RESOLVE_THROUGH_TOR", "TORIFY_HIDE_IDENTITY",
+    "TORIFY_CONTROL_PORT", "TORIFY_CONTROL_SOCKET", "TORIFY_COOKIE_AUTH_FILE", NULL,
 };
 
 static int set(const char *name, const char *value)
@@ -68,6 +69,18 @@ int env_apply(const struct launcher_opts *o)
         rc = set("TORIFY_RESOLVE_THROUGH_TOR", "1");
     if (!rc && o->hide_identity)
         rc = set("TORIFY_HIDE_IDENTITY", "1");
+    if (!rc && o->control) {
+        /* As -a: a path is the ControlSocket, and the other one is
+         * cleared, since an inherited ControlSocket would win. */
+        const char *set_var = o->control[0] == '/' ? "TORIFY_CONTROL_SOCKET" : "TORIFY_CONTROL_PORT";
+        const char *clear_var = o->control[0] == '/' ? "TORIFY_CONTROL_PORT" : "TORIFY_CONTROL_SOCKET";
+        if (unsetenv(clear_var) != 0)
+            rc = EXIT_OS;
+        if (!rc)
+            rc = set(set_var, o->control);
+    }
+    if (!rc && o->cookie_file)
+        rc = set("TORIFY_COOKIE_AUTH_FILE", o->cookie_file);
     if (!rc && o->log_level)
         rc = set("TORIFY_LOG_LEVEL", o->log_level);
     if (!rc)

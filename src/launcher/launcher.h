@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <torify/control.h>
 #include "core/config.h"
 
 /* Exit statuses of the launcher itself (the program's own status passes
@@ -22,6 +23,10 @@ enum {
     EXIT_CHECK_UNREACHABLE = 1,  /* --check: nothing answers at Tor's address */
     EXIT_CHECK_NOT_SOCKS = 2,    /* --check: something answers, not SOCKS */
     EXIT_CHECK_NOT_TOR = 3,      /* --check: SOCKS, but not Tor's extensions */
+    EXIT_CHECK_NOT_READY = 4,    /* --check: the control port says Tor cannot build circuits yet */
+    EXIT_CONTROL_AUTH = 5,       /* control port: authentication failed (a configured one) */
+    EXIT_CONTROL_UNREACHABLE = 6,/* --new-identity: no control port answers */
+    EXIT_NEWNYM_DELAYED = 7,     /* --new-identity: Tor rate-limited it (comes later) */
     EXIT_USAGE = 64,             /* bad command line */
     EXIT_NO_LIBRARY = 69,        /* libtorify.so not found or not loadable */
     EXIT_OS = 71,                /* setenv/exec failed for another reason */
@@ -38,6 +43,7 @@ enum launcher_action {
     ACTION_OFF,       /* print shell code that undoes `on` */
     ACTION_SHOW,      /* describe the effective set-up */
     ACTION_CHECK,     /* --check: is Tor there and really Tor? */
+    ACTION_NEW_IDENTITY, /* --new-identity: SIGNAL NEWNYM */
     ACTION_SYSTEM,    /* --system enable|disable|status: the preload config */
     ACTION_HELP,
     ACTION_VERSION,
@@ -54,6 +60,8 @@ struct launcher_opts {
     bool isolate;          /* -i */
     bool resolve_through_tor; /* --resolve-through-tor */
     bool hide_identity;       /* --hide-identity */
+    const char *control;      /* --control-port: PORT, ADDR:PORT or a socket path */
+    const char *cookie_file;  /* --cookie-file */
     bool no_guard;         /* --no-guard: LD_PRELOAD only, no seccomp supervisor */
     const char *system_cmd;   /* --system: "enable", "disable" or "status" */
     const char *preload_file; /* --preload-file (default /etc/ld.so.preload) */
@@ -154,6 +162,30 @@ long preload_text_add(const char *text, size_t len, const char *path, char *out,
  * lines are kept byte for byte. */
 long preload_text_remove(const char *text, size_t len, const char *keep, const char *drop, char *out,
                          size_t out_len, bool *changed);
+
+/* control.c: the connection to Tor's control port (ControlSocket,
+ * ControlPort, else Debian's places), authenticated. */
+struct control_info {
+    bool configured;          /* a Control* key or option was given */
+    bool defaults;            /* Debian's places were tried */
+    bool reachable, authenticated;
+    char where[300];          /* "unix:/run/tor/control", "127.0.0.1:9051" */
+    char cookie[4096];        /* the cookie file used or tried ("" none) */
+    unsigned method;          /* TORIFY_CTL_AUTH_* used */
+    struct torify_ctl_protocolinfo pi;
+    torify_err err;
+    int err_errno;
+};
+bool control_configured(const struct torify_config *cfg);
+/* NULL with info saying why (nothing answers, authentication). */
+struct torify_ctl *control_connect(const struct torify_config *cfg, struct control_info *info);
+const char *control_method_name(unsigned method);
+const char *control_failure_text(const struct control_info *info, char *buf, size_t len);
+/* check_control.c: --check's control-port facts; returns the exit status
+ * given the SOCKS check's (socks_rc). */
+int check_control(const struct torify_config *cfg, int socks_rc);
+/* newnym.c: --new-identity. */
+int new_identity(const struct torify_config *cfg);
 
 /* identity.c: HideIdentity's TZ and locale variables, set for the program. */
 int identity_env_apply(void);

@@ -217,6 +217,13 @@ int main(int argc, char **argv)
                 o.address, cfg.source[0] ? cfg.source : "the configuration", cfg.tor_unix);
         return EXIT_USAGE;
     }
+    /* The same for ControlSocket over ControlPort. */
+    if (o.control && o.control[0] != '/' && cfg.ctl_unix[0]) {
+        fprintf(stderr, "torify: --control-port %s has no effect: %s sets ControlSocket %s, which wins "
+                        "(use --control-port with a socket path, or another -c file)\n",
+                o.control, cfg.source[0] ? cfg.source : "the configuration", cfg.ctl_unix);
+        return EXIT_USAGE;
+    }
     /* Explicit credentials win over IsolatePID: -i would silently not isolate. */
     if (o.isolate && (cfg.has_user || cfg.has_pass)) {
         fprintf(stderr, "torify: -i has no effect: SOCKS5 credentials are set (%s), and they win\n",
@@ -226,7 +233,9 @@ int main(int argc, char **argv)
 
     switch (o.action) {
     case ACTION_CHECK:
-        return check_tor(&cfg);
+        return check_control(&cfg, check_tor(&cfg));
+    case ACTION_NEW_IDENTITY:
+        return new_identity(&cfg);
     case ACTION_OFF:
         return shell_off();
     case ACTION_ON: {

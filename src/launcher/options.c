@@ -12,7 +12,8 @@
 #include "launcher/launcher.h"
 #include "torify/socks.h"
 
-enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY, OPT_RESOLVE_TOR, OPT_HIDE_ID };
+enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY, OPT_RESOLVE_TOR, OPT_HIDE_ID,
+       OPT_CONTROL_PORT, OPT_COOKIE_FILE, OPT_NEW_IDENTITY };
 
 static const struct option long_opts[] = {
     { "address", required_argument, NULL, 'a' },
@@ -33,13 +34,16 @@ static const struct option long_opts[] = {
     { "library", required_argument, NULL, OPT_LIBRARY },
     { "resolve-through-tor", no_argument, NULL, OPT_RESOLVE_TOR },
     { "hide-identity", no_argument, NULL, OPT_HIDE_ID },
+    { "control-port", required_argument, NULL, OPT_CONTROL_PORT },
+    { "cookie-file", required_argument, NULL, OPT_COOKIE_FILE },
+    { "new-identity", no_argument, NULL, OPT_NEW_IDENTITY },
     { NULL, 0, NULL, 0 },
 };
 
 void options_usage(FILE *out)
 {
     fputs("usage: torify [options] program [args...]\n"
-          "       torify [options] --shell | --check | show | on | off\n"
+          "       torify [options] --shell | --check | --new-identity | show | on | off\n"
           "       torify --system enable|disable|status [--preload-file F] [--library PATH]\n"
           "\n"
           "Runs program with libtorify.so preloaded: its TCP connections go through Tor's\n"
@@ -59,7 +63,12 @@ void options_usage(FILE *out)
           "  -q, --quiet         no messages from the library\n"
           "  -c, --config FILE   use FILE instead of the default torify.conf\n"
           "      --shell         start a torified shell ($SHELL)\n"
-          "      --check         is Tor reachable and does it speak Tor's SOCKS?\n"
+          "      --check         is Tor reachable and does it speak Tor's SOCKS? With a\n"
+          "                      control port also: bootstrap, network, circuits, listeners\n"
+          "      --new-identity  new circuits for new connections (SIGNAL NEWNYM)\n"
+          "      --control-port ADDR  Tor's control port: PORT, ADDR:PORT or /path of its\n"
+          "                      ControlSocket (default: Debian's places)\n"
+          "      --cookie-file F Tor's control cookie (default: what Tor names)\n"
           "      --no-guard      no kernel guard: LD_PRELOAD only (static programs refused);\n"
           "                      without it torify refuses to run when the kernel has no guard\n"
           "      --system CMD    system-wide mode: enable (list the library in\n"
@@ -96,7 +105,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->action = ACTION_RUN;
-    bool want_shell = false, want_check = false;
+    bool want_shell = false, want_check = false, want_newnym = false;
     opterr = 0;
     optind = 1;
     int c;
@@ -139,6 +148,17 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         case OPT_NO_GUARD: o->no_guard = true; break;
         case OPT_RESOLVE_TOR: o->resolve_through_tor = true; break;
         case OPT_HIDE_ID: o->hide_identity = true; break;
+        case OPT_CONTROL_PORT:
+            if (!*optarg)
+                return usage_error("--control-port needs a port, an address:port or a socket path", NULL);
+            o->control = optarg;
+            break;
+        case OPT_COOKIE_FILE:
+            if (optarg[0] != '/')
+                return usage_error("--cookie-file needs an absolute path: ", optarg);
+            o->cookie_file = optarg;
+            break;
+        case OPT_NEW_IDENTITY: want_newnym = true; break;
         case OPT_SYSTEM:
             if (strcmp(optarg, "enable") != 0 && strcmp(optarg, "disable") != 0 && strcmp(optarg, "status") != 0)
                 return usage_error("--system takes enable, disable or status, not ", optarg);
@@ -168,7 +188,8 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         /* The system-wide set-up reads only the system configuration:
          * options meant for one program would be silently ignored. */
         if (o->address || o->port || o->user || o->pass || o->config || o->log_level || o->isolate ||
-            o->resolve_through_tor || o->hide_identity || o->no_guard || want_shell || want_check)
+            o->resolve_through_tor || o->hide_identity || o->no_guard || want_shell || want_check ||
+            o->control || o->cookie_file || want_newnym)
             return usage_error("--system takes only --preload-file and --library", NULL);
         if (optind < argc)
             return usage_error("unexpected argument after --system: ", argv[optind]);
@@ -180,12 +201,12 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
     bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
     char **rest = argv + optind;
     int nrest = argc - optind;
-    if (want_shell + want_check > 1)
-        return usage_error("--shell and --check exclude each other", NULL);
-    if (want_check || want_shell) {
+    if (want_shell + want_check + want_newnym > 1)
+        return usage_error("--shell, --check and --new-identity exclude each other", NULL);
+    if (want_check || want_shell || want_newnym) {
         if (nrest > 0)
-            return usage_error("unexpected argument after --shell/--check: ", rest[0]);
-        o->action = want_check ? ACTION_CHECK : ACTION_SHELL;
+            return usage_error("unexpected argument after --shell/--check/--new-identity: ", rest[0]);
+        o->action = want_check ? ACTION_CHECK : want_newnym ? ACTION_NEW_IDENTITY : ACTION_SHELL;
         return 0;
     }
     if (nrest == 0)

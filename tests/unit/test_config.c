@@ -108,6 +108,50 @@ static void test_every_key_is_parsed(void **state)
     assert_int_equal(ntohl(in->sin_addr.s_addr), 0x7f000002);
 }
 
+static void test_control_port_keys(void **state)
+{
+    static struct torify_config c;
+    char err[256];
+    assert_int_equal(parse(&c, "", err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.ctl_port, 0); /* unset: Debian's places are tried */
+    assert_string_equal(c.ctl_unix, "");
+    assert_int_equal(parse(&c, "ControlPort 9151\n", err, sizeof err), TORIFY_OK);
+    assert_string_equal(c.ctl_address, "127.0.0.1");
+    assert_int_equal(c.ctl_port, 9151);
+    assert_int_equal(parse(&c, "ControlPort 10.1.2.3:9051\n", err, sizeof err), TORIFY_OK);
+    assert_string_equal(c.ctl_address, "10.1.2.3");
+    assert_int_equal(parse(&c, "ControlPort [::1]:9051\n", err, sizeof err), TORIFY_OK);
+    assert_string_equal(c.ctl_address, "::1");
+    assert_int_equal(c.ctl_port, 9051);
+    assert_int_equal(parse(&c, "ControlPort localhost:9051\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "t.conf:1: ControlPort"));
+    assert_int_equal(parse(&c, "ControlPort 127.0.0.1:0\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_int_equal(parse(&c, "ControlSocket /run/tor/control\nCookieAuthFile /run/tor/c\n", err, sizeof err),
+                     TORIFY_OK);
+    assert_string_equal(c.ctl_unix, "/run/tor/control");
+    assert_string_equal(c.ctl_cookie, "/run/tor/c");
+    assert_int_equal(parse(&c, "CookieAuthFile cookie\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_int_equal(parse(&c, "ControlPassword hunter2 with spaces\n", err, sizeof err), TORIFY_OK);
+    assert_true(c.has_ctl_password);
+    assert_string_equal(c.ctl_password, "hunter2 with spaces");
+}
+
+static void test_control_password_is_never_in_a_message(void **state)
+{
+    static struct torify_config c;
+    char err[512], big[300];
+    memset(big, 'S', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    static const char *env[] = { "TORIFY_CONTROL_PASSWORD", NULL, NULL };
+    env[1] = big;
+    fake_env = env;
+    torify_config_defaults(&c);
+    assert_int_equal(torify_config_apply_env(&c, env_lookup, err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "TORIFY_CONTROL_PASSWORD"));
+    assert_null(strstr(err, "SSSS"));
+    fake_env = NULL;
+}
+
 static void test_unix_socket_key_makes_tor_address_a_unix_path(void **state)
 {
     struct torify_config c;
@@ -608,6 +652,8 @@ int main(void)
         cmocka_unit_test(test_defaults_are_the_documented_ones),
         cmocka_unit_test(test_resolve_through_tor_comes_from_key_or_variable_and_must_be_boolean),
         cmocka_unit_test(test_every_key_is_parsed),
+        cmocka_unit_test(test_control_port_keys),
+        cmocka_unit_test(test_control_password_is_never_in_a_message),
         cmocka_unit_test(test_unix_socket_key_makes_tor_address_a_unix_path),
         cmocka_unit_test(test_ipv6_tor_address_is_accepted),
         cmocka_unit_test(test_keys_are_case_insensitive_with_comments_and_equals),
