@@ -34,35 +34,13 @@
 
 static pthread_mutex_t up_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int send_fd(int sock, int fd)
-{
-    char byte = 'q';
-    struct iovec iov = {&byte, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t n;
-    do
-        n = sendmsg(sock, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == 1 ? 0 : -1;
-}
-
 size_t guard_dns_real_ask(int up, char transport, const uint8_t *query, size_t len, uint8_t *reply, size_t cap)
 {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         return 0;
     pthread_mutex_lock(&up_mu);
-    int r = send_fd(up, pair[1]);
+    int r = guard_fd_send(up, "q", 1, &pair[1], 1);
     pthread_mutex_unlock(&up_mu);
     close(pair[1]);
     size_t out = 0;
@@ -131,43 +109,23 @@ static void *real_loop_main(void *arg)
     struct real_loop *l = arg;
     for (;;) {
         char byte;
-        struct iovec iov = {&byte, 1};
-        union {
-            struct cmsghdr h;
-            char buf[CMSG_SPACE(sizeof(int))];
-        } u;
-        memset(&u, 0, sizeof u);
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-        ssize_t n = recvmsg(l->up, &m, MSG_CMSG_CLOEXEC);
+        int fd = -1, got = 0;
+        ssize_t n = guard_fd_recv(l->up, &byte, 1, &fd, 1, &got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break; /* the keeper is gone */
-        int fd = -1;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(&fd, CMSG_DATA(c), sizeof fd);
         if (fd < 0)
             continue;
         struct real_job *j = malloc(sizeof *j);
-        pthread_attr_t at;
-        pthread_t t;
         bool ok = j && atomic_fetch_add(&real_threads, 1) < REAL_MAX_THREADS;
-        if (!ok && j)
-            atomic_fetch_sub(&real_threads, 1);
-        if (ok && pthread_attr_init(&at) == 0) {
+        if (ok) {
             j->s = l->s;
             j->fd = fd;
-            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-            pthread_attr_setstacksize(&at, 256 * 1024);
-            ok = pthread_create(&t, &at, answer_one, j) == 0;
-            pthread_attr_destroy(&at);
-            if (!ok)
-                atomic_fetch_sub(&real_threads, 1);
-        } else if (ok) {
-            atomic_fetch_sub(&real_threads, 1);
-            ok = false;
+            ok = guard_thread_detached(answer_one, j) == 0;
         }
+        if (!ok && j)
+            atomic_fetch_sub(&real_threads, 1);
         if (!ok) {
             free(j);
             close(fd); /* the keeper sees no reply: the resolver retries */
@@ -185,17 +143,8 @@ int guard_dns_real_start(struct guard_sup *s, int up)
         return -ENOMEM;
     l->s = s;
     l->up = up;
-    pthread_attr_t at;
-    pthread_t t;
-    if (pthread_attr_init(&at) != 0) {
-        free(l);
-        return -ENOMEM;
-    }
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 256 * 1024);
-    int e = pthread_create(&t, &at, real_loop_main, l);
-    pthread_attr_destroy(&at);
+    int e = guard_thread_detached(real_loop_main, l);
     if (e != 0)
         free(l);
-    return -e;
+    return e;
 }

@@ -180,25 +180,21 @@ static void udp_answer(struct udp_job *j)
     memset(&u, 0, sizeof u);
     struct msghdr m = {.msg_name = &j->src, .msg_namelen = j->src_len, .msg_iov = &iov, .msg_iovlen = 1,
                        .msg_control = u.buf};
+    /* The reply leaves from the address the query was sent to. */
+    struct in_pktinfo pi4 = {.ipi_spec_dst = j->dst.v4.ipi_addr};
+    struct in6_pktinfo pi6 = {.ipi6_addr = j->dst.v6.ipi6_addr};
+    bool v4 = j->family == AF_INET;
+    const void *pi = v4 ? (const void *)&pi4 : (const void *)&pi6;
+    size_t pil = v4 ? sizeof pi4 : sizeof pi6;
     struct cmsghdr *c = (struct cmsghdr *)u.buf;
+    c->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+    c->cmsg_type = v4 ? IP_PKTINFO : IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(pil);
+    memcpy(CMSG_DATA(c), pi, pil);
+    m.msg_controllen = CMSG_SPACE(pil);
     char server[INET6_ADDRSTRLEN + 8];
-    if (j->family == AF_INET) {
-        struct in_pktinfo pi = {.ipi_spec_dst = j->dst.v4.ipi_addr};
-        c->cmsg_level = IPPROTO_IP;
-        c->cmsg_type = IP_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof pi);
-        memcpy(CMSG_DATA(c), &pi, sizeof pi);
-        m.msg_controllen = CMSG_SPACE(sizeof pi);
-        describe_addr(AF_INET, &j->dst.v4.ipi_addr, DNS_PORT, server, sizeof server);
-    } else {
-        struct in6_pktinfo pi = {.ipi6_addr = j->dst.v6.ipi6_addr};
-        c->cmsg_level = IPPROTO_IPV6;
-        c->cmsg_type = IPV6_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof pi);
-        memcpy(CMSG_DATA(c), &pi, sizeof pi);
-        m.msg_controllen = CMSG_SPACE(sizeof pi);
-        describe_addr(AF_INET6, &j->dst.v6.ipi6_addr, DNS_PORT, server, sizeof server);
-    }
+    describe_addr(j->family, v4 ? (const void *)&j->dst.v4.ipi_addr : (const void *)&j->dst.v6.ipi6_addr,
+                  DNS_PORT, server, sizeof server);
     ssize_t w_ = sendmsg(j->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w_;
     if (j->ctx->up < 0)
@@ -258,15 +254,10 @@ static void udp_drain(const struct answer_ctx *ctx, int fd, int family, struct u
             continue;
         }
         struct udp_job *copy = malloc(sizeof *copy);
-        pthread_attr_t at;
-        pthread_t t;
-        bool ok = copy && pthread_attr_init(&at) == 0;
+        bool ok = copy != NULL;
         if (ok) {
             memcpy(copy, j, sizeof *copy);
-            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-            pthread_attr_setstacksize(&at, 256 * 1024);
-            ok = pthread_create(&t, &at, udp_thread, copy) == 0;
-            pthread_attr_destroy(&at);
+            ok = guard_thread_detached(udp_thread, copy) == 0;
         }
         if (!ok) {
             free(copy);
@@ -360,16 +351,11 @@ static void tcp_accept(const struct answer_ctx *ctx, int lfd)
             continue;
         }
         struct tcp_job *j = malloc(sizeof *j);
-        pthread_attr_t at;
-        pthread_t t;
-        bool ok = j && pthread_attr_init(&at) == 0;
+        bool ok = j != NULL;
         if (ok) {
             j->ctx = ctx;
             j->fd = c;
-            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-            pthread_attr_setstacksize(&at, 256 * 1024);
-            ok = pthread_create(&t, &at, tcp_thread, j) == 0;
-            pthread_attr_destroy(&at);
+            ok = guard_thread_detached(tcp_thread, j) == 0;
         }
         if (!ok) {
             free(j);

@@ -49,19 +49,13 @@ void guard_handle_fakemap(struct guard_sup *s, const struct seccomp_notif *n)
         guard_reply(s, n->id, -1, EBADF);
         return;
     }
-    struct seccomp_notif_addfd a = {
-        .id = n->id,
-        .flags = SECCOMP_ADDFD_FLAG_SEND,
-        .srcfd = (uint32_t)fd,
-        .newfd = 0,
-        .newfd_flags = O_CLOEXEC,
-    };
-    if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) >= 0) {
+    int r = guard_addfd_send(s, n->id, fd, true);
+    if (r >= 0) {
         guard_log(s, TORIFY_LOG_DEBUG, "guard: gave the fake address map to pid %d", (int)n->pid);
         return;
     }
     /* ENOENT: the caller is gone or was interrupted; nothing to answer.
      * Else (EMFILE in the caller, a kernel without FLAG_SEND): an error. */
-    if (errno != ENOENT)
+    if (r != -ENOENT)
         guard_reply(s, n->id, -1, EBADF);
 }

@@ -80,6 +80,20 @@ int guard_pidfd_open_thread(pid_t tid);
 int guard_pidfd_open(pid_t pid);
 int guard_pidfd_getfd(int pidfd, int fd);
 
+/* ---- thread.c ---------------------------------------------------------- */
+
+/* Start fn(arg) in a detached thread with a small stack.  0 or -errno. */
+int guard_thread_detached(void *(*fn)(void *), void *arg);
+
+/* ---- fdpass.c: fds over a unix socket ---------------------------------- */
+
+#define GUARD_FDPASS_MAX 16
+/* Send buf[0..len) with nfd fds (<= GUARD_FDPASS_MAX).  0 or -1. */
+int guard_fd_send(int sock, const void *buf, size_t len, const int *fds, int nfd);
+/* Receive up to len bytes and up to max fds (close-on-exec; *nfd came,
+ * extra ones closed).  The byte count, or -1. */
+ssize_t guard_fd_recv(int sock, void *buf, size_t len, int *fds, int max, int *nfd);
+
 /* ---- ns.c, netns.c: namespaces for the guarded tree -------------------- */
 
 /* In a single-threaded process: enter new namespaces nsflags (CLONE_NEW*),
@@ -118,7 +132,7 @@ int guard_dns_real_start(struct guard_sup *s, int up);
 
 /* ---- keeper.c: the process living in the namespace --------------------- */
 
-#define GUARD_KEEPER_BATCH 16
+#define GUARD_KEEPER_BATCH GUARD_FDPASS_MAX
 
 struct guard_keeper {
     _Atomic bool on;          /* the namespace exists and the responder runs */
@@ -217,5 +231,9 @@ void guard_handle_fakemap(struct guard_sup *s, const struct seccomp_notif *n);
 /* Put our socket srcfd at the program's fd number dstfd (replacing what is
  * there), close-on-exec if cloexec.  0 or -errno. */
 int guard_addfd_setfd(const struct guard_sup *s, uint64_t id, int srcfd, int dstfd, bool cloexec);
+/* Install our srcfd in the program as a new fd and answer the call with its
+ * number (SECCOMP_ADDFD_FLAG_SEND).  The number, or -errno (ENOENT: the
+ * call is gone, nothing to answer). */
+int guard_addfd_send(const struct guard_sup *s, uint64_t id, int srcfd, bool cloexec);
 
 #endif

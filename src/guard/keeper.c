@@ -59,99 +59,14 @@ struct keeper_req {
     int domain, type, protocol, count;
 };
 
-static int send_with_fd(int sock, const void *buf, size_t len, int fd)
-{
-    struct iovec iov = {(void *)buf, len};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        m.msg_control = u.buf;
-        m.msg_controllen = sizeof u.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t n;
-    do
-        n = sendmsg(sock, &m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)len ? 0 : -1;
-}
-
-/* Receive len bytes and up to max fds (*nfd of them came). */
-static ssize_t recv_with_fds(int sock, void *buf, size_t len, int *fds, int max, int *nfd)
-{
-    *nfd = 0;
-    struct iovec iov = {buf, len};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * GUARD_KEEPER_BATCH)];
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
-            continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (*nfd < max)
-                fds[(*nfd)++] = fd;
-            else
-                close(fd);
-        }
-    }
-    return n;
-}
-
-/* Receive len bytes and maybe an fd (-1 when none came). */
-static ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd)
-{
-    *fd = -1;
-    struct iovec iov = {buf, len};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            if (*fd >= 0)
-                close(*fd);
-            memcpy(fd, CMSG_DATA(c), sizeof *fd);
-        }
-    }
-    return n;
-}
-
 /* In the keeper: answer one socket request from the supervisor. */
 void guard_keeper_serve_request(int ctl)
 {
     struct keeper_req rq;
-    int stray;
-    ssize_t n = recv_with_fd(ctl, &rq, sizeof rq, &stray);
-    if (stray >= 0)
-        close(stray);
+    int stray[GUARD_FDPASS_MAX], ns = 0;
+    ssize_t n = guard_fd_recv(ctl, &rq, sizeof rq, stray, GUARD_FDPASS_MAX, &ns);
+    for (int i = 0; i < ns; i++)
+        close(stray[i]);
     if (n <= 0)
         _exit(0); /* the launcher is gone */
     int fds[GUARD_KEEPER_BATCH], made = 0, err = 0;
@@ -170,26 +85,7 @@ void guard_keeper_serve_request(int ctl)
     }
     if (made > 0)
         err = 0; /* some made: the supervisor takes what came */
-    struct iovec iov = {&err, sizeof err};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * GUARD_KEEPER_BATCH)];
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (made > 0) {
-        m.msg_control = u.buf;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)made);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)made);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)made);
-    }
-    ssize_t w;
-    do
-        w = sendmsg(ctl, &m, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
+    guard_fd_send(ctl, &err, sizeof err, fds, made);
     for (int i = 0; i < made; i++)
         close(fds[i]);
 }
@@ -263,7 +159,7 @@ static void keeper_main(const struct guard_sup *s, int ctl, int up, pid_t parent
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     st.err = r < 0 ? -r : 0;
     st.ipv6 = v6;
-    if (send_with_fd(ctl, &st, sizeof st, -1) != 0 || r < 0)
+    if (guard_fd_send(ctl, &st, sizeof st, NULL, 0) != 0 || r < 0)
         _exit(0);
     guard_dns_server_run(&srv, s, ctl, up);
     _exit(0);
@@ -315,16 +211,16 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     struct keeper_status st;
     memset(&st, 0, sizeof st);
     struct pollfd p = {.fd = sp[0], .events = POLLIN};
-    int stray = -1;
+    int stray[GUARD_FDPASS_MAX], ns = 0;
     ssize_t n = -1;
     int pr;
     do
         pr = poll(&p, 1, 5000);
     while (pr < 0 && errno == EINTR);
     if (pr == 1)
-        n = recv_with_fd(sp[0], &st, sizeof st, &stray);
-    if (stray >= 0)
-        close(stray);
+        n = guard_fd_recv(sp[0], &st, sizeof st, stray, GUARD_FDPASS_MAX, &ns);
+    for (int i = 0; i < ns; i++)
+        close(stray[i]);
     if (n != (ssize_t)sizeof st || st.err != 0) {
         if (n == (ssize_t)sizeof st) {
             st.why[sizeof st.why - 1] = '\0';
@@ -357,8 +253,8 @@ static int ask_locked(struct guard_keeper *k, int domain, int type, int protocol
     struct keeper_req rq = {domain, type, protocol, count};
     int err = EIO;
     *got = 0;
-    if (send_with_fd(k->ctl, &rq, sizeof rq, -1) == 0) {
-        ssize_t n = recv_with_fds(k->ctl, &err, sizeof err, fds, count, got);
+    if (guard_fd_send(k->ctl, &rq, sizeof rq, NULL, 0) == 0) {
+        ssize_t n = guard_fd_recv(k->ctl, &err, sizeof err, fds, count, got);
         if (n != (ssize_t)sizeof err)
             err = EIO;
     }

@@ -29,58 +29,19 @@
 #include "guard/internal.h"
 #include "guard/log.h"
 
-/* One byte and room for one fd: the message that carries the listener
- * from the child to the supervisor (send_fd, recv_fd). */
-struct fd_msg {
-    char byte;
-    struct iovec iov;
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct msghdr m;
-};
-
-static void fd_msg_init(struct fd_msg *x)
-{
-    memset(x, 0, sizeof *x);
-    x->byte = 'L';
-    x->iov = (struct iovec){ &x->byte, 1 };
-    x->m = (struct msghdr){ .msg_iov = &x->iov, .msg_iovlen = 1, .msg_control = x->u.buf,
-                            .msg_controllen = sizeof x->u.buf };
-}
-
+/* The listener goes from the child to the supervisor as one byte and one
+ * fd (fdpass.c). */
 static int send_fd(int sock, int fd)
 {
-    struct fd_msg x;
-    fd_msg_init(&x);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&x.m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t n;
-    do
-        n = sendmsg(sock, &x.m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == 1 ? 0 : -1;
+    return guard_fd_send(sock, "L", 1, &fd, 1);
 }
 
 static int recv_fd(int sock)
 {
-    struct fd_msg x;
-    fd_msg_init(&x);
-    ssize_t n;
-    do
-        n = recvmsg(sock, &x.m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&x.m);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-        return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    char byte;
+    int fd = -1, n = 0;
+    if (guard_fd_recv(sock, &byte, 1, &fd, 1, &n) != 1 || n != 1)
+        return n == 1 ? (close(fd), -1) : -1;
     return fd;
 }
 

@@ -92,15 +92,7 @@ void guard_handle_socket(struct guard_sup *s, const struct seccomp_notif *n)
         guard_reply(s, n->id, -1, -fd == EMFILE || -fd == ENFILE || -fd == ENOMEM ? -fd : EPERM);
         return;
     }
-    struct seccomp_notif_addfd a = {
-        .id = n->id,
-        .flags = SECCOMP_ADDFD_FLAG_SEND,
-        .srcfd = (uint32_t)fd,
-        .newfd = 0,
-        .newfd_flags = (type & SOCK_CLOEXEC) ? O_CLOEXEC : 0,
-    };
-    int r = ioctl(s->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
-    int e = errno;
+    int r = guard_addfd_send(s, n->id, fd, (type & SOCK_CLOEXEC) != 0);
     close(fd);
     if (r >= 0) {
         guard_log(s, TORIFY_LOG_DEBUG, "guard: pid %d got a datagram socket of the sealed namespace (fd %d)",
@@ -109,6 +101,6 @@ void guard_handle_socket(struct guard_sup *s, const struct seccomp_notif *n)
     }
     /* ENOENT: the caller went away or was interrupted (it will retry);
      * EMFILE and the like: the caller's limit, as socket() would say. */
-    if (e != ENOENT)
-        guard_reply(s, n->id, -1, e == EMFILE ? EMFILE : EPERM);
+    if (r != -ENOENT)
+        guard_reply(s, n->id, -1, r == -EMFILE ? EMFILE : EPERM);
 }
