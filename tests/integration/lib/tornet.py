@@ -115,6 +115,7 @@ class Net:
         self.socks_port = e["socks_port"]
         self.control_port = e["control_port"]
         self.cookie_path = e["cookie_path"]
+        self.control_socket = e.get("control_socket")  # absent in a network started before it existed
         self.onion = e["onion"]
         self.web_host = e["web_host"]
         self.web_port = e["web_port"]
