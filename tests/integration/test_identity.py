@@ -167,6 +167,24 @@ class TestHostName(IdentityCase):
         r = self.run_torify(["hostname"], opts=("--hide-identity",), user="nobody")
         self.assertEqual(r.stdout.strip(), "localhost", r.stderr)
 
+    def test_without_namespaces_it_says_what_it_could_not_apply(self):
+        # A machine without user namespaces, simulated (tests/progs/no_userns):
+        # the shim still masks libc's answers, and one line says the static
+        # path could not be covered; it never runs silently unprotected.
+        # As nobody: root makes a UTS namespace without a user namespace.
+        self.guard()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to switch to nobody")
+        util.need_cmd(self, "setpriv")
+        wrap = util.need_file(self, util.prog("no_userns"), "test program")
+        e = clean_env(TORIFY_CONF_FILE=self.conf, HOME=self.tmp)
+        r = util.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                      wrap, self.torify, "--hide-identity", "hostname"], env=e, timeout=30)
+        self.assertEqual(r.stdout.strip(), "localhost", r.stderr)
+        lines = [l for l in r.stderr.splitlines() if "--hide-identity" in l]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("no host name of its own", lines[0])
+
     def test_the_library_alone_masks_libc_calls(self):
         for argv in self.PROGRAMS:
             with self.subTest(argv=argv[0]):
