@@ -22,6 +22,7 @@ a user namespace).
 import json
 import os
 import re
+import struct
 import sys
 import unittest
 
@@ -323,6 +324,33 @@ class Probe(dnstrap.Case):
         self.assertEqual(reps[0]["records"], reps[1]["records"], "one name, one fake address")
         self.assert_fake(reps[0]["records"][0].split()[1], "A web.test")
         self.assertEqual(reps[2]["records"], ["PTR web.test"], r.stdout)
+
+    def test_edns0_two_questions_garbage_and_localhost(self):
+        def name(n):
+            return b"".join(bytes([len(p)]) + p.encode() for p in n.split(".")) + b"\0"
+        a_in = struct.pack("!HH", 1, 1)
+        # RFC 6891: an OPT record (type 41, UDP size 1232) in the additional section.
+        edns = (struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 1) + name("web.test") + a_in
+                + b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)).hex()
+        two = (struct.pack("!HHHHHH", 0x1235, 0x0100, 2, 0, 0, 0) + name("web.test") + a_in
+               + name("other.test") + a_in).hex()
+        self.control([self.probe, "raw", TRAP4, "53", edns])
+        r, _ = self.guarded([self.probe, "raw", TRAP4, "53", edns])
+        rep = self.assert_answered(r, TRAP4)
+        self.assertEqual(rep["ar"], "1", "the reply to an EDNS0 query carries an OPT record: %s" % r.stdout)
+        self.assert_fake(rep["records"][0].split()[1], "A web.test with EDNS0")
+        r, _ = self.guarded([self.probe, "raw", TRAP4, "53", two])
+        reps = parse_probe(r.stdout)
+        self.assertEqual([(x["id"], x["rcode"]) for x in reps], [("ok", "FORMERR")], r.stdout)
+        # A malformed message gets no answer (or FORMERR), and the responder
+        # still answers the next query of the same tree.
+        script = '"$0" raw "$1" 53 abcdef; "$0" raw "$1" 53 00; "$0" sendto "$1" 53 localhost'
+        r, _ = self.guarded(["/bin/sh", "-c", script, self.probe, TRAP4],
+                            env=self.base_env(DNS_PROBE_TIMEOUT_MS="500"))
+        reps = parse_probe(r.stdout)
+        self.assertTrue(reps, r.stdout + r.stderr)
+        self.assertEqual((reps[-1]["rcode"], reps[-1]["records"]), ("NOERROR", ["A 127.0.0.1"]),
+                         "localhost, after the malformed messages: %s" % r.stdout)
 
     def test_socket_connected_to_53_cannot_send_elsewhere(self):
         # Connected to the nameserver, then sendto another address on the

@@ -212,8 +212,11 @@ static inline void dns_parse(const unsigned char *m, size_t len, const unsigned 
             return;
         off += n + 4;
     }
-    /* The query has one question: its bytes 12..qlen. */
-    r->question_ok = r->qdcount == 1 && qlen > 12 && off - 12 == qlen - 12 && !memcmp(m + 12, q + 12, qlen - 12);
+    /* The query's first question (what follows it, an EDNS0 OPT record,
+     * is not echoed) must come back byte for byte, alone. */
+    size_t qn = qlen > 12 ? dns_skip_name(q, qlen, 12) : 0;
+    size_t qend = 12 + qn + 4;
+    r->question_ok = r->qdcount == 1 && qn && qend <= qlen && off == qend && !memcmp(m + 12, q + 12, qend - 12);
     for (unsigned i = 0; i < r->ancount; i++) {
         size_t n = dns_skip_name(m, len, off);
         if (!n || off + n + 10 > len)

@@ -6,6 +6,7 @@
  *   dns_probe sendto|sendmsg|connect_send|write|tcp SERVER PORT NAME [TYPE]
  *   dns_probe sendmmsg PORT NAME SERVER...
  *   dns_probe redirect SERVER PORT NAME OTHER OTHERPORT
+ *   dns_probe raw SERVER PORT HEX
  *
  * sendto/sendmsg: an unconnected UDP socket, the destination in the call;
  * connect_send/write: a UDP socket connected to SERVER:PORT; tcp: a TCP
@@ -17,10 +18,12 @@
  * redirect: a UDP socket connected to SERVER:PORT asks NAME, then sends a
  * datagram on the same socket to OTHER:OTHERPORT with sendto (which a
  * connected UDP socket allows): what must not leave.
+ * raw: the message HEX (an EDNS0 query, two questions, garbage) by sendto,
+ * unconnected, and the reply if one comes.
  *
  * Output, one line each, flushed:
  *   sent <call> bytes=<n>
- *   reply from=<ip> port=<p> id=ok|bad question=ok|bad qr=<0|1> tc=<0|1> rcode=<NAME> answers=<n>
+ *   reply from=<ip> port=<p> id=ok|bad question=ok|bad qr=<0|1> tc=<0|1> rcode=<NAME> answers=<n> ar=<n>
  *   answer <TYPE> <value>                 (after its reply line)
  *   fail <call> errno=<NAME> | timeout <call> | malformed <call> len=<n>
  * "from" is what recvfrom reports (getpeername for TCP): dig and others drop
@@ -58,9 +61,9 @@ static void print_reply(const struct sockaddr *from, const unsigned char *m, siz
         fflush(stdout);
         return;
     }
-    printf("reply from=%s port=%s id=%s question=%s qr=%d tc=%d rcode=%s answers=%u\n", peer, sp ? sp : "?",
-           r.id_ok ? "ok" : "bad", r.question_ok ? "ok" : "bad", r.qr, r.tc,
-           dns_rcode_name(r.rcode, rbuf, sizeof rbuf), r.ancount);
+    printf("reply from=%s port=%s id=%s question=%s qr=%d tc=%d rcode=%s answers=%u ar=%u\n", peer,
+           sp ? sp : "?", r.id_ok ? "ok" : "bad", r.question_ok ? "ok" : "bad", r.qr, r.tc,
+           dns_rcode_name(r.rcode, rbuf, sizeof rbuf), r.ancount, r.arcount);
     for (int i = 0; i < r.nanswers; i++)
         printf("answer %s\n", r.answers[i]);
     fflush(stdout);
@@ -272,6 +275,21 @@ static int redirect(const struct sockaddr_storage *ss, socklen_t len, const unsi
     return rc;
 }
 
+/* "0a1b..." into buf; its length, or 0 when not hex. */
+static size_t from_hex(const char *hex, unsigned char *buf, size_t cap)
+{
+    size_t n = strlen(hex);
+    if (n % 2 || n / 2 > cap)
+        return 0;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return 0;
+        buf[i] = (unsigned char)v;
+    }
+    return n / 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 5) {
@@ -283,6 +301,17 @@ int main(int argc, char **argv)
     const char *call = argv[1];
     if (!strcmp(call, "sendmmsg"))
         return query_mmsg(argv[2], argv[3], DNS_T_A, argv + 4, argc - 4);
+    if (!strcmp(call, "raw")) {
+        struct sockaddr_storage rs;
+        socklen_t rlen;
+        unsigned char m[DNS_MAX_MSG];
+        size_t mlen = from_hex(argv[4], m, sizeof m);
+        if (!mlen || parse_numeric(argv[2], argv[3], &rs, &rlen) != 0) {
+            fprintf(stderr, "dns_probe: raw SERVER PORT HEX\n");
+            return 2;
+        }
+        return query_udp("sendto", &rs, rlen, m, mlen);
+    }
     int type = DNS_T_A;
     if (strcmp(call, "redirect") && argc > 5 && (type = dns_type_of(argv[5])) < 0) {
         fprintf(stderr, "dns_probe: unknown type %s\n", argv[5]);
