@@ -54,6 +54,21 @@ def udp_refusal_lines(stderr, addr, port):
     return [l for l in stderr.splitlines() if "refused" in l and "UDP" in l and dest.search(l)]
 
 
+def parse_probe(stdout):
+    """dns_probe's reply lines as dicts: the line's fields (from, port, id,
+    question, qr, tc, rcode, answers: the count) and records: its answer lines."""
+    out = []
+    for line in stdout.splitlines():
+        m = re.search(r"reply (.*)$", line)
+        if m:
+            d = dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
+            d["records"] = []
+            out.append(d)
+        elif line.startswith("answer ") and out:
+            out[-1]["records"].append(line[len("answer "):])
+    return out
+
+
 class Case(util.TestCase):
     """Base class: one trap for the class, torify's guard required."""
 
