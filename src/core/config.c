@@ -170,7 +170,7 @@ torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_l
 enum key_id {
     K_TOR_ADDRESS, K_TOR_PORT, K_TOR_UNIX, K_PROTOCOL, K_USER, K_PASS, K_ISOLATE,
     K_INBOUND, K_LOCALHOST, K_EXEMPT, K_EXEMPT_LIST, K_FAKE4, K_FAKE6, K_LOG_LEVEL, K_LOG_FILE,
-    K_EXEMPT_EXE, K_RESOLVE_TOR, K_HIDE_ID,
+    K_EXEMPT_EXE, K_RESOLVE_TOR, K_HIDE_ID, K_PASS_HALF_CLOSE,
     K_CTL_PORT, K_CTL_SOCKET, K_CTL_COOKIE, K_CTL_PASSWORD,
 };
 
@@ -197,6 +197,7 @@ static const struct { const char *name; enum key_id id; } file_keys[] = {
     { "ControlSocket", K_CTL_SOCKET },
     { "CookieAuthFile", K_CTL_COOKIE },
     { "ControlPassword", K_CTL_PASSWORD },
+    { "PassHalfClose", K_PASS_HALF_CLOSE },
 };
 
 static torify_err add_exempt(struct torify_config *c, const char *text, const char *where,
@@ -309,6 +310,7 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
     case K_LOCALHOST:
     case K_RESOLVE_TOR:
     case K_HIDE_ID:
+    case K_PASS_HALF_CLOSE:
         /* torsocks' AllowOutboundLocalhost 2 also allows UDP to localhost;
          * torify never carries UDP, so 2 means what 1 means here. */
         if (id == K_LOCALHOST && strcmp(v, "2") == 0)
@@ -319,6 +321,7 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
         else if (id == K_INBOUND) c->allow_inbound = b;
         else if (id == K_RESOLVE_TOR) c->resolve_through_tor = b;
         else if (id == K_HIDE_ID) c->hide_identity = b;
+        else if (id == K_PASS_HALF_CLOSE) c->pass_half_close = b;
         else c->allow_localhost = b;
         return TORIFY_OK;
     case K_CTL_PORT:
@@ -544,6 +547,7 @@ static const struct { const char *var; enum key_id id; const char *key; } env_ke
     { "TORIFY_CONTROL_SOCKET", K_CTL_SOCKET, "ControlSocket" },
     { "TORIFY_COOKIE_AUTH_FILE", K_CTL_COOKIE, "CookieAuthFile" },
     { "TORIFY_CONTROL_PASSWORD", K_CTL_PASSWORD, "ControlPassword" },
+    { "TORIFY_PASS_HALF_CLOSE", K_PASS_HALF_CLOSE, "PassHalfClose" },
 };
 
 /* Was this process started by the launcher (TORIFY_LAUNCHED=1)? */

@@ -52,6 +52,10 @@ struct torify_config {
     /* HideIdentity: the program sees the host name "localhost", only the
      * loopback interface, UTC and the C.UTF-8 locale (docs/IDENTITY.md). */
     bool hide_identity;
+    /* PassHalfClose: shutdown(SHUT_WR) on a stream through Tor goes to Tor
+     * (which then ends the stream both ways) instead of being held
+     * (shim/shutdown.c). */
+    bool pass_half_close;
 
     /* Tor's control port (launcher/control.c): ControlSocket wins over
      * ControlPort; neither set: Debian's places are tried.  ctl_port 0:

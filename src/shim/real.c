@@ -52,6 +52,7 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_RECV] = "recv",
     [TORIFY_REAL_RECVFROM] = "recvfrom",
     [TORIFY_REAL_RECVMSG] = "recvmsg",
+    [TORIFY_REAL_SHUTDOWN] = "shutdown",
 };
 
 void *torify_real_resolve(enum torify_real_id id)

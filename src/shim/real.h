@@ -65,6 +65,7 @@ enum torify_real_id {
     TORIFY_REAL_RECV,
     TORIFY_REAL_RECVFROM,
     TORIFY_REAL_RECVMSG,
+    TORIFY_REAL_SHUTDOWN,
     TORIFY_REAL__COUNT
 };
 
@@ -101,6 +102,7 @@ typedef int (*torify_accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 typedef int (*torify_getpeername_fn)(int, struct sockaddr *, socklen_t *);
 typedef long (*torify_syscall_fn)(long, ...);
 typedef int (*torify_getsockopt_fn)(int, int, int, void *, socklen_t *);
+typedef int (*torify_shutdown_fn)(int, int);
 struct epoll_event;
 typedef int (*torify_epoll_ctl_fn)(int, int, int, struct epoll_event *);
 typedef int (*torify_getaddrinfo_a_fn)(int, struct gaicb **, int, struct sigevent *);

@@ -51,6 +51,8 @@ EXPORT long syscall(long number, ...)
         return accept4((int)a0, (struct sockaddr *)a1, (socklen_t *)a2, (int)a3);
     case SYS_getpeername:
         return getpeername((int)a0, (struct sockaddr *)a1, (socklen_t *)a2);
+    case SYS_shutdown:
+        return shutdown((int)a0, (int)a1);
 #ifdef SYS_io_uring_setup
     case SYS_io_uring_setup:
         if (torify_state_passthrough())

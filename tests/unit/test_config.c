@@ -646,9 +646,30 @@ static void test_resolve_through_tor_comes_from_key_or_variable_and_must_be_bool
     assert_true(torify_config_env_known("TORIFY_RESOLVE_THROUGH_TOR=1"));
 }
 
+static void test_pass_half_close_is_off_by_default_and_set_by_key_or_variable(void **state)
+{
+    (void)state;
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, "", err, sizeof err), TORIFY_OK);
+    assert_false(c.pass_half_close);
+    assert_int_equal(parse(&c, "PassHalfClose 1\n", err, sizeof err), TORIFY_OK);
+    assert_true(c.pass_half_close);
+    assert_int_equal(parse(&c, "PassHalfClose sometimes\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "PassHalfClose"));
+    const char *env[] = { "TORIFY_PASS_HALF_CLOSE", "yes", NULL };
+    assert_int_equal(parse(&c, "", err, sizeof err), TORIFY_OK);
+    fake_env = env;
+    assert_int_equal(torify_config_apply_env(&c, env_lookup, err, sizeof err), TORIFY_OK);
+    fake_env = NULL;
+    assert_true(c.pass_half_close);
+    assert_true(torify_config_env_known("TORIFY_PASS_HALF_CLOSE=1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pass_half_close_is_off_by_default_and_set_by_key_or_variable),
         cmocka_unit_test(test_defaults_are_the_documented_ones),
         cmocka_unit_test(test_resolve_through_tor_comes_from_key_or_variable_and_must_be_boolean),
         cmocka_unit_test(test_every_key_is_parsed),

@@ -51,6 +51,9 @@ Modes:
   slow             like relay/virtual (see slow_base) but every reply byte
                    is sent alone, slow_ms apart.
 
+relay with end_on_eof (--end-on-eof): the client's EOF ends the whole
+stream at once, as Tor does (no half-close); events gets ("client-eof", None).
+
 Any mode: reply_delay_ms holds every answer to a request back that long;
 reply_gate (a threading.Event, library use) holds it back until the event
 is set.  events lists ("request", host) and ("reply", host) in the order
@@ -181,7 +184,8 @@ class SocksServer:
     def __init__(self, mode="relay", host="127.0.0.1", port=0, unix_path=None, map=None,
                  resolve=None, ptr=None, auth=None, reply_code=S5_GENERAL, slow_ms=20,
                  slow_base="virtual", record_file=None, allow_any_ip=False, idle_timeout=30.0,
-                 hold_seconds=30.0, probe_pipeline=False, reply_delay_ms=0, reply_gate=None):
+                 hold_seconds=30.0, probe_pipeline=False, reply_delay_ms=0, reply_gate=None,
+                 end_on_eof=False):
         if mode not in MODES:
             raise ValueError("unknown mode %r (one of %s)" % (mode, ", ".join(MODES)))
         self.mode = mode
@@ -206,6 +210,7 @@ class SocksServer:
         self.probe_pipeline = probe_pipeline
         self.reply_delay_ms = reply_delay_ms
         self.reply_gate = reply_gate
+        self.end_on_eof = end_on_eof
         self.events = []
         self.requests = []
         self._record_file = record_file
@@ -670,6 +675,12 @@ class SocksServer:
                     except OSError:
                         return
                 else:
+                    if self.end_on_eof and s is a:
+                        # What Tor does with a client's FIN: the whole stream
+                        # ends (RELAY_END), whatever the target still sends.
+                        with self._lock:
+                            self.events.append(("client-eof", None))
+                        return
                     del open_in[s]
                     try:
                         dst.shutdown(socket.SHUT_WR)
@@ -746,6 +757,8 @@ def main(argv=None):
     where.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0: pick one)")
     where.add_argument("--unix", help="listen on a unix socket path")
     ap.add_argument("--mode", default="relay", choices=MODES)
+    ap.add_argument("--end-on-eof", action="store_true",
+                    help="relay: the client's EOF ends the stream both ways, as Tor does")
     ap.add_argument("--map", action="append", help="NAME=IP[:PORT] (relay targets, RESOLVE)")
     ap.add_argument("--resolve", action="append", help="NAME=IP for RESOLVE")
     ap.add_argument("--ptr", action="append", help="IP=NAME for RESOLVE_PTR")
@@ -769,7 +782,7 @@ def main(argv=None):
     kw = dict(mode=args.mode, map=_parse_map(args.map), resolve=_parse_pairs(args.resolve, "resolve"),
               ptr=_parse_pairs(args.ptr, "ptr"), auth=auth, reply_code=args.reply_code,
               slow_ms=args.slow_ms, slow_base=args.slow_base, record_file=args.record,
-              allow_any_ip=args.any_ip, reply_delay_ms=args.reply_delay_ms)
+              allow_any_ip=args.any_ip, reply_delay_ms=args.reply_delay_ms, end_on_eof=args.end_on_eof)
     if args.unix:
         srv = SocksServer(unix_path=args.unix, **kw)
     else:

@@ -1,0 +1,81 @@
+"""The stream after connect, against real Tor (the private network of
+scripts/tornet).
+
+Half-close: socat and `nc -N` end their sending half at their input's EOF,
+right behind the request.  Tor has no half-close: the FIN makes the client's
+Tor end the stream both ways, so without torify holding the shutdown the
+reply is lost (PassHalfClose 1 shows that, against the same Tor).
+
+Uses $TORNET_DIR when the runner has the network up, else starts one."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import tornet, util  # noqa: E402
+
+
+def setUpModule():
+    tornet.acquire()
+
+
+def tearDownModule():
+    tornet.release()
+
+
+class HalfCloseThroughTor(tornet.Case):
+    def request(self, host, path):
+        return "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)
+
+    def socat(self, host, port):
+        # -t 60: how long socat waits for the reply after its input's EOF
+        # (0.5 s by default, less than a circuit round trip on real Tor).
+        return [self.need_cmd("socat"), "-t", "60", "-", "TCP:%s:%d" % (host, port)]
+
+    def nc(self, host, port):
+        return [self.need_cmd("nc"), "-N", "-w", "60", host, str(port)]
+
+    def run_half_closing(self, tool, argv_for, onion, env=None):
+        if onion:
+            host, port = self.net.onion, 80
+        else:
+            host, port = self.net.unique_host(tool), self.net.web_port
+        path = self.net.unique_path(tool)
+        mark = self.net.mark()
+        r = self.torify(argv_for(host, port), input=self.request(host, path), env=env, timeout=120)
+        return r, mark, path, host
+
+    def check_whole_page(self, tool, argv_for, onion):
+        r, mark, path, host = self.run_half_closing(tool, argv_for, onion)
+        self.assertEqual(r.returncode, 0, "%s failed: %s" % (tool, r.stderr[-1000:]))
+        self.assertIn("200 OK", r.stdout.split("\n", 1)[0], "%s: %r; %s" % (tool, r.stdout[:300], r.stderr[-800:]))
+        self.assertIn(self.net.marker, r.stdout, "%s did not get the whole page" % tool)
+        self.assertTrue(r.stdout.rstrip().endswith("</p>"), "%s: page cut short: %r" % (tool, r.stdout[-300:]))
+        if onion:
+            self.assert_via_onion(mark, path, tool)
+        else:
+            self.assert_via_exit(mark, path, tool)
+            self.assert_only_exits_resolved(mark, host)
+
+    def test_socat_through_an_exit(self):
+        self.check_whole_page("socat", self.socat, onion=False)
+
+    def test_nc_N_through_an_exit(self):
+        self.check_whole_page("ncN", self.nc, onion=False)
+
+    def test_socat_to_the_onion(self):
+        self.check_whole_page("socato", self.socat, onion=True)
+
+    def test_nc_N_to_the_onion(self):
+        self.check_whole_page("ncNo", self.nc, onion=True)
+
+    def test_pass_half_close_loses_the_reply(self):
+        r, _, _, _ = self.run_half_closing("socatp", self.socat, onion=False,
+                                           env=self.env(TORIFY_PASS_HALF_CLOSE="1"))
+        self.assertNotIn(self.net.marker, r.stdout,
+                         "the reply came although the FIN went to Tor: the other tests prove nothing")
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

@@ -1,0 +1,227 @@
+"""The stream after connect, against the scripted SOCKS server on loopback.
+
+Half-close: Tor has none.  A client's FIN ends the whole stream (the
+scripted server's end_on_eof plays that), so a program that half-closes
+after its request (socat and `nc -N` at their input's EOF) loses the reply
+unless torify holds its shutdown(SHUT_WR).  The target here answers only
+after the relay has seen the client's EOF or half a second has passed, so a
+passed-through half-close always loses the reply (PassHalfClose 1 shows it)
+and a held one always gets it."""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import util  # noqa: E402
+from lib.socksserver import SocksServer  # noqa: E402
+
+REQUEST = "GET /half HTTP/1.0\r\nHost: web.test\r\n\r\n"
+REPLY_BODY = "the whole reply\n"
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TORIFY_", "TORSOCKS_")) and k != "LD_PRELOAD"}
+    env.update(extra)
+    return env
+
+
+class LateServer:
+    """TCP server on 127.0.0.1: reads a request up to its blank line (or
+    EOF), waits until eof_seen() or 0.5 s, then answers and closes.
+    Records, per answer, whether the relay had seen the client's EOF."""
+
+    def __init__(self, eof_seen):
+        self.eof_seen = eof_seen
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.eof_first = []   # per answer: had the relay seen the client's EOF?
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        with c:
+            c.settimeout(5)
+            req = b""
+            try:
+                while b"\r\n\r\n" not in req and len(req) < 65536:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    req += d
+            except OSError:
+                return
+            self.requests.append(req.decode("latin-1"))
+            deadline = time.monotonic() + 0.5
+            while not self.eof_seen() and time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(0.01)
+            self.eof_first.append(self.eof_seen())
+            body = REPLY_BODY.encode()
+            try:
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            except OSError:
+                pass
+
+
+class HalfCloseCase(util.TestCase):
+    launcher_opts = ("--no-guard",)
+
+    def setUp(self):
+        self.torify = util.need_file(self, util.build_path("torify"), "launcher")
+        util.need_file(self, util.build_path("libtorify.so"), "libtorify.so")
+        self.tmp = self.tempdir()
+        self.srv = None
+        self.target = LateServer(self.client_eof).start()
+        self.addCleanup(self.target.stop)
+        self.srv = SocksServer(mode="relay", end_on_eof=True,
+                               map={"web.test": ("127.0.0.1", self.target.port)}).start()
+        self.addCleanup(self.srv.stop)
+        self.conf = self.write_conf("")
+
+    def client_eof(self):
+        return self.srv is not None and ("client-eof", None) in list(self.srv.events)
+
+    def write_conf(self, extra, name="torify.conf"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\n%s" % (self.srv.port, extra))
+        return path
+
+    def torify_run(self, argv, conf=None, input=None, env=None, timeout=30):
+        util.skip_foreign_under_sanitizer(self, argv[0])
+        e = clean_env(TORIFY_CONF_FILE=conf or self.conf, HOME=self.tmp)
+        e.update(env or {})
+        return util.run([self.torify] + list(self.launcher_opts) + list(argv), env=e,
+                        timeout=timeout, input=input)
+
+    def assert_whole_reply(self, r, what):
+        self.assertEqual(r.returncode, 0, "%s: exit %d, stderr %s" % (what, r.returncode, r.stderr[-800:]))
+        self.assertIn("200 OK", r.stdout, "%s got no reply; stderr %s" % (what, r.stderr[-800:]))
+        self.assertTrue(r.stdout.endswith(REPLY_BODY), "%s: reply cut short: %r" % (what, r.stdout))
+        self.assertEqual(self.target.eof_first, [False], "%s: the half-close reached the SOCKS server" % what)
+        self.assertEqual(self.target.requests, [REQUEST])
+
+    def socat(self):
+        # -t 30: socat waits only 0.5 s (its default) for the reply after
+        # its input's EOF; over the real Tor network that is too short.
+        return [self.need_cmd("socat"), "-t", "30", "-", "TCP:web.test:80"]
+
+    def test_socat_gets_the_whole_reply_after_its_input_ends(self):
+        self.assert_whole_reply(self.torify_run(self.socat(), input=REQUEST), "socat")
+
+    def test_nc_N_gets_the_whole_reply(self):
+        nc = self.need_cmd("nc")
+        r = self.torify_run([nc, "-N", "-w", "30", "web.test", "80"], input=REQUEST)
+        self.assert_whole_reply(r, "nc -N")
+
+    def test_pass_half_close_sends_the_fin_and_tor_ends_the_stream(self):
+        # What every torifier does today: the reply is lost.  Also shows the
+        # scripted server and the target make the other tests able to fail.
+        for how, kw in (("key", dict(conf=self.write_conf("PassHalfClose 1\n", "pass.conf"))),
+                        ("variable", dict(env={"TORIFY_PASS_HALF_CLOSE": "1"}))):
+            with self.subTest(how):
+                n = len(self.target.requests)
+                r = self.torify_run(self.socat(), input=REQUEST, **kw)
+                self.assertNotIn("200 OK", r.stdout, r.stderr)
+                self.assertEqual(len(self.target.requests), n + 1)
+                self.assertEqual(self.target.eof_first[n:], [True])
+
+    def test_python_shutdown_calls(self):
+        # SHUT_WR returns 0 (None in Python) and the reply still comes;
+        # SHUT_RDWR afterwards goes to the kernel: no more reads or writes.
+        code = (
+            "import socket,sys\n"
+            "s=socket.create_connection(('web.test',80),timeout=20)\n"
+            "s.sendall(sys.argv[1].encode())\n"
+            "print('wr', s.shutdown(socket.SHUT_WR))\n"
+            "d=b''\n"
+            "while not d.endswith(b'\\n') or b'whole' not in d:\n"
+            "    c=s.recv(4096)\n"
+            "    if not c: break\n"
+            "    d+=c\n"
+            "print('got', d.decode().split('\\r\\n\\r\\n')[1], end='')\n"
+            "s.shutdown(socket.SHUT_RDWR)\n"
+            "print('after rdwr', repr(s.recv(10)))\n"
+            "try:\n"
+            "    s.send(b'x'); print('send after rdwr worked')\n"
+            "except OSError as e: print('send after rdwr', e.errno)\n")
+        r = self.torify_run([sys.executable, "-c", code, REQUEST])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "wr None\ngot %safter rdwr b''\nsend after rdwr 32\n" % REPLY_BODY, r.stderr)
+        self.assertEqual(self.target.eof_first, [False])
+
+    def test_shut_wr_on_a_socket_not_through_tor_reaches_the_peer(self):
+        # An exempt destination is a plain TCP connection: its half-close is
+        # the program's, untouched.  The peer answers only after the EOF.
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        self.addCleanup(ls.close)
+        port = ls.getsockname()[1]
+        got = []
+
+        def serve():
+            ls.settimeout(20)
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(20)
+                data = b""
+                while True:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    data += d
+                got.append(data)
+                c.sendall(b"eof after %d bytes\n" % len(data))
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 5)
+        conf = self.write_conf("ExemptNetwork 127.0.0.1\n", "exempt.conf")
+        code = ("import socket,sys\n"
+                "s=socket.create_connection(('127.0.0.1',int(sys.argv[1])),timeout=20)\n"
+                "s.sendall(b'hello'); s.shutdown(socket.SHUT_WR)\n"
+                "print(s.recv(100).decode(), end='')\n")
+        r = self.torify_run([sys.executable, "-c", code, str(port)], conf=conf)
+        self.assertEqual((r.returncode, r.stdout), (0, "eof after 5 bytes\n"), r.stderr)
+        self.assertEqual(self.srv.requests, [], "an exempt connect went to the SOCKS server")
+
+
+class HalfCloseUnderGuard(HalfCloseCase):
+    """The same in torify's default mode: the shim under the kernel guard."""
+    launcher_opts = ()
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
