@@ -56,6 +56,14 @@ class LateServer:
         self._thread.join(5)
         self.sock.close()
 
+    def answers(self, n, timeout=10.0):
+        """eof_first once n answers were made (or the bound passed): the
+        program may exit on the stream's end before the answer is written."""
+        deadline = time.monotonic() + timeout
+        while len(self.eof_first) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.eof_first)
+
     def _loop(self):
         while not self._stop.is_set():
             try:
@@ -125,7 +133,7 @@ class HalfCloseCase(util.TestCase):
         self.assertEqual(r.returncode, 0, "%s: exit %d, stderr %s" % (what, r.returncode, r.stderr[-800:]))
         self.assertIn("200 OK", r.stdout, "%s got no reply; stderr %s" % (what, r.stderr[-800:]))
         self.assertTrue(r.stdout.endswith(REPLY_BODY), "%s: reply cut short: %r" % (what, r.stdout))
-        self.assertEqual(self.target.eof_first, [False], "%s: the half-close reached the SOCKS server" % what)
+        self.assertEqual(self.target.answers(1), [False], "%s: the half-close reached the SOCKS server" % what)
         self.assertEqual(self.target.requests, [REQUEST])
 
     def socat(self):
@@ -151,7 +159,7 @@ class HalfCloseCase(util.TestCase):
                 r = self.torify_run(self.socat(), input=REQUEST, **kw)
                 self.assertNotIn("200 OK", r.stdout, r.stderr)
                 self.assertEqual(len(self.target.requests), n + 1)
-                self.assertEqual(self.target.eof_first[n:], [True])
+                self.assertEqual(self.target.answers(n + 1)[n:], [True])
 
     def test_python_shutdown_calls(self):
         # SHUT_WR returns 0 (None in Python) and the reply still comes;
@@ -175,7 +183,7 @@ class HalfCloseCase(util.TestCase):
         r = self.torify_run([sys.executable, "-c", code, REQUEST])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "wr None\ngot %safter rdwr b''\nsend after rdwr 32\n" % REPLY_BODY, r.stderr)
-        self.assertEqual(self.target.eof_first, [False])
+        self.assertEqual(self.target.answers(1), [False])
 
     def test_shut_wr_on_a_socket_not_through_tor_reaches_the_peer(self):
         # An exempt destination is a plain TCP connection: its half-close is
