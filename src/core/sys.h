@@ -106,6 +106,14 @@ static inline int torify_sys_close(int fd)
     return (int)torify_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 }
 
+/* shutdown(2) of a socket torify itself ends (a failed or abandoned SOCKS
+ * handshake): shutdown() is interposed too (shim/shutdown.c), and the
+ * first call of an interposed function may run dlsym.  0 or -1/errno. */
+static inline int torify_sys_shutdown(int fd, int how)
+{
+    return (int)torify_sys(SYS_shutdown, fd, how, 0, 0, 0, 0);
+}
+
 /* futex(2) on a word shared between processes.  -1/errno or the result. */
 static inline long torify_sys_futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {

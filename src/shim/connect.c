@@ -22,6 +22,7 @@
 
 #include "core/fakemap.h"
 #include "core/log.h"
+#include "core/sys.h"
 #include "core/policy.h"
 #include "shim/state.h"
 #include "shim/nb.h"
@@ -202,7 +203,7 @@ static int wait_blocking(int fd, struct nb_conn *conn, int timeout_ms)
     memset(&un, 0, sizeof un);
     un.sa_family = AF_UNSPEC;
     if (torify_real_connect(fd, &un, sizeof un) != 0)
-        (void)shutdown(fd, SHUT_RDWR);
+        (void)torify_sys_shutdown(fd, SHUT_RDWR);
     atomic_store(&conn->detached, 1);
     torify_fd_clear(fd); /* cancels: the helper lets go */
     errno = r < 0 && why != EINTR ? why : EINTR;

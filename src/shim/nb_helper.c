@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/sys.h"
 #include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/real.h"
@@ -107,7 +108,7 @@ static void disconnect(int fd)
     memset(&sa, 0, sizeof sa);
     sa.sa_family = AF_UNSPEC;
     if (torify_real_connect(fd, &sa, sizeof sa) != 0)
-        (void)shutdown(fd, SHUT_RDWR);
+        (void)torify_sys_shutdown(fd, SHUT_RDWR);
 }
 
 static void finish(const struct torify_nb_fds *h, struct nb_conn *c, torify_err e, int sys_errno)
@@ -128,7 +129,7 @@ static void finish(const struct torify_nb_fds *h, struct nb_conn *c, torify_err 
              * data into a half-done SOCKS exchange or read its reply.  Not
              * after connect()'s own disconnect (EINTR): the program may be
              * connecting that socket again already. */
-            (void)shutdown(c->dup, SHUT_RDWR);
+            (void)torify_sys_shutdown(c->dup, SHUT_RDWR);
         }
     }
     pthread_mutex_lock(&c->lock);
