@@ -1,11 +1,24 @@
-/* shim/send.c — sendto/sendmsg/sendmmsg: no datagrams, no TCP Fast Open.
+/* shim/send.c — sendto/sendmsg/sendmmsg: no datagrams; TCP Fast Open
+ * becomes a connect through Tor.
  *
  * A destination address on an IP socket means a UDP/raw datagram (which Tor
  * cannot carry) or a TCP Fast Open connect (which would open a direct
  * connection with data in the SYN).  Without a destination these are plain
  * sends on a connected socket and pass untouched.
+ *
+ * TCP Fast Open (sendto/sendmsg on a stream socket with MSG_FASTOPEN and an
+ * address: curl --tcp-fastopen on kernels without TCP_FASTOPEN_CONNECT,
+ * some daemons) is what a connect plus a send would be, one round trip
+ * sooner.  So it is done as exactly that: connect() (shim/connect.c: the
+ * same policy, through Tor by name, or refused) and then the send without
+ * the flag or the address.  A non-blocking socket gets connect's
+ * EINPROGRESS and nothing is sent, as the kernel does when it has no Fast
+ * Open cookie: the program sends again once the socket is writable.
+ * sendmmsg with MSG_FASTOPEN stays refused, and so does any Fast Open the
+ * shim does not see (the kernel guard refuses the flag, guard/filter.c).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "core/log.h"
@@ -19,6 +32,19 @@ static bool ip_dest(const void *dest, socklen_t len)
 {
     const struct sockaddr *sa = dest;
     return sa && len >= (socklen_t)sizeof(sa_family_t) && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+}
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+/* Is this a Fast Open connect the shim carries (see above)? */
+static bool tfo_connect(int fd, int flags, const void *dest, socklen_t len)
+{
+    if (!(flags & MSG_FASTOPEN) || !ip_dest(dest, len) || torify_state_passthrough())
+        return false;
+    int type = torify_sock_type(fd);
+    return type >= 0 && (type & 0xf) == SOCK_STREAM;
 }
 
 /* TORIFY_OK or the refusal (already logged, errno set). */
@@ -45,6 +71,11 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
     torify_sendto_fn f = REAL(SENDTO, torify_sendto_fn);
     if (!f)
         return -1;
+    if (tfo_connect(fd, flags, dest, len)) {
+        if (connect(fd, dest, len) != 0)
+            return -1;
+        return f(fd, buf, n, flags & ~MSG_FASTOPEN, NULL, 0);
+    }
     if (ip_dest(dest, len) && check("sendto", fd, flags, dest, len) != TORIFY_OK)
         return -1;
     return f(fd, buf, n, flags, dest, len);
@@ -55,6 +86,14 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     torify_sendmsg_fn f = REAL(SENDMSG, torify_sendmsg_fn);
     if (!f)
         return -1;
+    if (msg && tfo_connect(fd, flags, msg->msg_name, msg->msg_namelen)) {
+        if (connect(fd, msg->msg_name, msg->msg_namelen) != 0)
+            return -1;
+        struct msghdr m = *msg;
+        m.msg_name = NULL;
+        m.msg_namelen = 0;
+        return f(fd, &m, flags & ~MSG_FASTOPEN);
+    }
     if (msg && ip_dest(msg->msg_name, msg->msg_namelen) &&
         check("sendmsg", fd, flags, msg->msg_name, msg->msg_namelen) != TORIFY_OK)
         return -1;

@@ -230,6 +230,102 @@ class HalfCloseUnderGuard(HalfCloseCase):
     launcher_opts = ()
 
 
+class FastOpen(util.TestCase):
+    """TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN and an address) under
+    the shim: a connect through Tor by name plus the send."""
+    launcher_opts = ("--no-guard",)
+
+    def setUp(self):
+        self.torify = util.need_file(self, util.build_path("torify"), "launcher")
+        util.need_file(self, util.build_path("libtorify.so"), "libtorify.so")
+        self.tmp = self.tempdir()
+        self.http = util.HTTPServer().start()
+        self.addCleanup(self.http.stop)
+        self.srv = SocksServer(mode="relay", map={"web.test": ("127.0.0.1", self.http.port)}).start()
+        self.addCleanup(self.srv.stop)
+        self.conf = os.path.join(self.tmp, "torify.conf")
+        with open(self.conf, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\n" % self.srv.port)
+
+    def torify_run(self, argv):
+        util.skip_foreign_under_sanitizer(self, argv[0])
+        e = clean_env(TORIFY_CONF_FILE=self.conf, HOME=self.tmp)
+        return util.run([self.torify] + list(self.launcher_opts) + list(argv), env=e, timeout=30)
+
+    def assert_by_name(self, n):
+        reqs = [r for r in self.srv.wait_requests(n) if r.get("complete")]
+        self.assertEqual([(r["host"], r["port"], r["atyp"]) for r in reqs], [("web.test", 80, 3)] * n)
+
+    def test_sendto_and_sendmsg_with_msg_fastopen_fetch_the_page_through_tor(self):
+        code = (
+            "import socket,sys\n"
+            "def get(send):\n"
+            "    s=socket.socket()\n"
+            "    req=b'GET /tfo-%s HTTP/1.0\\r\\nHost: web.test\\r\\n\\r\\n' % send.encode()\n"
+            "    addr=('web.test',80)\n"
+            "    n=s.sendto(req,socket.MSG_FASTOPEN,addr) if send=='sendto' else "
+            "s.sendmsg([req],[],socket.MSG_FASTOPEN,addr)\n"
+            "    d=b''\n"
+            "    while True:\n"
+            "        c=s.recv(4096)\n"
+            "        if not c: break\n"
+            "        d+=c\n"
+            "    s.close()\n"
+            "    print(send, n==len(req), d.split(b'\\r\\n\\r\\n',1)[1].decode(), end='')\n"
+            "get('sendto'); get('sendmsg')\n")
+        r = self.torify_run([sys.executable, "-c", code])
+        self.assertEqual((r.returncode, r.stdout), (0, "sendto True page /tfo-sendto\nsendmsg True page /tfo-sendmsg\n"),
+                         r.stderr)
+        self.assert_by_name(2)
+        self.assertEqual(self.http.requests, [("/tfo-sendto", "web.test"), ("/tfo-sendmsg", "web.test")])
+
+    def test_non_blocking_fast_open_is_a_connect_in_progress_then_the_send(self):
+        # As the kernel without a Fast Open cookie: EINPROGRESS, nothing
+        # sent; once writable the program sends again.
+        code = (
+            "import socket,select,errno\n"
+            "s=socket.socket(); s.setblocking(False)\n"
+            "req=b'GET /tfo-nb HTTP/1.0\\r\\nHost: web.test\\r\\n\\r\\n'\n"
+            "try:\n"
+            "    s.sendto(req,socket.MSG_FASTOPEN,('web.test',80)); print('sent at once')\n"
+            "except OSError as e: print('first', errno.errorcode[e.errno])\n"
+            "select.select([],[s],[],20)\n"
+            "print('so_error', s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))\n"
+            "s.setblocking(True); s.settimeout(20); s.sendall(req)\n"
+            "d=b''\n"
+            "while True:\n"
+            "    c=s.recv(4096)\n"
+            "    if not c: break\n"
+            "    d+=c\n"
+            "print(d.split(b'\\r\\n\\r\\n',1)[1].decode(), end='')\n")
+        r = self.torify_run([sys.executable, "-c", code])
+        self.assertEqual((r.returncode, r.stdout), (0, "first EINPROGRESS\nso_error 0\npage /tfo-nb\n"), r.stderr)
+        self.assert_by_name(1)
+
+    def test_curl_tcp_fastopen(self):
+        curl = self.need_cmd("curl")
+        r = self.torify_run([curl, "-sS", "--tcp-fastopen", "--max-time", "10", "http://web.test/curl-tfo"])
+        self.assertEqual((r.returncode, r.stdout), (0, "page /curl-tfo\n"), r.stderr)
+        self.assert_by_name(1)
+
+    def test_a_refused_destination_is_refused_for_fast_open_too(self):
+        # The policy is connect's: a literal localhost address is refused
+        # (AllowOutboundLocalhost 0), and nothing reaches the SOCKS server.
+        code = ("import socket,sys\n"
+                "s=socket.socket()\n"
+                "try:\n"
+                "    s.sendto(b'x',socket.MSG_FASTOPEN,('127.0.0.1',%d)); print('sent')\n"
+                "except OSError as e: print('refused', e.errno != 0)\n" % self.http.port)
+        r = self.torify_run([sys.executable, "-c", code])
+        self.assertEqual((r.returncode, r.stdout), (0, "refused True\n"), r.stderr)
+        self.assertEqual(self.http.requests, [])
+        self.assertEqual(self.srv.requests, [])
+
+
+class FastOpenUnderGuard(FastOpen):
+    launcher_opts = ()
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
