@@ -158,8 +158,8 @@ class HalfCloseCase(util.TestCase):
                 n = len(self.target.requests)
                 r = self.torify_run(self.socat(), input=REQUEST, **kw)
                 self.assertNotIn("200 OK", r.stdout, r.stderr)
-                self.assertEqual(len(self.target.requests), n + 1)
                 self.assertEqual(self.target.answers(n + 1)[n:], [True])
+                self.assertEqual(len(self.target.requests), n + 1)
 
     def test_python_shutdown_calls(self):
         # SHUT_WR returns 0 (None in Python) and the reply still comes;
