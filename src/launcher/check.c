@@ -173,22 +173,31 @@ static int proc_tcp_listening(const char *file, const uint8_t *addr, size_t alen
     return found;
 }
 
+/* The kernel's socket table over netlink first (sockdiag.c: it does not
+ * walk every connection of the machine), /proc/net when that is refused. */
+static int tcp_listening(const char *file, int family, const uint8_t *addr, size_t alen, uint16_t port,
+                         unsigned long *inode)
+{
+    int r = sockdiag_tcp_listening(family, addr, alen, port, inode);
+    return r >= 0 ? r : proc_tcp_listening(file, addr, alen, port, inode);
+}
+
 int tcp_listening_at(const struct sockaddr *sa, unsigned long *inode)
 {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        int r = proc_tcp_listening("/proc/net/tcp", (const uint8_t *)&in->sin_addr, 4, ntohs(in->sin_port), inode);
+        int r = tcp_listening("/proc/net/tcp", AF_INET, (const uint8_t *)&in->sin_addr, 4, ntohs(in->sin_port), inode);
         if (r == 0) {
             /* A v6 wildcard socket (dual stack) also accepts IPv4. */
             static const uint8_t any6[16];
-            if (proc_tcp_listening("/proc/net/tcp6", any6, 16, ntohs(in->sin_port), inode) == 1)
+            if (tcp_listening("/proc/net/tcp6", AF_INET6, any6, 16, ntohs(in->sin_port), inode) == 1)
                 r = 1;
         }
         return r;
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        return proc_tcp_listening("/proc/net/tcp6", (const uint8_t *)&in6->sin6_addr, 16, ntohs(in6->sin6_port),
+        return tcp_listening("/proc/net/tcp6", AF_INET6, (const uint8_t *)&in6->sin6_addr, 16, ntohs(in6->sin6_port),
                                   inode);
     }
     return -1;

@@ -109,12 +109,19 @@ bool elf_is_go(int fd);
 /* check.c: `torify --check`.  Returns 0 only when Tor answered like Tor. */
 int check_tor(const struct torify_config *cfg);
 /* Is something listening at Tor's address?  1 yes, 0 no, -1 unknown (not a
- * local address).  Looks at /proc/net only: no packet is sent. */
+ * local address).  Asks the kernel's socket table (sockdiag.c, /proc/net
+ * without it): no packet is sent. */
 int check_tor_listening(const struct torify_config *cfg);
 /* Is a TCP socket listening at sa (an IPv4 address also by a dual-stack
  * IPv6 wildcard)?  1 yes (its inode into *inode if not NULL), 0 no, -1
  * cannot tell (no /proc/net, not an IP address). */
 int tcp_listening_at(const struct sockaddr *sa, unsigned long *inode);
+
+/* sockdiag.c: a TCP socket in LISTEN state on port at addr (network order,
+ * alen 4 for AF_INET, 16 for AF_INET6) or the family's wildcard, asked over
+ * NETLINK_SOCK_DIAG.  1 yes (its inode into *inode if not NULL), 0 no, -1
+ * cannot tell (netlink refused: the caller reads /proc/net). */
+int sockdiag_tcp_listening(int family, const uint8_t *addr, size_t alen, uint16_t port, unsigned long *inode);
 
 /* shell.c: `on`, `off`, `show`. */
 int shell_on(const char *lib);
