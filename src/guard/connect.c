@@ -313,7 +313,7 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
 
     char what[300];
     describe(&ss, what, sizeof what);
-    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && s->keeper.on &&
+    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && guard_keeper_ready(&s->keeper, s) &&
         namespace_connect(s, n, pidfd, tid, fd, &ss, len, what, &r)) {
         if (!(r == -ENOENT && !guard_notif_valid(s, n->id)))
             guard_reply(s, n->id, r < 0 ? -1 : 0, r < 0 ? -r : 0);

@@ -43,18 +43,18 @@ static bool replaceable(int fd, int *domain)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type != SOCK_STREAM;
 }
 
-int guard_seal_inherited(struct guard_sup *s, int keep_fd)
+/* The replaceable fds (at most cap) other than keep_fd and the keeper's. */
+static int collect(const struct guard_keeper *k, int keep_fd, int *fds, int *domains, int cap)
 {
-    struct guard_keeper *k = &s->keeper;
     DIR *d = opendir("/proc/self/fd");
     if (!d)
         return -errno;
-    int fds[64], n = 0, domains[64];
+    int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 64) {
+    while ((e = readdir(d)) != NULL && n < cap) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
-        if (*end || end == e->d_name || fd == dirfd(d) || fd == keep_fd || (k->on && fd == k->ctl))
+        if (*end || end == e->d_name || fd == dirfd(d) || fd == keep_fd || fd == k->ctl)
             continue;
         int dom;
         if (replaceable((int)fd, &dom)) {
@@ -63,11 +63,31 @@ int guard_seal_inherited(struct guard_sup *s, int keep_fd)
         }
     }
     closedir(d);
+    return n;
+}
+
+bool guard_inherited_any(const struct guard_keeper *k)
+{
+    int fd, dom;
+    return collect(k, -1, &fd, &dom, 1) != 0; /* unreadable counts: ask the keeper first */
+}
+
+int guard_seal_inherited(struct guard_sup *s, int keep_fd)
+{
+    struct guard_keeper *k = &s->keeper;
+    int fds[64], domains[64];
+    int n = collect(k, keep_fd, fds, domains, 64);
+    if (n < 0)
+        return n;
+    /* The parent read the keeper's status before the fork when there was
+     * anything here to replace (run.c); still pending means no namespace
+     * for these: /dev/null, as without one. */
+    bool up = atomic_load(&k->state) == KEEPER_UP;
     for (int i = 0; i < n; i++) {
         int flags = fcntl(fds[i], F_GETFD);
         int with = -1;
         const char *by = "/dev/null";
-        if (k->on && domains[i] != AF_PACKET) {
+        if (up && domains[i] != AF_PACKET) {
             with = guard_keeper_socket(k, domains[i], SOCK_DGRAM, 0);
             by = "a UDP socket of the sealed namespace";
         }

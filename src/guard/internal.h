@@ -133,9 +133,14 @@ int guard_dns_real_start(struct guard_sup *s, int up);
 /* ---- keeper.c: the process living in the namespace --------------------- */
 
 #define GUARD_KEEPER_BATCH GUARD_FDPASS_MAX
+enum guard_keeper_state {
+    KEEPER_DOWN,              /* none: not started, failed, or stopped */
+    KEEPER_PENDING,           /* forked, its status not read yet */
+    KEEPER_UP,                /* the namespace exists and the responder runs */
+};
 
 struct guard_keeper {
-    _Atomic bool on;          /* the namespace exists and the responder runs */
+    _Atomic int state;        /* enum guard_keeper_state */
     bool ipv6;
     pid_t pid;
     int ctl;                  /* SEQPACKET to the keeper, one request at a time */
@@ -143,13 +148,17 @@ struct guard_keeper {
     uint64_t net_ino, net_dev; /* its network namespace, for guard_keeper_owns */
     int up[2];                /* ResolveThroughTor: the keeper hands queries to
                                  the supervisor, which can reach Tor (dns_real.c) */
-    char why[200];            /* when !on: why not, one line */
+    char why[200];            /* when down: why not, one line */
     /* UDP sockets made ahead, per family (AF_INET, AF_INET6), under mu. */
     int stock[2][GUARD_KEEPER_BATCH];
     int stock_n[2];
 };
-/* Fork the keeper and wait until it is ready.  0, or -1 with k->why. */
+/* Fork the keeper (while single-threaded); its set-up runs on while the
+ * program starts.  0 (pending), or -1 with k->why. */
 int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s);
+/* Is the namespace there?  Waits, the first time, for the keeper's status
+ * (then logs the namespace or why not); any thread may ask. */
+bool guard_keeper_ready(struct guard_keeper *k, const struct guard_sup *s);
 /* A socket(domain, type, protocol) made in the namespace: fd (close-on-exec
  * here) or -errno. */
 int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protocol);
@@ -174,6 +183,10 @@ int guard_uts_hide(char *why, size_t why_len);
  * packet sockets (but keep_fd) by sealed UDP sockets or /dev/null.
  * Returns how many, or -errno. */
 int guard_seal_inherited(struct guard_sup *s, int keep_fd);
+/* Has this process a datagram, raw or packet socket the child would
+ * inherit (or can it not tell)?  Then the keeper's status is read before
+ * the fork, for guard_seal_inherited to use its sockets. */
+bool guard_inherited_any(const struct guard_keeper *k);
 
 /* ---- socket.c: one notified socket() ----------------------------------- */
 

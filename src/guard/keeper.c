@@ -174,6 +174,7 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     k->pid = -1;
     k->ctl = -1;
     k->up[0] = k->up[1] = -1;
+    atomic_store(&k->state, KEEPER_DOWN);
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
         snprintf(k->why, sizeof k->why, "socketpair: %s", strerror(errno));
@@ -211,9 +212,22 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     if (k->up[1] >= 0)
         close(k->up[1]);
     k->up[1] = -1;
+    k->pid = pid;
+    k->ctl = sp[0];
+    pthread_mutex_init(&k->mu, NULL);
+    /* Its set-up (the namespace, the loopback, the responder's sockets)
+     * runs while the program starts: the status is read when something
+     * first needs the namespace (guard_keeper_ready). */
+    atomic_store(&k->state, KEEPER_PENDING);
+    return 0;
+}
+
+/* With k->mu held: read the keeper's status (once). */
+static void keeper_await(struct guard_keeper *k, const struct guard_sup *s)
+{
     struct keeper_status st;
     memset(&st, 0, sizeof st);
-    struct pollfd p = {.fd = sp[0], .events = POLLIN};
+    struct pollfd p = {.fd = k->ctl, .events = POLLIN};
     int stray[GUARD_FDPASS_MAX], ns = 0;
     ssize_t n = -1;
     int pr;
@@ -221,7 +235,7 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
         pr = poll(&p, 1, 5000);
     while (pr < 0 && errno == EINTR);
     if (pr == 1)
-        n = guard_fd_recv(sp[0], &st, sizeof st, stray, GUARD_FDPASS_MAX, &ns);
+        n = guard_fd_recv(k->ctl, &st, sizeof st, stray, GUARD_FDPASS_MAX, &ns);
     for (int i = 0; i < ns; i++)
         close(stray[i]);
     if (n != (ssize_t)sizeof st || st.err != 0) {
@@ -231,23 +245,41 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
         } else {
             snprintf(k->why, sizeof k->why, "its helper process did not start");
         }
-        close(sp[0]);
+        close(k->ctl);
+        k->ctl = -1;
         if (k->up[0] >= 0)
             close(k->up[0]);
         k->up[0] = -1;
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        kill(k->pid, SIGKILL);
+        while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        return -1;
+        k->pid = -1;
+        atomic_store(&k->state, KEEPER_DOWN);
+        guard_log(s, TORIFY_LOG_INFO, "guard: no private network namespace for datagram sockets (%s): "
+                                      "UDP, and DNS of programs that resolve names themselves, is refused",
+                  k->why);
+        return;
     }
-    k->pid = pid;
-    k->ctl = sp[0];
     k->net_ino = st.net_ino;
     k->net_dev = st.net_dev;
     k->ipv6 = st.ipv6 != 0;
-    pthread_mutex_init(&k->mu, NULL);
-    k->on = true;
-    return 0;
+    atomic_store(&k->state, KEEPER_UP);
+    guard_log(s, TORIFY_LOG_DEBUG, "guard: datagram sockets are made in a sealed network namespace "
+                                   "(pid %d), DNS on port 53 is answered by torify",
+              (int)k->pid);
+}
+
+bool guard_keeper_ready(struct guard_keeper *k, const struct guard_sup *s)
+{
+    int st = atomic_load(&k->state);
+    if (st != KEEPER_PENDING)
+        return st == KEEPER_UP;
+    pthread_mutex_lock(&k->mu);
+    if (atomic_load(&k->state) == KEEPER_PENDING)
+        keeper_await(k, s);
+    st = atomic_load(&k->state);
+    pthread_mutex_unlock(&k->mu);
+    return st == KEEPER_UP;
 }
 
 /* One round trip to the keeper for up to count sockets, under k->mu. */
@@ -268,7 +300,7 @@ static int ask_locked(struct guard_keeper *k, int domain, int type, int protocol
 
 int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protocol)
 {
-    if (!k->on)
+    if (atomic_load(&k->state) != KEEPER_UP)
         return -ENOSYS;
     int fd = -1, r;
     pthread_mutex_lock(&k->mu);
@@ -306,7 +338,7 @@ int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protoc
 
 bool guard_keeper_owns(const struct guard_keeper *k, int sockfd)
 {
-    if (!k->on)
+    if (atomic_load(&k->state) != KEEPER_UP)
         return false;
     int ns = ioctl(sockfd, SIOCGSKNS);
     if (ns < 0)
@@ -374,13 +406,13 @@ int guard_keeper_probe(char *why, size_t why_len)
 
 void guard_keeper_stop(struct guard_keeper *k)
 {
-    if (!k->on)
+    if (atomic_load(&k->state) == KEEPER_DOWN)
         return;
     /* The hang-up tells the keeper to report its last refused datagrams
      * and end; it gets a moment for that, then is killed (PDEATHSIG would
      * do it too when the launcher exits). */
     pthread_mutex_lock(&k->mu);
-    k->on = false;
+    atomic_store(&k->state, KEEPER_DOWN);
     close(k->ctl);
     k->ctl = -1;
     for (int f = 0; f < 2; f++)

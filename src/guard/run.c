@@ -170,15 +170,16 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
     /* The keeper first, while this process is still single-threaded and
      * before signals are blocked (it inherits neither the program's fds nor
      * its mask).  Without it datagram sockets are refused, with the reason
-     * told at the first refusal (socket.c). */
-    if (guard_keeper_start(&sup.keeper, &sup) == 0)
-        guard_log(&sup, TORIFY_LOG_DEBUG, "guard: datagram sockets are made in a sealed network namespace "
-                                          "(pid %d), DNS on port 53 is answered by torify",
-                  (int)sup.keeper.pid);
-    else
+     * told at the first refusal (socket.c).  Its set-up overlaps the
+     * program's start; its status is waited for only by what needs the
+     * namespace (guard_keeper_ready), here only when the child has
+     * inherited datagram sockets to replace with the keeper's. */
+    if (guard_keeper_start(&sup.keeper, &sup) != 0)
         guard_log(&sup, TORIFY_LOG_INFO, "guard: no private network namespace for datagram sockets (%s): "
                                          "UDP, and DNS of programs that resolve names themselves, is refused",
                   sup.keeper.why);
+    else if (guard_inherited_any(&sup.keeper))
+        guard_keeper_ready(&sup.keeper, &sup);
 
     sigset_t set, old;
     sigemptyset(&set);
@@ -256,7 +257,7 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
         snprintf(err, err_len, "guard: cannot start the supervisor: %s", strerror(-e));
         return -1;
     }
-    if (sup.keeper.on && sup.keeper.up[0] >= 0 && guard_dns_real_start(&sup, sup.keeper.up[0]) < 0)
+    if (sup.keeper.up[0] >= 0 && guard_keeper_ready(&sup.keeper, &sup) && guard_dns_real_start(&sup, sup.keeper.up[0]) < 0)
         guard_log(&sup, TORIFY_LOG_NOTICE, "guard: cannot start the thread asking Tor for DNS answers");
     int status = supervise(child, &set);
     guard_keeper_stop(&sup.keeper);

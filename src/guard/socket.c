@@ -79,7 +79,7 @@ void guard_handle_socket(struct guard_sup *s, const struct seccomp_notif *n)
         guard_reply(s, n->id, -1, EINVAL); /* as the kernel says to unknown flags */
         return;
     }
-    if (!s->keeper.on) {
+    if (!guard_keeper_ready(&s->keeper, s)) {
         char why[300];
         snprintf(why, sizeof why, "no private network namespace for datagram sockets here: %s", s->keeper.why);
         bool first = !atomic_exchange(&s->told_no_udp, true);

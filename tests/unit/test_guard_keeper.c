@@ -38,7 +38,13 @@ static int setup(void **st)
     memset(&o, 0, sizeof o);
     if (torify_fakemap_create(&sup.map, &o) != TORIFY_OK)
         return -1;
+    /* Started as the launcher does, then its status waited for as the
+     * first UDP socket of a program waits for it. */
     started = guard_keeper_start(&sup.keeper, &sup) == 0;
+    if (started && !guard_keeper_ready(&sup.keeper, &sup)) {
+        started = false;
+        guard_keeper_stop(&sup.keeper);
+    }
     return 0;
 }
 
