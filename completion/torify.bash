@@ -87,7 +87,7 @@ _torify()
     case $cur in
         -*)
             COMPREPLY=($(compgen -W '-a --address -P --port -u --user -p --pass -i --isolate --resolve-through-tor
-                -d --debug -q --quiet -c --config --shell --check --new-identity --control-port --cookie-file
+                -d --debug -q --quiet -c --config --shell --check --new-identity --watch --control-port --cookie-file
                 --no-guard --system
                 -h --help --version --' -- "$cur")) ;;
         *)

@@ -44,6 +44,7 @@ enum launcher_action {
     ACTION_SHOW,      /* describe the effective set-up */
     ACTION_CHECK,     /* --check: is Tor there and really Tor? */
     ACTION_NEW_IDENTITY, /* --new-identity: SIGNAL NEWNYM */
+    ACTION_WATCH,     /* --watch: torified programs' streams, from STREAM events */
     ACTION_SYSTEM,    /* --system enable|disable|status: the preload config */
     ACTION_HELP,
     ACTION_VERSION,
@@ -143,6 +144,11 @@ int system_command(const struct launcher_opts *o);
 /* listener.c: the executable (as /proc/PID/exe names it) of the process
  * listening at Tor's TCP address; false when none is found or unknowable. */
 bool tor_listener_exe(const struct torify_config *cfg, char *exe, size_t len);
+/* The process holding socket inode (its pid and executable), preferring
+ * one whose executable's name is not avoid. */
+bool proc_socket_owner(unsigned long inode, const char *avoid, long *pid, char *exe, size_t len);
+/* watch.c: --watch, the streams of torified programs as Tor reports them. */
+int watch_streams(const struct torify_config *cfg);
 /* One line for `show`: "enabled (/etc/ld.so.preload lists PATH)" or "disabled". */
 const char *system_state_text(char *buf, size_t len);
 

@@ -18,16 +18,18 @@
 #include <unistd.h>
 #include "launcher/launcher.h"
 
-/* The executable of the process holding socket inode, into exe. */
-static bool inode_owner_exe(unsigned long inode, char *exe, size_t len)
+/* The process holding socket inode and its executable: the first one
+ * whose executable is not avoid (NULL: any), else the first one at all (a
+ * socket the guard's supervisor passed on is held by both). */
+bool proc_socket_owner(unsigned long inode, const char *avoid, long *pid, char *exe, size_t len)
 {
     char want[64];
     snprintf(want, sizeof want, "socket:[%lu]", inode);
     DIR *proc = opendir("/proc");
     if (!proc)
         return false;
-    bool ok = false;
-    for (struct dirent *d; !ok && (d = readdir(proc));) {
+    bool ok = false, preferred = false;
+    for (struct dirent *d; !preferred && (d = readdir(proc));) {
         if (!isdigit((unsigned char)d->d_name[0]))
             continue;
         char path[PATH_MAX];
@@ -35,10 +37,10 @@ static bool inode_owner_exe(unsigned long inode, char *exe, size_t len)
         DIR *fds = opendir(path);
         if (!fds)
             continue;
-        for (struct dirent *e; !ok && (e = readdir(fds));) {
+        for (struct dirent *e; (e = readdir(fds));) {
             if (e->d_name[0] == '.')
                 continue;
-            char link[PATH_MAX], target[64];
+            char link[PATH_MAX], target[64], got[PATH_MAX];
             snprintf(link, sizeof link, "/proc/%s/fd/%s", d->d_name, e->d_name);
             ssize_t n = readlink(link, target, sizeof target - 1);
             if (n <= 0)
@@ -47,11 +49,19 @@ static bool inode_owner_exe(unsigned long inode, char *exe, size_t len)
             if (strcmp(target, want) != 0)
                 continue;
             snprintf(link, sizeof link, "/proc/%s/exe", d->d_name);
-            n = readlink(link, exe, len - 1);
-            if (n > 0) {
-                exe[n] = '\0';
+            n = readlink(link, got, sizeof got - 1);
+            if (n <= 0)
+                break;
+            got[n] = '\0';
+            const char *base = strrchr(got, '/');
+            preferred = avoid == NULL || strcmp(base ? base + 1 : got, avoid) != 0;
+            if (!ok || preferred) {
+                snprintf(exe, len, "%s", got);
+                if (pid != NULL)
+                    *pid = strtol(d->d_name, NULL, 10);
                 ok = true;
             }
+            break;
         }
         closedir(fds);
     }
@@ -63,5 +73,5 @@ bool tor_listener_exe(const struct torify_config *cfg, char *exe, size_t len)
 {
     unsigned long inode = 0;
     return tcp_listening_at((const struct sockaddr *)&cfg->tor_addr, &inode) == 1 && inode &&
-           inode_owner_exe(inode, exe, len);
+           proc_socket_owner(inode, NULL, NULL, exe, len);
 }

@@ -236,6 +236,8 @@ int main(int argc, char **argv)
         return check_control(&cfg, check_tor(&cfg));
     case ACTION_NEW_IDENTITY:
         return new_identity(&cfg);
+    case ACTION_WATCH:
+        return watch_streams(&cfg);
     case ACTION_OFF:
         return shell_off();
     case ACTION_ON: {

@@ -65,3 +65,43 @@ class ControlPort(tornet.Case):
         second = self.torify(["--control-port", ctl, "--new-identity"])
         self.assertEqual(second.returncode, EXIT_NEWNYM_DELAYED, second.stdout + second.stderr)
         self.assertRegex(second.stdout, r"Tor rate-limits NEWNYM \(Rate limiting NEWNYM request: delaying by \d+ second")
+
+
+class Watch(tornet.Case):
+    def test_watch_shows_the_streams_of_two_torified_programs(self):
+        self.need_cmd("curl")
+        import select
+        import subprocess
+        import time
+        env = self.env(TORIFY_CONTROL_PORT=str(self.net.control_port))
+        w = self.spawn([self.torify_bin, "--watch"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+        first = w.stdout.readline()
+        self.assertIn("torify: watching the streams of 127.0.0.1:%d" % self.net.control_port, first)
+        # Two programs, one after the other: the web server by name, the onion.
+        for url in (self.net.web_url("/?watch-web"), self.net.onion_url("/?watch-onion")):
+            r = self.torify(["curl", "-sS", "-m", "40", "-o", "/dev/null", url], env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        want = {"%s:%d" % (self.net.web_host, self.net.web_port): None, "%s:80" % self.net.onion: None}
+        lines = []
+        bound = time.monotonic() + 30  # a bound to stop at, not a speed asserted
+        while any(v is None for v in want.values()) and time.monotonic() < bound:
+            ready, _, _ = select.select([w.stdout], [], [], 1)
+            if not ready:
+                continue
+            line = w.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            for target in want:
+                if " SUCCEEDED %s " % target in line:
+                    want[target] = line
+        for target, line in want.items():
+            self.assertIsNotNone(line, "no SUCCEEDED line for %s in:\n%s" % (target, "".join(lines)))
+            self.assertRegex(line, r"\| pid \d+ \S*/curl \|", line)
+        web = want["%s:%d" % (self.net.web_host, self.net.web_port)]
+        # A three-hop path of the network's relays, nicknames as tornet names them.
+        path = web.split("| circuit ", 1)[1].split()[1]
+        self.assertEqual(len(path.split(",")), 3, web)
+        onion = want["%s:80" % self.net.onion]
+        self.assertIn("HS_CLIENT_REND", onion)

@@ -1,0 +1,228 @@
+/*
+ * launcher/watch.c — `torify --watch`: the streams of torified programs as
+ * Tor's control port reports them, one line per STREAM event.
+ *
+ * Tor's STREAM event names the stream's client end (SOURCE_ADDR, the
+ * program's side of its connection to the SocksPort), its target as the
+ * program asked for it, its circuit, state and reason, and the SOCKS
+ * username (the isolation).  The program is found from SOURCE_ADDR: the
+ * TCP socket with that local address in /proc/net/tcp, its inode in
+ * /proc/PID/fd (the guard's supervisor, which connected it, may hold it
+ * too: the program is preferred), and /proc/PID/exe.  Circuit paths come
+ * from GETINFO circuit-status and then CIRC and CIRC_MINOR events (relay
+ * nicknames, purpose).
+ * Lines are written and flushed one by one, so the output can be piped or
+ * logged.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <torify/control.h>
+#include "launcher/launcher.h"
+
+#define CIRCS_MAX 512
+#define STREAMS_MAX 512
+#define PATH_TEXT 256
+
+struct circ { unsigned long id; char path[PATH_TEXT]; char purpose[32]; };
+/* target: as the program asked (the NEW event's); Tor's later events name
+ * the address the exit resolved it to (REMAP). */
+struct stream { unsigned long id; long pid; char exe[256]; char user[64]; char target[300]; };
+
+static struct circ circs[CIRCS_MAX];
+static struct stream streams[STREAMS_MAX];
+static size_t n_circs, n_streams;
+
+/* "$FP~nick,$FP~nick" -> "nick,nick" (a relay without a nickname: its $FP). */
+static void nicknames(const char *path, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    while (*path && o + 1 < cap) {
+        size_t n = strcspn(path, ",");
+        const char *tilde = memchr(path, '~', n);
+        const char *name = tilde ? tilde + 1 : path;
+        size_t nl = (size_t)(path + n - name);
+        if (nl > 0) {
+            int w = snprintf(out + o, cap - o, "%s%.*s", o ? "," : "", (int)nl, name);
+            if (w < 0 || (size_t)w >= cap - o)
+                break;
+            o += (size_t)w;
+        }
+        path += n;
+        if (*path == ',')
+            path++;
+    }
+}
+
+static struct circ *circ_find(unsigned long id, bool add)
+{
+    for (size_t i = 0; i < n_circs; i++)
+        if (circs[i].id == id)
+            return &circs[i];
+    if (!add)
+        return NULL;
+    if (n_circs == CIRCS_MAX)
+        n_circs = 0; /* a long watch: forget the oldest rather than stop */
+    memset(&circs[n_circs], 0, sizeof circs[0]);
+    circs[n_circs].id = id;
+    return &circs[n_circs++];
+}
+
+/* "ID STATUS [PATH] [KEY=VALUE...]" of a circuit-status line or CIRC event. */
+static void circ_line(const char *t)
+{
+    char status[32], word[1024], val[64];
+    unsigned long id;
+    int used = 0;
+
+    if (sscanf(t, "%lu %31s %n", &id, status, &used) < 2)
+        return;
+    if (strcmp(status, "CLOSED") == 0 || strcmp(status, "FAILED") == 0) {
+        struct circ *c = circ_find(id, false);
+        if (c != NULL)
+            *c = circs[--n_circs];
+        return;
+    }
+    struct circ *c = circ_find(id, true);
+    const char *rest = t + used;
+    if (sscanf(rest, "%1023s", word) == 1 && word[0] == '$')
+        nicknames(word, c->path, sizeof c->path);
+    if (torify_ctl_kv_get(rest, strlen(rest), "PURPOSE", val, sizeof val) == TORIFY_OK)
+        snprintf(c->purpose, sizeof c->purpose, "%.31s", val);
+}
+
+/* The inode of the TCP socket whose local end is src ("127.0.0.1:PORT"). */
+static unsigned long source_inode(const char *src)
+{
+    char host[64];
+    unsigned port;
+    struct in_addr a;
+    const char *colon = strrchr(src, ':');
+
+    if (colon == NULL || (size_t)(colon - src) >= sizeof host)
+        return 0;
+    memcpy(host, src, (size_t)(colon - src));
+    host[colon - src] = '\0';
+    port = (unsigned)strtoul(colon + 1, NULL, 10);
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return 0; /* IPv6 and unix sources: not looked up */
+    FILE *f = fopen("/proc/net/tcp", "re");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    unsigned long found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned laddr, lport;
+        unsigned long ino;
+        if (sscanf(line, " %*u: %8x:%x %*x:%*x %*x %*s %*s %*s %*u %*u %lu", &laddr, &lport, &ino) != 3)
+            continue;
+        /* The kernel prints the address as a native-endian word. */
+        if (lport == port && laddr == a.s_addr && ino != 0)
+            found = ino;
+    }
+    fclose(f);
+    return found;
+}
+
+static struct stream *stream_find(unsigned long id)
+{
+    for (size_t i = 0; i < n_streams; i++)
+        if (streams[i].id == id)
+            return &streams[i];
+    if (n_streams == STREAMS_MAX)
+        n_streams = 0;
+    memset(&streams[n_streams], 0, sizeof streams[0]);
+    streams[n_streams].id = id;
+    return &streams[n_streams++];
+}
+
+/* "STREAM ID STATUS CIRCID TARGET [REASON=..] [SOURCE_ADDR=..] [PURPOSE=..] [SOCKS_USERNAME=..]" */
+static void stream_event(const char *t)
+{
+    char status[32], target[300], val[300], reason[64] = "";
+    unsigned long id, circ;
+    int used = 0;
+
+    if (sscanf(t, "%lu %31s %lu %299s %n", &id, status, &circ, target, &used) < 4)
+        return;
+    const char *rest = t + used;
+    struct stream *s = stream_find(id);
+    if (s->target[0] == '\0')
+        snprintf(s->target, sizeof s->target, "%s", target);
+    if (s->pid == 0 && torify_ctl_kv_get(rest, strlen(rest), "SOURCE_ADDR", val, sizeof val) == TORIFY_OK) {
+        unsigned long ino = source_inode(val);
+        if (ino == 0 || !proc_socket_owner(ino, "torify", &s->pid, s->exe, sizeof s->exe))
+            s->pid = -1;
+    }
+    if (torify_ctl_kv_get(rest, strlen(rest), "SOCKS_USERNAME", val, sizeof val) == TORIFY_OK)
+        snprintf(s->user, sizeof s->user, "%.63s", val);
+    if (torify_ctl_kv_get(rest, strlen(rest), "REASON", val, sizeof val) == TORIFY_OK)
+        snprintf(reason, sizeof reason, " reason=%.50s", val);
+    const struct circ *c = circ ? circ_find(circ, false) : NULL;
+    char prog[300];
+    if (s->pid > 0)
+        snprintf(prog, sizeof prog, "pid %ld %s", s->pid, s->exe);
+    else
+        snprintf(prog, sizeof prog, "pid ? (not found)");
+    printf("stream %lu %s %s%s | %s | circuit %lu %s%s%s | isolation %s\n", id, status, s->target, reason, prog, circ,
+           c && c->path[0] ? c->path : "-", c && c->purpose[0] ? " " : "", c ? c->purpose : "",
+           s->user[0] ? s->user : "-");
+    fflush(stdout);
+}
+
+int watch_streams(const struct torify_config *cfg)
+{
+    struct control_info info;
+    char why[4400];
+    const struct torify_ctl_reply *r;
+    struct torify_ctl *c = control_connect(cfg, &info);
+    torify_err e;
+
+    if (c == NULL) {
+        control_failure_text(&info, why, sizeof why);
+        fprintf(stderr, "torify: control port: %s\n", why);
+        return info.reachable ? EXIT_CONTROL_AUTH : EXIT_CONTROL_UNREACHABLE;
+    }
+    /* CIRC_MINOR: a prebuilt circuit taken for a rendezvous changes its
+     * purpose (PURPOSE_CHANGED, CANNIBALIZED) without a CIRC event. */
+    e = torify_ctl_setevents(c, "STREAM CIRC CIRC_MINOR");
+    if (e == TORIFY_OK)
+        e = torify_ctl_command(c, "GETINFO circuit-status", &r);
+    if (e != TORIFY_OK) {
+        fprintf(stderr, "torify: control port %s: %s\n", info.where, torify_strerror(e));
+        torify_ctl_close(c);
+        return EXIT_CONTROL_AUTH;
+    }
+    for (size_t i = 0; i < r->n_lines; i++) {
+        const char *d = r->lines[i].data;
+        while (d != NULL && *d) {
+            char line[2048];
+            size_t n = strcspn(d, "\n");
+            snprintf(line, sizeof line, "%.*s", (int)n, d);
+            circ_line(line);
+            d += n + (d[n] == '\n');
+        }
+    }
+    printf("torify: watching the streams of %s (one line per event; Ctrl-C ends)\n", info.where);
+    fflush(stdout);
+    for (;;) {
+        e = torify_ctl_read_event(c, 60000, &r);
+        if (e == TORIFY_E_TIMEOUT)
+            continue;
+        if (e != TORIFY_OK)
+            break;
+        const char *t = r->lines[0].text;
+        if (strncmp(t, "CIRC ", 5) == 0)
+            circ_line(t + 5);
+        else if (strncmp(t, "CIRC_MINOR ", 11) == 0)
+            circ_line(t + 11); /* "ID EVENT PATH ...": never CLOSED, so only updates */
+        else if (strncmp(t, "STREAM ", 7) == 0)
+            stream_event(t + 7);
+    }
+    fprintf(stderr, "torify: control port %s: %s\n", info.where, torify_strerror(e));
+    torify_ctl_close(c);
+    return EXIT_CONTROL_UNREACHABLE;
+}
