@@ -178,6 +178,17 @@ torify_err torify_ctl_kv_get(const char *text, size_t len, const char *key, char
 
     for (;;) {
         bool found, has_value;
+        /* A word without '=' is a flag, never ours: skipped whatever its
+         * length (a circuit's PATH is one, longer than any keyword). */
+        while (pos < len && text[pos] == ' ')
+            pos++;
+        size_t end = pos;
+        while (end < len && text[end] != ' ' && text[end] != '=')
+            end++;
+        if (end > pos && (end == len || text[end] == ' ')) {
+            pos = end;
+            continue;
+        }
         torify_err e = torify_ctl_kv_next(text, len, &pos, k, sizeof k, val, val_cap, &has_value, &found);
         if (e != TORIFY_OK)
             return e;

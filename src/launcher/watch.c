@@ -29,7 +29,7 @@
 struct circ { unsigned long id; char path[PATH_TEXT]; char purpose[32]; };
 /* target: as the program asked (the NEW event's); Tor's later events name
  * the address the exit resolved it to (REMAP). */
-struct stream { unsigned long id; long pid; char exe[256]; char user[64]; char target[300]; };
+struct stream { unsigned long id; long pid; char exe[256]; char user[64]; char target[300]; char source[64]; };
 
 static struct circ circs[CIRCS_MAX];
 static struct stream streams[STREAMS_MAX];
@@ -74,7 +74,7 @@ static struct circ *circ_find(unsigned long id, bool add)
 /* "ID STATUS [PATH] [KEY=VALUE...]" of a circuit-status line or CIRC event. */
 static void circ_line(const char *t)
 {
-    char status[32], word[1024], val[64];
+    char status[32], word[1024], val[2048];
     unsigned long id;
     int used = 0;
 
@@ -142,7 +142,7 @@ static struct stream *stream_find(unsigned long id)
 /* "STREAM ID STATUS CIRCID TARGET [REASON=..] [SOURCE_ADDR=..] [PURPOSE=..] [SOCKS_USERNAME=..]" */
 static void stream_event(const char *t)
 {
-    char status[32], target[300], val[300], reason[64] = "";
+    char status[32], target[300], val[2048], reason[64] = "";
     unsigned long id, circ;
     int used = 0;
 
@@ -152,10 +152,20 @@ static void stream_event(const char *t)
     struct stream *s = stream_find(id);
     if (s->target[0] == '\0')
         snprintf(s->target, sizeof s->target, "%s", target);
-    if (s->pid == 0 && torify_ctl_kv_get(rest, strlen(rest), "SOURCE_ADDR", val, sizeof val) == TORIFY_OK) {
-        unsigned long ino = source_inode(val);
-        if (ino == 0 || !proc_socket_owner(ino, "torify", &s->pid, s->exe, sizeof s->exe))
-            s->pid = -1;
+    if (s->source[0] == '\0' && torify_ctl_kv_get(rest, strlen(rest), "SOURCE_ADDR", val, sizeof val) == TORIFY_OK)
+        snprintf(s->source, sizeof s->source, "%.63s", val);
+    /* Looked up again at each event until the program itself is found:
+     * the socket may still be only the guard's supervisor's, or not yet
+     * in /proc/net/tcp, when the first event comes. */
+    const char *base = strrchr(s->exe, '/');
+    if (s->source[0] && (s->pid <= 0 || strcmp(base ? base + 1 : s->exe, "torify") == 0)) {
+        unsigned long ino = source_inode(s->source);
+        long pid = 0;
+        char exe[256];
+        if (ino != 0 && proc_socket_owner(ino, "torify", &pid, exe, sizeof exe)) {
+            s->pid = pid;
+            snprintf(s->exe, sizeof s->exe, "%s", exe);
+        }
     }
     if (torify_ctl_kv_get(rest, strlen(rest), "SOCKS_USERNAME", val, sizeof val) == TORIFY_OK)
         snprintf(s->user, sizeof s->user, "%.63s", val);

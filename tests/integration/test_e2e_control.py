@@ -104,4 +104,4 @@ class Watch(tornet.Case):
         path = web.split("| circuit ", 1)[1].split()[1]
         self.assertEqual(len(path.split(",")), 3, web)
         onion = want["%s:80" % self.net.onion]
-        self.assertIn("HS_CLIENT_REND", onion)
+        self.assertIn("HS_CLIENT_REND", onion, "".join(lines))

@@ -270,6 +270,11 @@ static void test_keyword_value_pairs(void **state)
     assert_int_equal(torify_ctl_kv_get(t, strlen(t), "METHODS", v, 4), TORIFY_E_CTL_TOO_LONG);
     assert_int_equal(torify_ctl_kv_get("A=\"x\"y", 6, "A", v, sizeof v), TORIFY_E_CTL_MALFORMED);
     assert_int_equal(torify_ctl_kv_get("=x", 2, "A", v, sizeof v), TORIFY_E_CTL_MALFORMED);
+    /* A flag longer than any keyword (a circuit's path) does not hide what follows. */
+    static const char circ[] = "17 BUILT $0123456789ABCDEF0123456789ABCDEF01234567~auth2,"
+                               "$0123456789ABCDEF0123456789ABCDEF01234567~exit1 PURPOSE=HS_CLIENT_REND";
+    assert_int_equal(torify_ctl_kv_get(circ, strlen(circ), "PURPOSE", v, sizeof v), TORIFY_OK);
+    assert_string_equal(v, "HS_CLIENT_REND");
 }
 
 int main(void)
