@@ -185,6 +185,27 @@ class HalfCloseCase(util.TestCase):
         self.assertEqual(r.stdout, "wr None\ngot %safter rdwr b''\nsend after rdwr 32\n" % REPLY_BODY, r.stderr)
         self.assertEqual(self.target.answers(1), [False])
 
+    def test_syscall_shutdown_is_held_too(self):
+        # syscall(SYS_shutdown, ...) goes through the same wrapper
+        # (shim/syscall.c), as runtimes that skip libc's shutdown do.
+        if os.uname().machine != "x86_64":
+            self.skipTest("SYS_shutdown's number is x86-64's here")
+        code = (
+            "import ctypes,socket,sys\n"
+            "libc=ctypes.CDLL(None, use_errno=True)\n"
+            "s=socket.create_connection(('web.test',80),timeout=20)\n"
+            "s.sendall(sys.argv[1].encode())\n"
+            "print('syscall', libc.syscall(48, s.fileno(), 1))\n"
+            "d=b''\n"
+            "while True:\n"
+            "    c=s.recv(4096)\n"
+            "    if not c: break\n"
+            "    d+=c\n"
+            "print(d.decode().split('\\r\\n\\r\\n')[1], end='')\n")
+        r = self.torify_run([sys.executable, "-c", code, REQUEST])
+        self.assertEqual((r.returncode, r.stdout), (0, "syscall 0\n" + REPLY_BODY), r.stderr)
+        self.assertEqual(self.target.answers(1), [False])
+
     def test_shut_wr_on_a_socket_not_through_tor_reaches_the_peer(self):
         # An exempt destination is a plain TCP connection: its half-close is
         # the program's, untouched.  The peer answers only after the EOF.
