@@ -347,6 +347,74 @@ class FastOpenUnderGuard(FastOpen):
     launcher_opts = ()
 
 
+class NoDataBeforeTheReply(util.TestCase):
+    """A SOCKS server that is not Tor may not accept data behind the request
+    (microsocks does not): whatever the program writes right after its
+    connect (or with its Fast Open send) reaches the server only after the
+    reply.  The scripted server holds every reply 300 ms, so data sent early
+    would be there to see."""
+    launcher_opts = ("--no-guard",)
+
+    def setUp(self):
+        self.torify = util.need_file(self, util.build_path("torify"), "launcher")
+        util.need_file(self, util.build_path("libtorify.so"), "libtorify.so")
+        self.tmp = self.tempdir()
+        self.srv = SocksServer(mode="virtual", reply_delay_ms=300).start()
+        self.addCleanup(self.srv.stop)
+        self.conf = os.path.join(self.tmp, "torify.conf")
+        with open(self.conf, "w") as f:
+            f.write("TorAddress 127.0.0.1\nTorPort %d\n" % self.srv.port)
+
+    def run_prog(self, argv):
+        util.skip_foreign_under_sanitizer(self, argv[0])
+        e = clean_env(TORIFY_CONF_FILE=self.conf, HOME=self.tmp)
+        return util.run([self.torify] + list(self.launcher_opts) + list(argv), env=e, timeout=30)
+
+    def check(self, argv, host):
+        r = self.run_prog(argv)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("hello from %s:80" % host, r.stdout, r.stderr)
+        self.assertEqual(self.srv.early, [(host, 0)], "data reached the SOCKS server before its reply")
+
+    def test_control_a_client_sending_early_is_seen(self):
+        # Greeting, request and data in one write (what optimistic data
+        # does), without torify: the server must count the data.
+        host = b"early-raw.test"
+        data = b"GET / HTTP/1.0\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=10) as s:
+            s.sendall(b"\x05\x01\x00" + b"\x05\x01\x00\x03" + bytes([len(host)]) + host + b"\x00\x50" + data)
+            reply = b""
+            while b"hello from" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        self.assertIn(b"hello from early-raw.test:80", reply)
+        self.assertEqual(self.srv.early, [("early-raw.test", len(data))])
+
+    def test_curl(self):
+        self.check([self.need_cmd("curl"), "-sS", "--max-time", "10", "http://early-curl.test/"], "early-curl.test")
+
+    def test_blocking_connect_then_send(self):
+        code = ("import socket\n"
+                "s=socket.create_connection(('early-py.test',80))\n"
+                "s.sendall(b'GET / HTTP/1.0\\r\\nHost: early-py.test\\r\\n\\r\\n')\n"
+                "print(s.makefile('rb').read().decode())\n")
+        self.check([sys.executable, "-c", code], "early-py.test")
+
+    def test_fast_open_send(self):
+        code = ("import socket\n"
+                "s=socket.socket()\n"
+                "s.sendto(b'GET / HTTP/1.0\\r\\nHost: early-tfo.test\\r\\n\\r\\n',socket.MSG_FASTOPEN,"
+                "('early-tfo.test',80))\n"
+                "print(s.makefile('rb').read().decode())\n")
+        self.check([sys.executable, "-c", code], "early-tfo.test")
+
+
+class NoDataBeforeTheReplyUnderGuard(NoDataBeforeTheReply):
+    launcher_opts = ()
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()

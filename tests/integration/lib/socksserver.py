@@ -57,7 +57,10 @@ stream at once, as Tor does (no half-close); events gets ("client-eof", None).
 Any mode: reply_delay_ms holds every answer to a request back that long;
 reply_gate (a threading.Event, library use) holds it back until the event
 is set.  events lists ("request", host) and ("reply", host) in the order
-they happened, so tests can assert what a client did before the reply.
+they happened, so tests can assert what a client did before the reply;
+early lists (host, N) per answer: N bytes of data had arrived behind the
+request when the reply went out (optimistic data, tor proposal 181: a
+client must send none to a server that is not Tor).
 
 RESOLVE (0xF0) answers from the resolve table, then the map table;
 RESOLVE_PTR (0xF1) from the ptr table.  Unknown: host unreachable.
@@ -136,6 +139,20 @@ class _Conn:
             return
         raise _Closed("stopping")
 
+    def take_ready(self):
+        """Read what has arrived without waiting; returns how many bytes the
+        buffer holds then (data sent behind the request)."""
+        while _readable([self.sock], 0):
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self.buf += data
+            self.raw += data
+        return len(self.buf)
+
     def read(self, n, timeout=None):
         timeout = self.server.idle_timeout if timeout is None else timeout
         while len(self.buf) < n:
@@ -212,6 +229,7 @@ class SocksServer:
         self.reply_gate = reply_gate
         self.end_on_eof = end_on_eof
         self.events = []
+        self.early = []      # (host, bytes the client sent behind the request before the reply)
         self.requests = []
         self._record_file = record_file
         self._record_fh = None
@@ -544,7 +562,9 @@ class SocksServer:
                     raise _Closed("gate never opened")
         if self.reply_delay_ms and self._stop.wait(self.reply_delay_ms / 1000.0):
             raise _Closed("stopping")
+        early = c.take_ready()
         with self._cond:
+            self.early.append((rec.get("host"), early))
             self.events.append(("reply", rec.get("host")))
             self._cond.notify_all()
         if m == "close":
