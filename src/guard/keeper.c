@@ -412,6 +412,7 @@ void guard_keeper_stop(struct guard_keeper *k)
      * and end; it gets a moment for that, then is killed (PDEATHSIG would
      * do it too when the launcher exits). */
     pthread_mutex_lock(&k->mu);
+    bool pending = atomic_load(&k->state) == KEEPER_PENDING;
     atomic_store(&k->state, KEEPER_DOWN);
     close(k->ctl);
     k->ctl = -1;
@@ -419,6 +420,15 @@ void guard_keeper_stop(struct guard_keeper *k)
         while (k->stock_n[f] > 0)
             close(k->stock[f][--k->stock_n[f]]);
     pthread_mutex_unlock(&k->mu);
+    if (pending) {
+        /* Nothing ever asked for the namespace: no socket of the program
+         * lives there and there is nothing to report.  Not waited for (it
+         * would finish its set-up first). */
+        kill(k->pid, SIGKILL);
+        while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return;
+    }
     /* Woken by its exit (a pidfd becomes readable), not by polling: a
      * sleep here was paid at the end of every guarded run. */
     int pfd = guard_pidfd_open(k->pid);
