@@ -10,17 +10,7 @@
 #include <string.h>
 #include <torify/control.h>
 #include "control/internal.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/hex.h"
 
 /* One C escape after the backslash at in[*i]; *i moves past it. */
 static int c_escape(const char *in, size_t len, size_t *i)
@@ -34,9 +24,9 @@ static int c_escape(const char *in, size_t len, size_t *i)
     case 'r': (*i)++; return '\r';
     case '\\': case '"': case '\'': (*i)++; return c;
     case 'x':
-        if (*i + 2 >= len || hexval(in[*i + 1]) < 0 || hexval(in[*i + 2]) < 0)
+        if (*i + 2 >= len || torify_hex_digit(in[*i + 1]) < 0 || torify_hex_digit(in[*i + 2]) < 0)
             return -1;
-        v = hexval(in[*i + 1]) * 16 + hexval(in[*i + 2]);
+        v = torify_hex_digit(in[*i + 1]) * 16 + torify_hex_digit(in[*i + 2]);
         *i += 3;
         return v;
     default:
@@ -214,7 +204,7 @@ bool torify_ctl_unhex(const char *in, size_t in_len, uint8_t *out, size_t len)
     if (in_len != 2 * len)
         return false;
     for (size_t i = 0; i < len; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = torify_hex_digit(in[2 * i]), lo = torify_hex_digit(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi * 16 + lo);

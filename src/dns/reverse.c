@@ -1,5 +1,6 @@
 /* dns/reverse.c — see reverse.h. */
 #include "dns/reverse.h"
+#include "core/hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,17 +14,6 @@ static bool suffix(const char *name, size_t n, const char *sfx, size_t *head)
         return false;
     *head = n - k;
     return true;
-}
-
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* "d.c.b.a." (head bytes, each label ending with its dot). */
@@ -50,7 +40,7 @@ static bool parse6(const char *s, size_t n, uint8_t addr[16])
         return false;
     memset(addr, 0, 16);
     for (int k = 0; k < 32; k++) {
-        int h = hex(s[2 * k]);
+        int h = torify_hex_digit(s[2 * k]);
         if (h < 0 || s[2 * k + 1] != '.')
             return false;
         int nib = 31 - k; /* first label: last nibble */

@@ -116,11 +116,13 @@ static void carry_options(int from, int to)
 }
 
 /* What the program's socket is: it must be an unconnected IP stream
- * socket, as connect() itself would demand.  Reports O_NONBLOCK.  Returns
- * the duplicate (the caller closes it) or -errno. */
-static int check_program_socket(int pidfd, int fd, bool *nonblock)
+ * socket, as connect() itself would demand.  Reports O_NONBLOCK.  Uses the
+ * duplicate *taken when there is one (taking it over: *taken becomes -1),
+ * else gets one.  Returns the duplicate (the caller closes it) or -errno. */
+static int check_program_socket(int pidfd, int fd, int *taken, bool *nonblock)
 {
-    int dup = guard_pidfd_getfd(pidfd, fd);
+    int dup = *taken >= 0 ? *taken : guard_pidfd_getfd(pidfd, fd);
+    *taken = -1;
     if (dup < 0)
         return dup == -ESRCH ? -EBADF : dup;
     int r = 0, domain = 0, type = 0;
@@ -187,11 +189,11 @@ static int dial_tor(const struct guard_sup *s, const struct torify_target *targe
     return sock;
 }
 
-static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int fd,
+static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int fd, int *dup,
                      const struct torify_target *target)
 {
     bool nonblock = false;
-    int orig = check_program_socket(pidfd, fd, &nonblock);
+    int orig = check_program_socket(pidfd, fd, dup, &nonblock);
     if (orig < 0)
         return orig;
     int cloexec = guard_fd_cloexec(tid, fd);
@@ -223,11 +225,11 @@ static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int
  * dig +tcp).  Instead of Tor, it goes to torify's responder: a stream socket
  * of the sealed namespace, connected there to the very address asked (every
  * address is the responder's, guard/netns.c), swapped in like a torified one. */
-static int do_dns_tcp(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int fd, int domain,
+static int do_dns_tcp(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int fd, int *dup, int domain,
                       const struct sockaddr_storage *ss, socklen_t len)
 {
     bool nonblock = false;
-    int orig = check_program_socket(pidfd, fd, &nonblock);
+    int orig = check_program_socket(pidfd, fd, dup, &nonblock);
     if (orig < 0)
         return orig;
     int cloexec = guard_fd_cloexec(tid, fd);
@@ -261,9 +263,10 @@ static uint16_t port_of(const struct sockaddr_storage *ss)
  * (there is nowhere to leak to), and a TCP connect to port 53 goes to the
  * responder.  Returns true when handled (*r: the result). */
 static bool namespace_connect(struct guard_sup *s, const struct seccomp_notif *n, int pidfd, pid_t tid, int fd,
-                              const struct sockaddr_storage *ss, socklen_t len, const char *what, int *r)
+                              int *dupp, const struct sockaddr_storage *ss, socklen_t len, const char *what,
+                              int *r)
 {
-    int dup = guard_pidfd_getfd(pidfd, fd);
+    int dup = *dupp;
     if (dup < 0)
         return false; /* the ordinary path reports it */
     int type = 0, domain = 0;
@@ -277,13 +280,12 @@ static bool namespace_connect(struct guard_sup *s, const struct seccomp_notif *n
                       (int)tid, what, *r ? strerror(-*r) : "ok");
             handled = true;
         } else if (type == SOCK_STREAM && port_of(ss) == 53 && (domain == AF_INET || domain == AF_INET6)) {
-            *r = do_dns_tcp(s, n->id, pidfd, tid, fd, domain, ss, len);
+            *r = do_dns_tcp(s, n->id, pidfd, tid, fd, dupp, domain, ss, len);
             guard_log(s, TORIFY_LOG_INFO, "guard: pid %d TCP connect to %s goes to torify's DNS responder (%s)",
                       (int)tid, what, *r ? strerror(-*r) : "ok");
             handled = true;
         }
     }
-    close(dup);
     return handled;
 }
 
@@ -302,6 +304,7 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     socklen_t len = (socklen_t)ulen;
     int r = len ? guard_read_mem(tid, n->data.args[1], &ss, len) : 0;
     int pidfd = guard_pidfd_open_thread(tid);
+    int dup = -1; /* the program's socket, taken at most once (below) */
     /* From here on the copy is all we use; the pid is known to be the
      * notifying thread's only while the notification is pending. */
     if (!guard_notif_valid(s, n->id))
@@ -313,8 +316,11 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
 
     char what[300];
     describe(&ss, what, sizeof what);
-    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && guard_keeper_ready(&s->keeper, s) &&
-        namespace_connect(s, n, pidfd, tid, fd, &ss, len, what, &r)) {
+    /* One duplicate of the program's socket per connect: what the
+     * namespace check looks at is what a torified connect then swaps. */
+    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && guard_keeper_ready(&s->keeper, s))
+        dup = guard_pidfd_getfd(pidfd, fd);
+    if (dup >= 0 && namespace_connect(s, n, pidfd, tid, fd, &dup, &ss, len, what, &r)) {
         if (!(r == -ENOENT && !guard_notif_valid(s, n->id)))
             guard_reply(s, n->id, r < 0 ? -1 : 0, r < 0 ? -r : 0);
         goto out;
@@ -330,7 +336,7 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
                   r ? strerror(-r) : "ok");
         break;
     case GUARD_TORIFY:
-        r = do_torify(s, n->id, pidfd, tid, fd, &target);
+        r = do_torify(s, n->id, pidfd, tid, fd, &dup, &target);
         if (r == -ENOENT && !guard_notif_valid(s, n->id))
             goto out; /* interrupted meanwhile: the program will retry */
         atomic_fetch_add(&s->n_torified, 1);
@@ -348,6 +354,8 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     }
     guard_reply(s, n->id, r < 0 ? -1 : 0, r < 0 ? -r : 0);
 out:
+    if (dup >= 0)
+        close(dup);
     if (pidfd >= 0)
         close(pidfd);
 }
