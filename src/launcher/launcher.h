@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <torify/control.h>
+#include <torify/socks.h>
 #include "core/config.h"
 
 /* Exit statuses of the launcher itself (the program's own status passes
@@ -45,6 +47,7 @@ enum launcher_action {
     ACTION_CHECK,     /* --check: is Tor there and really Tor? */
     ACTION_NEW_IDENTITY, /* --new-identity: SIGNAL NEWNYM */
     ACTION_WATCH,     /* --watch: torified programs' streams, from STREAM events */
+    ACTION_STREAMS,   /* --streams: the same, the table once */
     ACTION_SYSTEM,    /* --system enable|disable|status: the preload config */
     ACTION_HELP,
     ACTION_VERSION,
@@ -149,6 +152,60 @@ bool tor_listener_exe(const struct torify_config *cfg, char *exe, size_t len);
 bool proc_socket_owner(unsigned long inode, const char *avoid, long *pid, char *exe, size_t len);
 /* watch.c: --watch, the streams of torified programs as Tor reports them. */
 int watch_streams(const struct torify_config *cfg);
+/* streams.c: --streams, the table once (Tor's stream-status tied to the
+ * programs by their published streams tables, socktab.c). */
+int streams_table(const struct torify_config *cfg);
+/* The table's header and one row (--streams, and --watch on a terminal). */
+void streams_print_header(FILE *f);
+void streams_print_row(FILE *f, unsigned long id, const char *state, const char *program, const char *dest,
+                       unsigned long circ, const char *age);
+
+/* socktab.c: the torified sockets to Tor's SOCKS listeners and what their
+ * programs asked for (the streams tables of core/streamtab.h). */
+struct tcp_end { int family; uint8_t addr[16]; uint16_t port; };   /* addr in network order */
+struct sock_rec {
+    long pid;
+    char exe[256];
+    enum torify_target_kind kind;  /* TORIFY_TARGET_HOST, _IPV4, _IPV6 */
+    char host[256];                /* the name, or the address as text */
+    uint8_t addr[16];
+    uint16_t port;
+    char asked[300];               /* "host:port" as the program asked */
+    int64_t started_ns;            /* CLOCK_MONOTONIC */
+};
+/* Records into out (at most cap); *unpublished: sockets to Tor for which
+ * no record was found (another user's, or not made by libtorify.so). */
+size_t socktab_collect(const struct tcp_end *ls, size_t n_ls, struct sock_rec *out, size_t cap, size_t *unpublished);
+
+/* streams_match.c: which socket each stream of Tor's stream-status is.  A
+ * stream's target is what the program asked until Tor's exit resolved a
+ * name (REMAP): then the address it resolved to. */
+#define STREAM_PIDS_MAX 4
+struct stream_row {
+    unsigned long id, circ;
+    char status[32];
+    char target[300];              /* Tor's */
+    long rec;                      /* the record (index) it is, or -1 */
+    long pid;                      /* its process, or 0: not decided */
+    char asked[300];               /* as the program asked, or "": not decided */
+    size_t n_pids;                 /* distinct processes of the candidates (0: none) */
+    long pids[STREAM_PIDS_MAX];
+};
+/* Could this stream be this record's?  Port equal, and the same name or
+ * address, or a name (not .onion) that Tor may have replaced by an address. */
+bool stream_may_be(const char *target, const struct sock_rec *r);
+void streams_match(struct stream_row *s, size_t ns, const struct sock_rec *r, size_t nr);
+
+/* circs.c: circuits from circuit-status, CIRC and CIRC_MINOR ("ID STATUS
+ * [PATH] [KEY=VALUE...]" without the event's name); path as nicknames. */
+#define CIRC_PATH_TEXT 256
+void circs_line(const char *t);
+/* Path ("-" unknown) and purpose ("" unknown); false when not known. */
+bool circs_get(unsigned long id, const char **path, const char **purpose);
+/* GETINFO circuit-status into the table. */
+torify_err circs_load(struct torify_ctl *c);
+/* fn for every line of the data lines of r (a GETINFO's "250+key="). */
+void ctl_each_data_line(const struct torify_ctl_reply *r, void (*fn)(const char *line, void *arg), void *arg);
 /* One line for `show`: "enabled (/etc/ld.so.preload lists PATH)" or "disabled". */
 const char *system_state_text(char *buf, size_t len);
 

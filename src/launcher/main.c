@@ -238,6 +238,8 @@ int main(int argc, char **argv)
         return new_identity(&cfg);
     case ACTION_WATCH:
         return watch_streams(&cfg);
+    case ACTION_STREAMS:
+        return streams_table(&cfg);
     case ACTION_OFF:
         return shell_off();
     case ACTION_ON: {

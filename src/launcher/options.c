@@ -13,7 +13,7 @@
 #include "torify/socks.h"
 
 enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY, OPT_RESOLVE_TOR, OPT_HIDE_ID,
-       OPT_CONTROL_PORT, OPT_COOKIE_FILE, OPT_NEW_IDENTITY, OPT_WATCH };
+       OPT_CONTROL_PORT, OPT_COOKIE_FILE, OPT_NEW_IDENTITY, OPT_WATCH, OPT_STREAMS };
 
 static const struct option long_opts[] = {
     { "address", required_argument, NULL, 'a' },
@@ -38,6 +38,7 @@ static const struct option long_opts[] = {
     { "cookie-file", required_argument, NULL, OPT_COOKIE_FILE },
     { "new-identity", no_argument, NULL, OPT_NEW_IDENTITY },
     { "watch", no_argument, NULL, OPT_WATCH },
+    { "streams", no_argument, NULL, OPT_STREAMS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -67,7 +68,8 @@ void options_usage(FILE *out)
           "      --check         is Tor reachable and does it speak Tor's SOCKS? With a\n"
           "                      control port also: bootstrap, network, circuits, listeners\n"
           "      --new-identity  new circuits for new connections (SIGNAL NEWNYM)\n"
-          "      --watch         the streams of torified programs, one line per event\n"
+          "      --streams       the streams of torified programs: the table, once\n"
+          "      --watch         the same, kept current (one line per event when piped)\n"
           "      --control-port ADDR  Tor's control port: PORT, ADDR:PORT or /path of its\n"
           "                      ControlSocket (default: Debian's places)\n"
           "      --cookie-file F Tor's control cookie (default: what Tor names)\n"
@@ -107,7 +109,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->action = ACTION_RUN;
-    bool want_shell = false, want_check = false, want_newnym = false, want_watch = false;
+    bool want_shell = false, want_check = false, want_newnym = false, want_watch = false, want_streams = false;
     opterr = 0;
     optind = 1;
     int c;
@@ -162,6 +164,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
             break;
         case OPT_NEW_IDENTITY: want_newnym = true; break;
         case OPT_WATCH: want_watch = true; break;
+        case OPT_STREAMS: want_streams = true; break;
         case OPT_SYSTEM:
             if (strcmp(optarg, "enable") != 0 && strcmp(optarg, "disable") != 0 && strcmp(optarg, "status") != 0)
                 return usage_error("--system takes enable, disable or status, not ", optarg);
@@ -192,7 +195,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
          * options meant for one program would be silently ignored. */
         if (o->address || o->port || o->user || o->pass || o->config || o->log_level || o->isolate ||
             o->resolve_through_tor || o->hide_identity || o->no_guard || want_shell || want_check ||
-            o->control || o->cookie_file || want_newnym || want_watch)
+            o->control || o->cookie_file || want_newnym || want_watch || want_streams)
             return usage_error("--system takes only --preload-file and --library", NULL);
         if (optind < argc)
             return usage_error("unexpected argument after --system: ", argv[optind]);
@@ -204,12 +207,13 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
     bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
     char **rest = argv + optind;
     int nrest = argc - optind;
-    if (want_shell + want_check + want_newnym + want_watch > 1)
-        return usage_error("--shell, --check, --new-identity and --watch exclude each other", NULL);
-    if (want_check || want_shell || want_newnym || want_watch) {
+    if (want_shell + want_check + want_newnym + want_watch + want_streams > 1)
+        return usage_error("--shell, --check, --new-identity, --streams and --watch exclude each other", NULL);
+    if (want_check || want_shell || want_newnym || want_watch || want_streams) {
         if (nrest > 0)
-            return usage_error("unexpected argument after --shell/--check/--new-identity/--watch: ", rest[0]);
-        o->action = want_check ? ACTION_CHECK : want_newnym ? ACTION_NEW_IDENTITY : want_watch ? ACTION_WATCH : ACTION_SHELL;
+            return usage_error("unexpected argument after --shell/--check/--new-identity/--streams/--watch: ", rest[0]);
+        o->action = want_check ? ACTION_CHECK : want_newnym ? ACTION_NEW_IDENTITY : want_watch ? ACTION_WATCH
+                  : want_streams ? ACTION_STREAMS : ACTION_SHELL;
         return 0;
     }
     if (nrest == 0)

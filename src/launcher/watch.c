@@ -22,77 +22,14 @@
 #include <torify/control.h>
 #include "launcher/launcher.h"
 
-#define CIRCS_MAX 512
 #define STREAMS_MAX 512
-#define PATH_TEXT 256
 
-struct circ { unsigned long id; char path[PATH_TEXT]; char purpose[32]; };
 /* target: as the program asked (the NEW event's); Tor's later events name
  * the address the exit resolved it to (REMAP). */
 struct stream { unsigned long id; long pid; char exe[256]; char user[64]; char target[300]; char source[64]; };
 
-static struct circ circs[CIRCS_MAX];
 static struct stream streams[STREAMS_MAX];
-static size_t n_circs, n_streams;
-
-/* "$FP~nick,$FP~nick" -> "nick,nick" (a relay without a nickname: its $FP). */
-static void nicknames(const char *path, char *out, size_t cap)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    while (*path && o + 1 < cap) {
-        size_t n = strcspn(path, ",");
-        const char *tilde = memchr(path, '~', n);
-        const char *name = tilde ? tilde + 1 : path;
-        size_t nl = (size_t)(path + n - name);
-        if (nl > 0) {
-            int w = snprintf(out + o, cap - o, "%s%.*s", o ? "," : "", (int)nl, name);
-            if (w < 0 || (size_t)w >= cap - o)
-                break;
-            o += (size_t)w;
-        }
-        path += n;
-        if (*path == ',')
-            path++;
-    }
-}
-
-static struct circ *circ_find(unsigned long id, bool add)
-{
-    for (size_t i = 0; i < n_circs; i++)
-        if (circs[i].id == id)
-            return &circs[i];
-    if (!add)
-        return NULL;
-    if (n_circs == CIRCS_MAX)
-        n_circs = 0; /* a long watch: forget the oldest rather than stop */
-    memset(&circs[n_circs], 0, sizeof circs[0]);
-    circs[n_circs].id = id;
-    return &circs[n_circs++];
-}
-
-/* "ID STATUS [PATH] [KEY=VALUE...]" of a circuit-status line or CIRC event. */
-static void circ_line(const char *t)
-{
-    char status[32], word[1024], val[2048];
-    unsigned long id;
-    int used = 0;
-
-    if (sscanf(t, "%lu %31s %n", &id, status, &used) < 2)
-        return;
-    if (strcmp(status, "CLOSED") == 0 || strcmp(status, "FAILED") == 0) {
-        struct circ *c = circ_find(id, false);
-        if (c != NULL)
-            *c = circs[--n_circs];
-        return;
-    }
-    struct circ *c = circ_find(id, true);
-    const char *rest = t + used;
-    if (sscanf(rest, "%1023s", word) == 1 && word[0] == '$')
-        nicknames(word, c->path, sizeof c->path);
-    if (torify_ctl_kv_get(rest, strlen(rest), "PURPOSE", val, sizeof val) == TORIFY_OK)
-        snprintf(c->purpose, sizeof c->purpose, "%.31s", val);
-}
+static size_t n_streams;
 
 /* The inode of the TCP socket whose local end is src ("127.0.0.1:PORT"). */
 static unsigned long source_inode(const char *src)
@@ -171,15 +108,15 @@ static void stream_event(const char *t)
         snprintf(s->user, sizeof s->user, "%.63s", val);
     if (torify_ctl_kv_get(rest, strlen(rest), "REASON", val, sizeof val) == TORIFY_OK)
         snprintf(reason, sizeof reason, " reason=%.50s", val);
-    const struct circ *c = circ ? circ_find(circ, false) : NULL;
+    const char *path, *purpose;
+    circs_get(circ, &path, &purpose);
     char prog[300];
     if (s->pid > 0)
         snprintf(prog, sizeof prog, "pid %ld %s", s->pid, s->exe);
     else
         snprintf(prog, sizeof prog, "pid ? (not found)");
     printf("stream %lu %s %s%s | %s | circuit %lu %s%s%s | isolation %s\n", id, status, s->target, reason, prog, circ,
-           c && c->path[0] ? c->path : "-", c && c->purpose[0] ? " " : "", c ? c->purpose : "",
-           s->user[0] ? s->user : "-");
+           path, purpose[0] ? " " : "", purpose, s->user[0] ? s->user : "-");
     fflush(stdout);
 }
 
@@ -200,21 +137,11 @@ int watch_streams(const struct torify_config *cfg)
      * purpose (PURPOSE_CHANGED, CANNIBALIZED) without a CIRC event. */
     e = torify_ctl_setevents(c, "STREAM CIRC CIRC_MINOR");
     if (e == TORIFY_OK)
-        e = torify_ctl_command(c, "GETINFO circuit-status", &r);
+        e = circs_load(c);
     if (e != TORIFY_OK) {
         fprintf(stderr, "torify: control port %s: %s\n", info.where, torify_strerror(e));
         torify_ctl_close(c);
         return EXIT_CONTROL_AUTH;
-    }
-    for (size_t i = 0; i < r->n_lines; i++) {
-        const char *d = r->lines[i].data;
-        while (d != NULL && *d) {
-            char line[2048];
-            size_t n = strcspn(d, "\n");
-            snprintf(line, sizeof line, "%.*s", (int)n, d);
-            circ_line(line);
-            d += n + (d[n] == '\n');
-        }
     }
     printf("torify: watching the streams of %s (one line per event; Ctrl-C ends)\n", info.where);
     fflush(stdout);
@@ -226,9 +153,9 @@ int watch_streams(const struct torify_config *cfg)
             break;
         const char *t = r->lines[0].text;
         if (strncmp(t, "CIRC ", 5) == 0)
-            circ_line(t + 5);
+            circs_line(t + 5);
         else if (strncmp(t, "CIRC_MINOR ", 11) == 0)
-            circ_line(t + 11); /* "ID EVENT PATH ...": never CLOSED, so only updates */
+            circs_line(t + 11); /* "ID EVENT PATH ...": never CLOSED, so only updates */
         else if (strncmp(t, "STREAM ", 7) == 0)
             stream_event(t + 7);
     }

@@ -4,6 +4,7 @@
 #include "core/fakemap_env.h"
 #include "core/procstat.h"
 #include "shim/nb.h"
+#include "shim/publish.h"
 #include "shim/real.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@ static void after_fork_child(void)
 {
     atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
     torify_nb_after_fork_child();
+    torify_pub_after_fork_child();
 }
 
 static void fork_register(void)
@@ -223,6 +225,7 @@ bool torify_fd_set(int fd, const struct torify_fd_rec *rec)
     chunk[(unsigned)fd % TORIFY_FD_CHUNK] = *rec;
     atomic_fetch_or_explicit(&torify_shim.fd_bits[(unsigned)fd / 64], 1ull << ((unsigned)fd % 64),
                              memory_order_release);
+    torify_pub_note(fd, &rec->target);
     return true;
 }
 
@@ -258,6 +261,7 @@ void torify_fd_clear(int fd)
     uint64_t old = atomic_fetch_and_explicit(&torify_shim.fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
     if (!(old & bit) || !chunk)
         return;
+    torify_pub_forget(fd);
     struct torify_fakemap *m = atomic_load_explicit(&torify_shim.fakemap, memory_order_acquire);
     if (slot != TORIFY_FAKEMAP_NO_SLOT && m)
         torify_fakemap_release(m, slot);

@@ -34,7 +34,10 @@
  *  - the next definitions of the interposed functions (shim/real.h);
  *  - the non-blocking connects' pool, epoll bookkeeping and helper thread
  *    (shim/nb.h);
- *  - the process start time for IsolatePID credentials (shim/tor.c).
+ *  - the process start time for IsolatePID credentials (shim/tor.c);
+ *  - the streams table published for `torify --streams` (shim/publish.c,
+ *    core/streamtab.h): made on the first connect through Tor, let go of in
+ *    a forked child.
  */
 #ifndef TORIFY_SHIM_STATE_H
 #define TORIFY_SHIM_STATE_H
@@ -50,6 +53,8 @@
 #include <torify/socks.h>
 #include "core/config.h"
 #include "core/fakemap.h"
+
+struct torify_streamtab;
 
 /* The loaded configuration.  Never NULL.  If the file or the environment
  * is broken, config_err is TORIFY_E_REFUSE_CONFIG and the shim fails closed
@@ -176,6 +181,13 @@ struct torify_shim_state {
     /* IsolatePID: this process's start time, and the pid it belongs to */
     _Atomic long start_time_pid;                 /* [atomic] published after start_time */
     _Atomic unsigned long long start_time;       /* [atomic] */
+
+    /* torify --streams: the published streams table (shim/publish.c) */
+    struct torify_streamtab *_Atomic pub;        /* [atomic] NULL until the first connect through Tor */
+    _Atomic int pub_fd1;                         /* [atomic] its memfd + 1 (0: none) */
+    _Atomic int pub_failed;                      /* [atomic] no memfd could be made: not tried again */
+    dev_t pub_dev;                               /* the memfd's identity, written before pub_fd1 */
+    ino_t pub_ino;
 };
 
 /* Hidden, also where only declared: the compiler then addresses these

@@ -142,7 +142,11 @@ class ControlServer:
                 return b"250-version=" + b"x" * (10 << 20) + b"\r\n250 OK\r\n"
             if key not in self.info:
                 return ('552 Unrecognized key "%s"\r\n' % key).encode()
-            return ("250-%s=%s\r\n250 OK\r\n" % (key, self.info[key])).encode()
+            v = self.info[key]
+            if "\n" in v:  # several lines: a data reply, dot-encoded
+                body = "".join(("." + l if l.startswith(".") else l) + "\r\n" for l in v.split("\n"))
+                return ("250+%s=\r\n%s.\r\n250 OK\r\n" % (key, body)).encode()
+            return ("250-%s=%s\r\n250 OK\r\n" % (key, v)).encode()
         if word == "GETCONF":
             key = line.split()[1]
             v = self.conf.get(key)
