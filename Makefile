@@ -94,10 +94,16 @@ $(LIB_SOCKS): $(SOCKS_OBJ) $(CONTROL_OBJ)
 
 # Only the intercepted symbols are exported (src/shim/exports.map): the codec and
 # core stay hidden, so they never clash with a program's own symbols.
+# System-wide mode loads the library into every process, most of which never
+# call it (docs/SYSTEM-WIDE.md, "What every process does"): its calls into libc
+# are bound lazily, on first use (-z lazy, last so it wins over a -z now in
+# LDFLAGS such as dpkg's bindnow), and its calls to its own interposed
+# functions are bound at link time (-Bsymbolic-functions), not looked up.
+# -z relro still makes its GOT and tables read-only after relocation.
 $(LIB_SHIM): $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.map
 	$(CC) -shared -o $@ $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) \
-	    -Wl,--version-script=src/shim/exports.map -Wl,-z,now -Wl,-z,relro \
-	    $(LDFLAGS_ALL) -ldl -lpthread
+	    -Wl,--version-script=src/shim/exports.map -Wl,-z,relro \
+	    $(LDFLAGS_ALL) -Wl,-Bsymbolic-functions -Wl,-z,lazy -ldl -lpthread
 
 # The launcher carries the kernel guard (src/guard/: seccomp filter + supervisor).
 $(LAUNCHER): $(LAUNCHER_OBJ) $(GUARD_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(CONTROL_OBJ)

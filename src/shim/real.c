@@ -85,10 +85,11 @@ int torify_real_socket(int domain, int type, int protocol)
 
 #if defined(__GLIBC__)
 /* glibc's public aliases of connect and close, bound by the dynamic linker
- * at load time: these two are async-signal-safe calls a program may make
- * from a signal handler, where a first-use dlsym (loader lock, malloc) must
- * not run. */
-extern int __connect(int fd, const struct sockaddr *sa, socklen_t len);
+ * at load time (noplt: a GOT load, filled at load time although the library
+ * is bound lazily, see real.h): these two are async-signal-safe calls a
+ * program may make from a signal handler, where a first-use dlsym (loader
+ * lock, malloc) must not run. */
+extern int __connect(int fd, const struct sockaddr *sa, socklen_t len) __attribute__((noplt));
 
 int torify_real_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {

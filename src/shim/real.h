@@ -125,9 +125,11 @@ int torify_real_close(int fd);
 /* libc's close as a constant function: glibc's public alias __close (since
  * 2.2.5), bound by the dynamic linker at load time, so calling it never
  * runs dlsym (loader lock, malloc) — close() may be called from a signal
- * handler.  Other libcs: resolved on first use. */
+ * handler.  The library's other calls into libc are bound lazily (Makefile):
+ * noplt makes this one a GOT load, which the loader fills at load time even
+ * then (and -z relro makes read-only).  Other libcs: resolved on first use. */
 #if defined(__GLIBC__)
-extern int __close(int fd);
+extern int __close(int fd) __attribute__((noplt));
 #define TORIFY_LIBC_CLOSE __close
 #else
 #define TORIFY_LIBC_CLOSE torify_real_close
