@@ -663,5 +663,39 @@ class SystemCommand(util.TestCase):
         self.assertEqual(r.returncode, EXIT_USAGE, r.stderr)
 
 
+class LoadCost(util.TestCase):
+    """What the loader does with the library in a process that never calls
+    it (docs/SYSTEM-WIDE.md, "Load cost"), seen through glibc's LD_DEBUG:
+    its calls into libc are bound on first use, not at load, except the two
+    a signal handler may reach (libc's __close and __connect)."""
+
+    def bindings_at_load(self):
+        lib = util.build_path("libtorify.so")
+        if not os.path.exists(lib):
+            self.skipTest("%s missing (run make)" % lib)
+        r = util.run(["/bin/true"], env=util.shim_env(LD_DEBUG="bindings", TORIFY_CONF_FILE="/dev/null"),
+                     timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # "binding file /x/libtorify.so [0] to /lib/.../libc.so.6 [0]: normal symbol `strlen' [GLIBC_2.2.5]"
+        names = set()
+        for line in r.stderr.splitlines():
+            head, sep, rest = line.partition(" to ")
+            if sep and "binding file" in head and head.split("binding file", 1)[1].split()[0].endswith(
+                    "/libtorify.so") and "`" in rest:
+                names.add(rest.split("`", 1)[1].split("'", 1)[0])
+        return names
+
+    def test_a_process_that_never_calls_the_library_binds_almost_none_of_its_imports(self):
+        names = self.bindings_at_load()
+        self.assertIn("__close", names)
+        self.assertIn("__connect", names)
+        # The library imports about ninety libc functions; bound at load
+        # (-z now) they were all here, with the library's own exported
+        # functions it calls itself.
+        for lazy in ("strlen", "snprintf", "pthread_once", "dlsym", "socket", "connect", "close"):
+            self.assertNotIn(lazy, names)
+        self.assertLess(len(names), 10, sorted(names))
+
+
 if __name__ == "__main__":
     unittest.main()
