@@ -156,9 +156,10 @@ int watch_streams(const struct torify_config *cfg);
  * programs by their published streams tables, socktab.c). */
 int streams_table(const struct torify_config *cfg);
 /* The table's header and one row (--streams, and --watch on a terminal). */
-void streams_print_header(FILE *f);
+void streams_print_header(FILE *f, bool isolation);
+/* isolation: the SOCKS username column's text, NULL for no such column. */
 void streams_print_row(FILE *f, unsigned long id, const char *state, const char *program, const char *dest,
-                       unsigned long circ, const char *age);
+                       unsigned long circ, const char *age, const char *isolation);
 
 /* socktab.c: the torified sockets to Tor's SOCKS listeners and what their
  * programs asked for (the streams tables of core/streamtab.h). */

@@ -105,13 +105,14 @@ static const char *program_text(const struct stream_row *s, const struct sock_re
     return buf;
 }
 
-void streams_print_header(FILE *f)
+void streams_print_header(FILE *f, bool isolation)
 {
-    fprintf(f, "%-6s %-12s %-28s %-30s %-34s %s\n", "STREAM", "STATE", "PROGRAM", "DESTINATION", "CIRCUIT", "AGE");
+    fprintf(f, "%-6s %-12s %-24s %-30s %-34s %-5s%s%s\n", "STREAM", "STATE", "PROGRAM", "DESTINATION", "CIRCUIT", "AGE",
+            isolation ? " " : "", isolation ? "ISOLATION" : "");
 }
 
 void streams_print_row(FILE *f, unsigned long id, const char *state, const char *program, const char *dest,
-                       unsigned long circ, const char *age)
+                       unsigned long circ, const char *age, const char *isolation)
 {
     const char *path, *purpose;
     char circuit[CIRC_PATH_TEXT + 64];
@@ -122,7 +123,8 @@ void streams_print_row(FILE *f, unsigned long id, const char *state, const char 
         snprintf(circuit, sizeof circuit, "%lu %s%s%s", circ, path,
                  purpose[0] && strcmp(purpose, "GENERAL") != 0 ? " " : "",
                  purpose[0] && strcmp(purpose, "GENERAL") != 0 ? purpose : "");
-    fprintf(f, "%-6lu %-12s %-28s %-30s %-34s %s\n", id, state, program, dest, circuit, age);
+    fprintf(f, "%-6lu %-12s %-24s %-30s %-34s %-5s%s%s\n", id, state, program, dest, circuit, age,
+            isolation ? " " : "", isolation ? isolation : "");
 }
 
 int streams_table(const struct torify_config *cfg)
@@ -167,7 +169,7 @@ int streams_table(const struct torify_config *cfg)
         printf("no streams\n");
         return 0;
     }
-    streams_print_header(stdout);
+    streams_print_header(stdout, false);
     int64_t now = torify_now_ns();
     for (size_t i = 0; i < rs.n; i++) {
         const struct stream_row *s = &rs.row[i];
@@ -175,7 +177,7 @@ int streams_table(const struct torify_config *cfg)
         if (s->rec >= 0 && recs[s->rec].started_ns > 0 && now >= recs[s->rec].started_ns)
             snprintf(age, sizeof age, "%llds", (long long)((now - recs[s->rec].started_ns) / 1000000000));
         streams_print_row(stdout, s->id, s->status, program_text(s, recs, nr, prog, sizeof prog),
-                          s->asked[0] ? s->asked : s->target, s->circ, age);
+                          s->asked[0] ? s->asked : s->target, s->circ, age, NULL);
     }
     if (unpublished > 0)
         printf("(%zu connection%s to Tor's SOCKS port not published by a torified program: another user's, or "

@@ -19,16 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <torify/control.h>
+#include "core/clock.h"
 #include "launcher/launcher.h"
+#include "launcher/watch.h"
 
 #define STREAMS_MAX 512
 
 /* target: as the program asked (the NEW event's); Tor's later events name
  * the address the exit resolved it to (REMAP). */
-struct stream { unsigned long id; long pid; char exe[256]; char user[64]; char target[300]; char source[64]; };
-
-static struct stream streams[STREAMS_MAX];
+static struct watch_stream streams[STREAMS_MAX];
 static size_t n_streams;
 
 /* The inode of the TCP socket whose local end is src ("127.0.0.1:PORT"). */
@@ -64,7 +65,7 @@ static unsigned long source_inode(const char *src)
     return found;
 }
 
-static struct stream *stream_find(unsigned long id)
+static struct watch_stream *stream_find(unsigned long id)
 {
     for (size_t i = 0; i < n_streams; i++)
         if (streams[i].id == id)
@@ -73,11 +74,12 @@ static struct stream *stream_find(unsigned long id)
         n_streams = 0;
     memset(&streams[n_streams], 0, sizeof streams[0]);
     streams[n_streams].id = id;
+    streams[n_streams].first_ns = torify_now_ns();
     return &streams[n_streams++];
 }
 
 /* "STREAM ID STATUS CIRCID TARGET [REASON=..] [SOURCE_ADDR=..] [PURPOSE=..] [SOCKS_USERNAME=..]" */
-static void stream_event(const char *t)
+static void stream_event(const char *t, bool screen, const char *where)
 {
     char status[32], target[300], val[2048], reason[64] = "";
     unsigned long id, circ;
@@ -86,7 +88,7 @@ static void stream_event(const char *t)
     if (sscanf(t, "%lu %31s %lu %299s %n", &id, status, &circ, target, &used) < 4)
         return;
     const char *rest = t + used;
-    struct stream *s = stream_find(id);
+    struct watch_stream *s = stream_find(id);
     if (s->target[0] == '\0')
         snprintf(s->target, sizeof s->target, "%s", target);
     if (s->source[0] == '\0' && torify_ctl_kv_get(rest, strlen(rest), "SOURCE_ADDR", val, sizeof val) == TORIFY_OK)
@@ -108,6 +110,15 @@ static void stream_event(const char *t)
         snprintf(s->user, sizeof s->user, "%.63s", val);
     if (torify_ctl_kv_get(rest, strlen(rest), "REASON", val, sizeof val) == TORIFY_OK)
         snprintf(reason, sizeof reason, " reason=%.50s", val);
+    snprintf(s->state, sizeof s->state, "%s", status);
+    snprintf(s->reason, sizeof s->reason, "%s", reason[0] ? reason + 8 : "");
+    s->circ = circ;
+    if (strcmp(status, "CLOSED") == 0 || strcmp(status, "FAILED") == 0)
+        s->ended_ns = torify_now_ns();
+    if (screen) {
+        watch_screen_draw(where, streams, &n_streams, torify_now_ns());
+        return;
+    }
     const char *path, *purpose;
     circs_get(circ, &path, &purpose);
     char prog[300];
@@ -118,6 +129,20 @@ static void stream_event(const char *t)
     printf("stream %lu %s %s%s | %s | circuit %lu %s%s%s | isolation %s\n", id, status, s->target, reason, prog, circ,
            path, purpose[0] ? " " : "", purpose, s->user[0] ? s->user : "-");
     fflush(stdout);
+}
+
+struct watch_ctx { bool screen; const char *where; };
+
+static void on_event(void *arg, const struct torify_ctl_reply *r)
+{
+    const struct watch_ctx *w = arg;
+    const char *t = r->lines[0].text;
+    if (strncmp(t, "CIRC ", 5) == 0)
+        circs_line(t + 5);
+    else if (strncmp(t, "CIRC_MINOR ", 11) == 0)
+        circs_line(t + 11); /* "ID EVENT PATH ...": never CLOSED, so only updates */
+    else if (strncmp(t, "STREAM ", 7) == 0)
+        stream_event(t + 7, w->screen, w->where);
 }
 
 int watch_streams(const struct torify_config *cfg)
@@ -133,6 +158,18 @@ int watch_streams(const struct torify_config *cfg)
         fprintf(stderr, "torify: control port: %s\n", why);
         return info.reachable ? EXIT_CONTROL_AUTH : EXIT_CONTROL_UNREACHABLE;
     }
+    /* On a terminal the table is redrawn in place (watch_screen.c); else
+     * one line per event, to be piped or logged. */
+    struct watch_ctx w = { .screen = isatty(STDOUT_FILENO) == 1, .where = info.where };
+    if (w.screen) {
+        watch_screen_draw(info.where, streams, &n_streams, torify_now_ns());
+    } else {
+        printf("torify: watching the streams of %s (one line per event; Ctrl-C ends)\n", info.where);
+        fflush(stdout);
+    }
+    /* Events may come before circuit-status' answer (Tor sends them as
+     * soon as SETEVENTS is done): the client hands them to on_event then. */
+    torify_ctl_set_event_handler(c, on_event, &w);
     /* CIRC_MINOR: a prebuilt circuit taken for a rendezvous changes its
      * purpose (PURPOSE_CHANGED, CANNIBALIZED) without a CIRC event. */
     e = torify_ctl_setevents(c, "STREAM CIRC CIRC_MINOR");
@@ -143,21 +180,18 @@ int watch_streams(const struct torify_config *cfg)
         torify_ctl_close(c);
         return EXIT_CONTROL_AUTH;
     }
-    printf("torify: watching the streams of %s (one line per event; Ctrl-C ends)\n", info.where);
-    fflush(stdout);
     for (;;) {
-        e = torify_ctl_read_event(c, 60000, &r);
-        if (e == TORIFY_E_TIMEOUT)
+        /* On the screen, once a second: a finished stream's row goes
+         * WATCH_KEEP_NS after its end even when no event comes. */
+        e = torify_ctl_read_event(c, w.screen ? 1000 : 60000, &r);
+        if (e == TORIFY_E_TIMEOUT) {
+            if (w.screen)
+                watch_screen_draw(info.where, streams, &n_streams, torify_now_ns());
             continue;
+        }
         if (e != TORIFY_OK)
             break;
-        const char *t = r->lines[0].text;
-        if (strncmp(t, "CIRC ", 5) == 0)
-            circs_line(t + 5);
-        else if (strncmp(t, "CIRC_MINOR ", 11) == 0)
-            circs_line(t + 11); /* "ID EVENT PATH ...": never CLOSED, so only updates */
-        else if (strncmp(t, "STREAM ", 7) == 0)
-            stream_event(t + 7);
+        on_event(&w, r);
     }
     fprintf(stderr, "torify: control port %s: %s\n", info.where, torify_strerror(e));
     torify_ctl_close(c);

@@ -105,3 +105,44 @@ class Watch(tornet.Case):
         self.assertEqual(len(path.split(",")), 3, web)
         onion = want["%s:80" % self.net.onion]
         self.assertIn("HS_CLIENT_REND", onion, "".join(lines))
+
+
+# Connects through torify, says its pid once the stream is up, holds the
+# connection until stdin closes.
+HOLD = r"""
+import os, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+print("held", os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+class Streams(tornet.Case):
+    def hold(self, host, port):
+        import subprocess
+        p = self.spawn([self.torify_bin, sys.executable, "-c", HOLD, host, str(port)], env=self.env(),
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        self.assertTrue(line.startswith("held "), line + (p.stderr.read() if p.poll() is not None else ""))
+        return int(line.split()[1])
+
+    def test_streams_shows_two_torified_programs_holding_connections(self):
+        web = self.hold(self.net.web_host, self.net.web_port)
+        onion = self.hold(self.net.onion, 80)
+        env = self.env(TORIFY_CONTROL_PORT=str(self.net.control_port))
+        r = self.torify(["--streams"], env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rows = {}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 6 and f[0].isdigit():
+                rows[f[4]] = f  # by destination as asked
+        for pid, dest in ((web, "%s:%d" % (self.net.web_host, self.net.web_port)), (onion, "%s:80" % self.net.onion)):
+            self.assertIn(dest, rows, r.stdout)
+            f = rows[dest]
+            self.assertEqual(f[1], "SUCCEEDED", r.stdout)
+            self.assertEqual(f[2], str(pid), r.stdout)
+            self.assertTrue(f[3].startswith("python"), r.stdout)
+            # A three-hop path of the network's relays (the onion's: to the rendezvous point).
+            self.assertEqual(len(f[6].split(",")), 3, r.stdout)
+        self.assertIn("HS_CLIENT_REND", [l for l in r.stdout.splitlines() if self.net.onion in l][0])

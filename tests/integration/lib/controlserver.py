@@ -32,7 +32,7 @@ TOR_CONF = {"DisableNetwork": "0", "SocksPort": "127.0.0.1:9050"}
 
 class ControlServer:
     def __init__(self, methods="NULL", cookie=None, password=None, info=None, conf=None,
-                 bad_server_hash=False, huge_line=False, close_after=None, events_first=False):
+                 bad_server_hash=False, huge_line=False, close_after=None, events_first=False, events=None):
         self.methods = methods
         self.cookie = cookie          # path of the cookie file Tor "wrote"
         self.password = password
@@ -42,6 +42,7 @@ class ControlServer:
         self.huge_line = huge_line
         self.close_after = close_after  # a command prefix answered by a close mid-reply
         self.events_first = events_first
+        self.events = events or []    # event lines (without "650 ") sent after SETEVENTS' OK
         self.lines = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -151,7 +152,9 @@ class ControlServer:
             key = line.split()[1]
             v = self.conf.get(key)
             return ("250 %s=%s\r\n" % (key, v) if v is not None else "250 %s\r\n" % key).encode()
-        if word in ("SETEVENTS", "SETCONF"):
+        if word == "SETEVENTS":
+            return b"250 OK\r\n" + b"".join(b"650 " + e.encode() + b"\r\n" for e in self.events)
+        if word == "SETCONF":
             return b"250 OK\r\n"
         if word == "SIGNAL":
             return b"250 OK\r\n650 SIGNAL NEWNYM\r\n"
