@@ -100,8 +100,8 @@ $(LIB_SOCKS): $(SOCKS_OBJ) $(CONTROL_OBJ)
 # LDFLAGS such as dpkg's bindnow), and its calls to its own interposed
 # functions are bound at link time (-Bsymbolic-functions), not looked up.
 # -z relro still makes its GOT and tables read-only after relocation.
-$(LIB_SHIM): $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) src/shim/exports.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) \
+$(LIB_SHIM): $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(CONTROL_OBJ) src/shim/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(DNS_OBJ) $(CORE_OBJ) $(SOCKS_OBJ) $(CONTROL_OBJ) \
 	    -Wl,--version-script=src/shim/exports.map -Wl,-z,relro \
 	    $(LDFLAGS_ALL) -Wl,-Bsymbolic-functions -Wl,-z,lazy -ldl -lpthread
 

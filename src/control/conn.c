@@ -11,10 +11,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <torify/control.h>
 #include "control/internal.h"
+#include "control/open_sys.h"
 #include "socks/dial.h"
 #include "socks/internal.h"
 
@@ -33,9 +35,20 @@ struct torify_ctl {
     char rbuf[4096];
     size_t roff, rlen;
     char store[CTL_REPLY_MAX];
+    const struct torify_sx_sys *sys;
 };
 
-struct torify_ctl *torify_ctl_open(const struct sockaddr *sa, socklen_t len, int timeout_ms, torify_err *err)
+/* Mapped, not malloc'ed: libtorify.so opens one after a failed connect
+ * (shim/explain.c), which may run where malloc must not (a program's
+ * signal handler, a forked child of a threaded program). */
+static struct torify_ctl *ctl_alloc(void)
+{
+    void *p = mmap(NULL, sizeof(struct torify_ctl), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+struct torify_ctl *torify_ctl_open_sys(const struct torify_sx_sys *sys, const struct sockaddr *sa, socklen_t len,
+                                       int timeout_ms, torify_err *err)
 {
     struct torify_ctl *c;
     torify_err e;
@@ -45,17 +58,18 @@ struct torify_ctl *torify_ctl_open(const struct sockaddr *sa, socklen_t len, int
         errno = EINVAL;
         return NULL;
     }
-    c = calloc(1, sizeof *c);
+    c = ctl_alloc();
     if (c == NULL) {
         *err = TORIFY_E_IO;
         return NULL;
     }
+    c->sys = sys;
     c->timeout_ms = timeout_ms;
     torify_ctl_parser_init(&c->parser, c->store, sizeof c->store, CTL_LINE_MAX);
-    c->fd = torify_sx_open(&torify_sx_libc, sa, len, torify_sx_now_ms() + timeout_ms, &e);
+    c->fd = torify_sx_open(sys, sa, len, torify_sx_now_ms() + timeout_ms, &e);
     if (c->fd < 0) {
         int saved = errno;
-        free(c);
+        munmap(c, sizeof *c);
         *err = e == TORIFY_E_PROXY_UNREACHABLE ? TORIFY_E_CTL_UNREACHABLE : e;
         errno = saved;
         return NULL;
@@ -64,16 +78,21 @@ struct torify_ctl *torify_ctl_open(const struct sockaddr *sa, socklen_t len, int
     return c;
 }
 
+struct torify_ctl *torify_ctl_open(const struct sockaddr *sa, socklen_t len, int timeout_ms, torify_err *err)
+{
+    return torify_ctl_open_sys(&torify_sx_libc, sa, len, timeout_ms, err);
+}
+
 void torify_ctl_close(struct torify_ctl *c)
 {
     if (c == NULL)
         return;
     if (c->fd >= 0)
-        close(c->fd);
+        c->sys->close(c->fd);
     /* The store may hold an AUTHCHALLENGE answer; the rbuf our own nothing
      * secret (commands are written straight from the caller's buffer). */
     torify_ctl_wipe(c->store, sizeof c->store);
-    free(c);
+    munmap(c, sizeof *c);
 }
 
 int torify_ctl_fd(const struct torify_ctl *c)

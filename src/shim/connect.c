@@ -26,6 +26,7 @@
 #include "core/policy.h"
 #include "shim/state.h"
 #include "shim/nb.h"
+#include "shim/explain.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tor.h"
@@ -105,9 +106,9 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
     }
     e = torify_sx_handshake(sock, TORIFY_SOCKS_CONNECT, target, &o, NULL, all_by);
     if (e != TORIFY_OK) {
-        char t[300];
-        torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)",
-                   torify_target_format(target, t, sizeof t), torify_strerror(e));
+        char t[300], why[TORIFY_EXPLAIN_MAX];
+        torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)%s",
+                   torify_target_format(target, t, sizeof t), torify_strerror(e), torify_explain(c, why, sizeof why));
         goto out;
     }
     if (sock != fd) {

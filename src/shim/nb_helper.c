@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "shim/state.h"
+#include "shim/explain.h"
 #include "shim/nb.h"
 #include "shim/real.h"
 #include "core/clock.h"
@@ -120,7 +121,9 @@ static void finish(const struct torify_nb_fds *h, struct nb_conn *c, torify_err 
         err = e == TORIFY_E_IO && sys_errno ? sys_errno : torify_err_errno(e);
         if (!cancelled) {
             disconnect(c->dup);
-            torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)", c->what, torify_strerror(e));
+            char why[TORIFY_EXPLAIN_MAX];
+            torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)%s", c->what, torify_strerror(e),
+                       torify_explain(&torify_state_config()->cfg, why, sizeof why));
             torify_log(TORIFY_LOG_DEBUG, "the SOCKS handshake for %s ended in %s", c->what,
                        torify_socks_state_name(&c->codec));
         } else if (!atomic_load(&c->detached)) {

@@ -3,6 +3,7 @@
 #include "shim/state.h"
 #include "core/fakemap_env.h"
 #include "core/procstat.h"
+#include "shim/explain.h"
 #include "shim/nb.h"
 #include "shim/publish.h"
 #include "shim/real.h"
@@ -45,6 +46,7 @@ static void after_fork_child(void)
     atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
     torify_nb_after_fork_child();
     torify_pub_after_fork_child();
+    torify_explain_after_fork_child();
 }
 
 static void fork_register(void)

@@ -37,7 +37,9 @@
  *  - the process start time for IsolatePID credentials (shim/tor.c);
  *  - the streams table published for `torify --streams` (shim/publish.c,
  *    core/streamtab.h): made on the first connect through Tor, let go of in
- *    a forked child.
+ *    a forked child;
+ *  - the last explanation of a failed connect from Tor's control port
+ *    (shim/explain.c), with its time.
  */
 #ifndef TORIFY_SHIM_STATE_H
 #define TORIFY_SHIM_STATE_H
@@ -188,6 +190,11 @@ struct torify_shim_state {
     _Atomic int pub_failed;                      /* [atomic] no memfd could be made: not tried again */
     dev_t pub_dev;                               /* the memfd's identity, written before pub_fd1 */
     ino_t pub_ino;
+
+    /* A failed connect's explanation (shim/explain.c): one asker at a time */
+    _Atomic int explain_busy;                    /* [atomic] 1 while a thread asks; 0 in a forked child */
+    int64_t explain_at_ns;                       /* under explain_busy: when the text was asked */
+    char explain_text[300];                      /* under explain_busy: the control port's word, or "" */
 };
 
 /* Hidden, also where only declared: the compiler then addresses these

@@ -1,5 +1,6 @@
 /* shim/tor.c — see tor.h. */
 #include "shim/tor.h"
+#include "shim/explain.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -100,12 +101,13 @@ torify_err torify_tor_resolve(const struct torify_config *c, const char *name, i
 
 void torify_tor_log_unreachable(const struct torify_config *c, const char *target, int why)
 {
-    char where[80];
-    torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly",
+    char where[80], why_more[TORIFY_EXPLAIN_MAX];
+    const char *reason = strerror(why); /* before the control port is asked: that may change errno */
+    torify_log(TORIFY_LOG_NOTICE, "cannot reach Tor at %s (%s): connect to %s refused, nothing sent directly%s",
                c->tor_unix[0] ? c->tor_unix
                               : torify_tor_fmt_sockaddr((const struct sockaddr *)&c->tor_addr, c->tor_addr_len,
                                                         where, sizeof where),
-               strerror(why), target);
+               reason, target, torify_explain(c, why_more, sizeof why_more));
 }
 
 const char *torify_tor_fmt_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf_len)
