@@ -317,8 +317,10 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     char what[300];
     describe(&ss, what, sizeof what);
     /* One duplicate of the program's socket per connect: what the
-     * namespace check looks at is what a torified connect then swaps. */
-    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && guard_keeper_ready(&s->keeper, s))
+     * namespace check looks at is what a torified connect then swaps.  Not
+     * waiting for the keeper: before its namespace is up no socket lives
+     * there (guard_keeper_up). */
+    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && guard_keeper_up(&s->keeper))
         dup = guard_pidfd_getfd(pidfd, fd);
     if (dup >= 0 && namespace_connect(s, n, pidfd, tid, fd, &dup, &ss, len, what, &r)) {
         if (!(r == -ENOENT && !guard_notif_valid(s, n->id)))

@@ -135,7 +135,8 @@ int guard_dns_real_start(struct guard_sup *s, int up);
 #define GUARD_KEEPER_BATCH GUARD_FDPASS_MAX
 enum guard_keeper_state {
     KEEPER_DOWN,              /* none: not started, failed, or stopped */
-    KEEPER_PENDING,           /* forked, its status not read yet */
+    KEEPER_IDLE,              /* forked, waiting to be asked for its set-up */
+    KEEPER_PENDING,           /* asked, its status not read yet */
     KEEPER_UP,                /* the namespace exists and the responder runs */
 };
 
@@ -153,15 +154,19 @@ struct guard_keeper {
     int stock[2][GUARD_KEEPER_BATCH];
     int stock_n[2];
 };
-/* Fork the keeper (while single-threaded); its set-up runs on while the
- * program starts.  0 (pending), or -1 with k->why. */
+/* Fork the keeper (while single-threaded); it waits, idle, until the
+ * namespace is first needed.  0 (idle), or -1 with k->why. */
 int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s);
-/* Is the namespace there?  Waits, the first time, for the keeper's status
- * (then logs the namespace or why not); any thread may ask. */
+/* Is the namespace there?  The first time, starts the keeper's set-up and
+ * waits for its status (then logs the namespace or why not); any thread may
+ * ask. */
 bool guard_keeper_ready(struct guard_keeper *k, const struct guard_sup *s);
 /* A socket(domain, type, protocol) made in the namespace: fd (close-on-exec
  * here) or -errno. */
 int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protocol);
+/* Is the namespace up already?  Never waits: until it is, no socket of the
+ * program can live in it (guard_keeper_socket hands out none before). */
+bool guard_keeper_up(const struct guard_keeper *k);
 /* Does socket sockfd live in the keeper's namespace? */
 bool guard_keeper_owns(const struct guard_keeper *k, int sockfd);
 /* End the keeper (it reports its last refused datagrams first). */

@@ -5,7 +5,8 @@
  *   launcher (supervisor)                 keeper
  *   ---------------------                 ------
  *   socketpair (SEQPACKET), fork    --->  PR_SET_PDEATHSIG SIGKILL, fds closed
- *                                         guard_ns_enter(CLONE_NEWNET)  (ns.c)
+ *   first need of the namespace:
+ *   "g" (go)                        --->  guard_ns_enter(CLONE_NEWNET)  (ns.c)
  *                                         guard_netns_seal              (netns.c)
  *                                         DNS responder sockets         (dns_serve.c)
  *   status: ok + namespace inode    <---  PR_SET_DUMPABLE 0
@@ -20,6 +21,13 @@
  * reach Tor.  It dies with the launcher (PDEATHSIG, and the control socket's
  * hang-up), never outlives it, and is not dumpable: a guarded program of the
  * same user cannot ptrace it (Landlock's scoping forbids it too).
+ *
+ * It is forked at the start, while the launcher is still single-threaded
+ * (a fork later, from the threaded supervisor, could inherit a lock held by
+ * another thread), but makes the namespace only when asked: a network
+ * namespace costs about a millisecond of CPU to make and again to tear down
+ * (docs/GUARD.md, "Where a guarded start's time goes"), and most guarded
+ * programs never make a datagram socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -135,6 +143,16 @@ static void keeper_main(const struct guard_sup *s, int ctl, int up, pid_t parent
     }
     fcntl(ctl, F_SETFD, FD_CLOEXEC);
 
+    /* Idle until the supervisor first needs the namespace; the launcher's
+     * end (hang-up, or PDEATHSIG) ends the wait. */
+    char go = 0;
+    ssize_t g;
+    do
+        g = recv(ctl, &go, 1, 0);
+    while (g < 0 && errno == EINTR);
+    if (g != 1 || go != 'g')
+        _exit(0);
+
     bool userns = false;
     int r = guard_ns_enter(CLONE_NEWNET, &userns, st.why, sizeof st.why);
     bool v6 = false;
@@ -216,9 +234,8 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     k->ctl = sp[0];
     pthread_mutex_init(&k->mu, NULL);
     /* Its set-up (the namespace, the loopback, the responder's sockets)
-     * runs while the program starts: the status is read when something
-     * first needs the namespace (guard_keeper_ready). */
-    atomic_store(&k->state, KEEPER_PENDING);
+     * starts when something first needs the namespace (guard_keeper_ready). */
+    atomic_store(&k->state, KEEPER_IDLE);
     return 0;
 }
 
@@ -272,9 +289,14 @@ static void keeper_await(struct guard_keeper *k, const struct guard_sup *s)
 bool guard_keeper_ready(struct guard_keeper *k, const struct guard_sup *s)
 {
     int st = atomic_load(&k->state);
-    if (st != KEEPER_PENDING)
+    if (st != KEEPER_IDLE && st != KEEPER_PENDING)
         return st == KEEPER_UP;
     pthread_mutex_lock(&k->mu);
+    if (atomic_load(&k->state) == KEEPER_IDLE) {
+        /* A failed send shows as no status: keeper_await says why. */
+        (void)guard_fd_send(k->ctl, "g", 1, NULL, 0);
+        atomic_store(&k->state, KEEPER_PENDING);
+    }
     if (atomic_load(&k->state) == KEEPER_PENDING)
         keeper_await(k, s);
     st = atomic_load(&k->state);
@@ -334,6 +356,11 @@ int guard_keeper_socket(struct guard_keeper *k, int domain, int type, int protoc
     r = ask_locked(k, domain, type, protocol, 1, &fd, &got);
     pthread_mutex_unlock(&k->mu);
     return r < 0 ? r : fd;
+}
+
+bool guard_keeper_up(const struct guard_keeper *k)
+{
+    return atomic_load(&k->state) == KEEPER_UP;
 }
 
 bool guard_keeper_owns(const struct guard_keeper *k, int sockfd)
@@ -412,7 +439,8 @@ void guard_keeper_stop(struct guard_keeper *k)
      * and end; it gets a moment for that, then is killed (PDEATHSIG would
      * do it too when the launcher exits). */
     pthread_mutex_lock(&k->mu);
-    bool pending = atomic_load(&k->state) == KEEPER_PENDING;
+    int was = atomic_load(&k->state);
+    bool pending = was == KEEPER_IDLE || was == KEEPER_PENDING;
     atomic_store(&k->state, KEEPER_DOWN);
     close(k->ctl);
     k->ctl = -1;
@@ -421,9 +449,9 @@ void guard_keeper_stop(struct guard_keeper *k)
             close(k->stock[f][--k->stock_n[f]]);
     pthread_mutex_unlock(&k->mu);
     if (pending) {
-        /* Nothing ever asked for the namespace: no socket of the program
-         * lives there and there is nothing to report.  Not waited for (it
-         * would finish its set-up first). */
+        /* Nothing ever asked for the namespace, or its status was never
+         * read: no socket of the program lives there and there is nothing
+         * to report.  Not waited for (it would finish its set-up first). */
         kill(k->pid, SIGKILL);
         while (waitpid(k->pid, NULL, 0) < 0 && errno == EINTR)
             ;

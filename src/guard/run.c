@@ -170,10 +170,10 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
     /* The keeper first, while this process is still single-threaded and
      * before signals are blocked (it inherits neither the program's fds nor
      * its mask).  Without it datagram sockets are refused, with the reason
-     * told at the first refusal (socket.c).  Its set-up overlaps the
-     * program's start; its status is waited for only by what needs the
-     * namespace (guard_keeper_ready), here only when the child has
-     * inherited datagram sockets to replace with the keeper's. */
+     * told at the first refusal (socket.c).  Its set-up runs only when
+     * something first needs the namespace (guard_keeper_ready), here only
+     * when the child has inherited datagram sockets to replace with the
+     * keeper's. */
     if (guard_keeper_start(&sup.keeper, &sup) != 0)
         guard_log(&sup, TORIFY_LOG_INFO, "guard: no private network namespace for datagram sockets (%s): "
                                          "UDP, and DNS of programs that resolve names themselves, is refused",
