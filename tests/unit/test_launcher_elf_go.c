@@ -226,6 +226,53 @@ static void test_non_elf_and_foreign_endian_are_not_go(void **state)
     assert_false(is_go());
 }
 
+/* The crafted file spread over 64 KiB: headers, names and notes each in
+ * another part of the file, the names straddling a 4 KiB boundary, so the
+ * reads cannot all come from one stretch read ahead. */
+enum { BIG = 64 * 1024, BIG_SH = 0x5000, BIG_STR = 0x9ff8, BIG_NOTE = 0xf000 };
+static unsigned char big[BIG];
+
+static bool spread_is_go(size_t len)
+{
+    memset(big, 0, sizeof big);
+    memcpy(big, img, SH);
+    memcpy(big + BIG_SH, img + SH, 3 * sizeof(Elf64_Shdr));
+    memcpy(big + BIG_STR, img + STR, sizeof strings);
+    memcpy(big + BIG_NOTE, img + NOTE, STR - NOTE);
+    Elf64_Ehdr *e = (Elf64_Ehdr *)big;
+    e->e_shoff = BIG_SH;
+    Elf64_Phdr *p = (Elf64_Phdr *)(big + PH) + 1;
+    p->p_offset = BIG_NOTE;
+    Elf64_Shdr *h = (Elf64_Shdr *)(big + BIG_SH);
+    h[1].sh_offset = BIG_STR;
+    h[2].sh_offset = BIG_NOTE;
+    int fd = memfd_create("elf", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, big, len), (ssize_t)len);
+    bool r = elf_is_go(fd);
+    close(fd);
+    return r;
+}
+
+static void test_marks_far_apart_in_a_large_file(void **state)
+{
+    build(NAME_DATA, SHT_PROGBITS);
+    assert_false(spread_is_go(sizeof big));
+    build(NAME_BUILDINFO, SHT_PROGBITS);
+    assert_true(spread_is_go(sizeof big));
+    build(NAME_DATA, SHT_NOTE);
+    ph(1)->p_type = PT_NULL;
+    put_note("Go", 4, 4);
+    assert_true(spread_is_go(sizeof big));
+    build(NAME_DATA, SHT_PROGBITS);
+    put_note("Go", 4, 4); /* the segment alone */
+    assert_true(spread_is_go(sizeof big));
+    /* Cut inside the names: the name is not there, and nothing is read
+     * past the end of what is. */
+    build(NAME_BUILDINFO, SHT_PROGBITS);
+    assert_false(spread_is_go(BIG_STR + NAME_BUILDINFO + 4));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_inconsistent_headers_are_not_go),
         cmocka_unit_test(test_a_note_with_a_huge_size_is_not_go),
         cmocka_unit_test(test_non_elf_and_foreign_endian_are_not_go),
+        cmocka_unit_test(test_marks_far_apart_in_a_large_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
