@@ -68,18 +68,20 @@ static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
     snprintf(buf, len, "family %d", (int)ss->ss_family);
 }
 
-/* connect() the program's own socket (a duplicate of it) to the copy. */
-static int do_direct(int pidfd, pid_t tid, int fd, struct sockaddr_storage *ss, socklen_t len)
+/* connect() the program's own socket (dup, the duplicate taken once per
+ * connect) to the copy.  A blocking socket may wait (a full backlog, an
+ * exempt network far away): the receiving role is handed on first. */
+static int do_direct(struct guard_sup *s, int dup, pid_t tid, struct sockaddr_storage *ss, socklen_t len)
 {
     int r = ss->ss_family == AF_UNIX ? unix_abs(tid, ss, &len) : 0;
     if (r < 0)
         return r;
-    int dup = guard_pidfd_getfd(pidfd, fd);
-    if (dup < 0)
-        return dup == -ESRCH ? -EBADF : dup;
-    r = connect(dup, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
-    close(dup);
-    return r;
+    int fl = fcntl(dup, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK))
+        guard_may_block(s);
+    return connect(dup, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
 }
 
 /* Options a program commonly sets before connect(); they are carried from
@@ -201,6 +203,7 @@ static int do_torify(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, int
         close(orig);
         return -EBADF;
     }
+    guard_may_block(s); /* the handshake waits for Tor */
     int sock = dial_tor(s, target, tid);
     if (sock < 0) {
         close(orig);
@@ -238,6 +241,7 @@ static int do_dns_tcp(struct guard_sup *s, uint64_t id, int pidfd, pid_t tid, in
         close(orig);
         return sock;
     }
+    guard_may_block(s); /* a blocking connect, to a responder that may be busy */
     int r = connect(sock, (const struct sockaddr *)ss, len) == 0 ? 0 : -errno;
     if (r == 0)
         carry_options(orig, sock);
@@ -272,8 +276,12 @@ static bool namespace_connect(struct guard_sup *s, const struct seccomp_notif *n
     int type = 0, domain = 0;
     socklen_t ol = sizeof type;
     bool handled = false;
-    if (getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &ol) == 0 &&
-        (ol = sizeof domain, getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol)) == 0) {
+    if (getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &ol) == 0) {
+        if (type == SOCK_STREAM && port_of(ss) == 53) {
+            ol = sizeof domain;
+            if (getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol) != 0)
+                domain = 0;
+        }
         if (type == SOCK_DGRAM && guard_keeper_owns(&s->keeper, dup)) {
             *r = connect(dup, (const struct sockaddr *)ss, len) == 0 ? 0 : -errno;
             guard_log(s, TORIFY_LOG_DEBUG, "guard: pid %d datagram socket connected to %s in the sealed namespace (%s)",
@@ -317,10 +325,12 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     char what[300];
     describe(&ss, what, sizeof what);
     /* One duplicate of the program's socket per connect: what the
-     * namespace check looks at is what a torified connect then swaps.  Not
-     * waiting for the keeper: before its namespace is up no socket lives
-     * there (guard_keeper_up). */
-    if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) && guard_keeper_up(&s->keeper))
+     * namespace check looks at is what a direct connect uses and a
+     * torified one swaps.  Not waiting for the keeper: before its namespace
+     * is up no socket lives there (guard_keeper_up). */
+    bool ip = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+    bool tried = ip && guard_keeper_up(&s->keeper);
+    if (tried)
         dup = guard_pidfd_getfd(pidfd, fd);
     if (dup >= 0 && namespace_connect(s, n, pidfd, tid, fd, &dup, &ss, len, what, &r)) {
         if (!(r == -ENOENT && !guard_notif_valid(s, n->id)))
@@ -332,7 +342,9 @@ void guard_handle_connect(struct guard_sup *s, const struct seccomp_notif *n)
     torify_err why = TORIFY_OK;
     switch (guard_decide(&s->cfg, &ss, len, s->map, &target, &err_no, &why)) {
     case GUARD_DIRECT:
-        r = do_direct(pidfd, tid, fd, &ss, len);
+        if (!tried)
+            dup = guard_pidfd_getfd(pidfd, fd);
+        r = dup >= 0 ? do_direct(s, dup, tid, &ss, len) : dup == -ESRCH ? -EBADF : dup;
         atomic_fetch_add(&s->n_direct, 1);
         guard_log(s, TORIFY_LOG_DEBUG, "guard: pid %d connect to %s done directly (%s)", (int)tid, what,
                   r ? strerror(-r) : "ok");

@@ -199,8 +199,6 @@ void guard_handle_socket(struct guard_sup *s, const struct seccomp_notif *n);
 
 /* ---- supervisor.c ----------------------------------------------------- */
 
-#define GUARD_QUEUE_LEN 256
-
 struct guard_sup {
     int listener;
     struct torify_config cfg;      /* own copy: the launcher's may go away */
@@ -211,16 +209,22 @@ struct guard_sup {
     atomic_ulong n_torified, n_direct, n_refused;
     struct guard_keeper keeper;    /* the namespace for datagram sockets (keeper.c) */
     atomic_bool told_no_udp;       /* the "no namespace" refusal was logged at notice */
-    /* Worker pool (supervisor.c): notifications waiting for a worker. */
+    /* Worker pool (supervisor.c), under mu: each thread receives and
+     * handles; recv_role says whether one waits in NOTIF_RECV. */
     pthread_mutex_t mu;
     pthread_cond_t work;
-    struct seccomp_notif *queue[GUARD_QUEUE_LEN];
-    size_t q_head, q_len;
     int workers, idle;
+    int recv_role;
+    bool stopped;                  /* receiving failed: the pool winds down */
 };
 
 /* Start the notification loop in a detached thread.  0 or -errno. */
 int guard_supervisor_start(struct guard_sup *s);
+
+/* The handler of a notification is about to do something that may wait
+ * (a blocking connect, a SOCKS handshake, the keeper's first status):
+ * another thread takes over receiving, so other connects are not stalled. */
+void guard_may_block(struct guard_sup *s);
 
 /* Answer notification id with val / -err (err 0: success).  0 or -errno
  * (ENOENT: the syscall is gone, e.g. the thread was interrupted). */

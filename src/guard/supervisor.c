@@ -1,15 +1,16 @@
 /*
  * guard/supervisor.c — the notification loop.
  *
- * One thread receives notifications and queues them for a pool of
- * workers; a notification that finds no idle worker starts a new one (up
- * to GUARD_MAX_WORKERS), so each connect in flight has a thread of its own
+ * A pool of workers, each of which receives a notification and handles it
+ * itself (see "The receiving role" below): no hand-over between threads on
+ * the way from the program's call to its answer.  A handler that may wait
+ * hands the receiving role on first, to an idle worker or a new one (up to
+ * GUARD_MAX_WORKERS), so each connect in flight has a thread of its own
  * and one slow Tor handshake never stalls the connects of other threads or
  * processes of the guarded tree.  Workers are kept between connects (no
  * thread creation per connect) and end after GUARD_IDLE_EXIT_S idle.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,131 +79,117 @@ static void handle(struct guard_sup *s, const struct seccomp_notif *n)
     guard_reply(s, n->id, -1, ENOSYS);
 }
 
-/* A worker takes notifications from the queue; one idle for
- * GUARD_IDLE_EXIT_S seconds ends, so a burst leaves no threads behind. */
+/*
+ * The receiving role.  Exactly one thread waits in NOTIF_RECV at a time
+ * (several would all be woken by each notification: the kernel's wait is
+ * not exclusive); it handles what it receives itself, so the answer goes
+ * back from the thread the kernel woke, on the notifying thread's CPU, with
+ * no hand-over in between.  While it handles, nobody receives: a handler
+ * that may wait (a blocking connect, a SOCKS handshake, the keeper's first
+ * status) first calls guard_may_block, which gives the role to an idle
+ * worker, or to a new one.
+ */
+enum recv_role {
+    RECV_NOBODY,  /* no thread receives or was called to */
+    RECV_CALLED,  /* an idle or new worker was asked to take the role */
+    RECV_TAKEN,   /* a thread waits in NOTIF_RECV */
+};
+
+static void *worker_main(void *arg);
+
+/* With s->mu held: someone is (about to be) receiving, unless no worker
+ * can be started (then the caller's thread receives once it is done:
+ * back-pressure, the notifications wait in the kernel). */
+static void call_receiver_locked(struct guard_sup *s)
+{
+    if (s->recv_role != RECV_NOBODY)
+        return;
+    s->recv_role = RECV_CALLED;
+    if (s->idle > 0) {
+        pthread_cond_signal(&s->work);
+        return;
+    }
+    if (s->workers >= GUARD_MAX_WORKERS) {
+        s->recv_role = RECV_NOBODY;
+        return;
+    }
+    pthread_attr_t attr;
+    pthread_t t;
+    int ok = pthread_attr_init(&attr) == 0;
+    if (ok) {
+        ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+             pthread_attr_setstacksize(&attr, GUARD_HANDLER_STACK) == 0 &&
+             pthread_create(&t, &attr, worker_main, s) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (ok)
+        s->workers++;
+    else
+        s->recv_role = RECV_NOBODY;
+}
+
+void guard_may_block(struct guard_sup *s)
+{
+    pthread_mutex_lock(&s->mu);
+    call_receiver_locked(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Every thread of the pool: take the receiving role when it is free or
+ * offered, else wait idle; one idle for GUARD_IDLE_EXIT_S seconds ends, so
+ * a burst leaves no threads behind. */
 static void *worker_main(void *arg)
 {
     struct guard_sup *s = arg;
+    size_t sz = s->notif_size > sizeof(struct seccomp_notif) ? s->notif_size : sizeof(struct seccomp_notif);
+    struct seccomp_notif *n = malloc(sz);
     pthread_mutex_lock(&s->mu);
+    if (!n) {
+        s->workers--;
+        if (s->recv_role == RECV_CALLED)
+            s->recv_role = RECV_NOBODY;
+        pthread_mutex_unlock(&s->mu);
+        return NULL;
+    }
     for (;;) {
-        while (s->q_len == 0) {
+        while (s->recv_role == RECV_TAKEN && !s->stopped) {
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += GUARD_IDLE_EXIT_S;
             s->idle++;
             int r = pthread_cond_timedwait(&s->work, &s->mu, &until);
             s->idle--;
-            if (r == ETIMEDOUT && s->q_len == 0) {
-                s->workers--;
-                pthread_mutex_unlock(&s->mu);
-                return NULL;
-            }
+            if (r == ETIMEDOUT && s->recv_role == RECV_TAKEN)
+                break;
         }
-        struct seccomp_notif *n = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % GUARD_QUEUE_LEN;
-        s->q_len--;
+        if (s->recv_role == RECV_TAKEN || s->stopped)
+            break; /* idle too long, or the listener failed */
+        s->recv_role = RECV_TAKEN;
         pthread_mutex_unlock(&s->mu);
-        handle(s, n);
-        free(n);
-        pthread_mutex_lock(&s->mu);
-    }
-}
 
-/* Queue n for a worker, starting one when none is idle (up to
- * GUARD_MAX_WORKERS).  When the queue is full or no worker can be
- * started, the receiving thread handles n itself: back-pressure instead of
- * unbounded threads or a lost notification. */
-static void dispatch(struct guard_sup *s, struct seccomp_notif *n)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->q_len == GUARD_QUEUE_LEN) {
-        pthread_mutex_unlock(&s->mu);
-        handle(s, n);
-        free(n);
-        return;
-    }
-    s->queue[(s->q_head + s->q_len) % GUARD_QUEUE_LEN] = n;
-    s->q_len++;
-    if (s->idle > (int)s->q_len - 1) {
-        pthread_cond_signal(&s->work);
-        pthread_mutex_unlock(&s->mu);
-        return;
-    }
-    bool start = s->workers < GUARD_MAX_WORKERS;
-    if (start)
-        s->workers++;
-    pthread_mutex_unlock(&s->mu);
-    if (start) {
-        pthread_attr_t attr;
-        pthread_t t;
-        int ok = pthread_attr_init(&attr) == 0;
-        if (ok) {
-            ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                 pthread_attr_setstacksize(&attr, GUARD_HANDLER_STACK) == 0 &&
-                 pthread_create(&t, &attr, worker_main, s) == 0;
-            pthread_attr_destroy(&attr);
-        }
-        if (ok)
-            return;
+        memset(n, 0, sz); /* RECV demands a zeroed buffer */
+        int rc = ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, n);
+        int e = errno;
         pthread_mutex_lock(&s->mu);
-        s->workers--;
-        pthread_mutex_unlock(&s->mu);
-    }
-    /* No new worker: busy ones will get to it, unless there are none. */
-    pthread_mutex_lock(&s->mu);
-    bool nobody = s->workers == 0;
-    struct seccomp_notif *mine = NULL;
-    if (nobody && s->q_len > 0) {
-        mine = s->queue[s->q_head];
-        s->q_head = (s->q_head + 1) % GUARD_QUEUE_LEN;
-        s->q_len--;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (mine) {
-        handle(s, mine);
-        free(mine);
-    }
-}
-
-static void *loop_main(void *arg)
-{
-    struct guard_sup *s = arg;
-    size_t sz = s->notif_size > sizeof(struct seccomp_notif) ? s->notif_size : sizeof(struct seccomp_notif);
-    for (;;) {
-        struct pollfd p = {.fd = s->listener, .events = POLLIN};
-        int pr = poll(&p, 1, -1);
-        if (pr < 0) {
-            if (errno == EINTR)
+        s->recv_role = RECV_NOBODY;
+        if (rc != 0) {
+            /* ENOENT: the task went away before we took its notification. */
+            if (e == EINTR || e == ENOENT)
                 continue;
+            s->stopped = true;
+            pthread_cond_broadcast(&s->work);
+            pthread_mutex_unlock(&s->mu);
+            guard_log(s, TORIFY_LOG_ERROR, "guard: receiving notifications failed: %s", strerror(e));
+            pthread_mutex_lock(&s->mu);
             break;
         }
-        if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) {
-            if (!(p.revents & POLLIN))
-                break; /* no task uses the filter any more */
-        }
-        struct seccomp_notif *n = calloc(1, sz); /* RECV demands a zeroed buffer */
-        if (!n) {
-            usleep(10000);
-            continue;
-        }
-        if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, n) != 0) {
-            /* ENOENT: the task went away between poll and recv. */
-            free(n);
-            if (errno == EINTR || errno == ENOENT)
-                continue;
-            guard_log(s, TORIFY_LOG_ERROR, "guard: receiving notifications failed: %s", strerror(errno));
-            break;
-        }
-        /* socket() and the two questions never wait for the network (a UDP
-         * socket comes from the keeper's stock, keeper.c): answered here,
-         * without the hand-over to a worker and its wake-up. */
-        if (n->data.nr == __NR_socket || n->data.nr == __NR_pidfd_getfd) {
-            handle(s, n);
-            free(n);
-            continue;
-        }
-        dispatch(s, n);
+        pthread_mutex_unlock(&s->mu);
+        handle(s, n);
+        pthread_mutex_lock(&s->mu);
     }
+    s->workers--;
+    pthread_mutex_unlock(&s->mu);
+    free(n);
     return NULL;
 }
 
@@ -223,15 +210,12 @@ int guard_supervisor_start(struct guard_sup *s)
         pthread_cond_init(&s->work, &ca) != 0 || pthread_mutex_init(&s->mu, NULL) != 0)
         return -ENOMEM;
     pthread_condattr_destroy(&ca);
-    s->q_head = s->q_len = 0;
     s->workers = s->idle = 0;
-    pthread_t t;
-    pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0)
-        return -ENOMEM;
-    int e = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (e == 0)
-        e = pthread_create(&t, &attr, loop_main, s);
-    pthread_attr_destroy(&attr);
-    return -e;
+    s->recv_role = RECV_NOBODY;
+    s->stopped = false;
+    pthread_mutex_lock(&s->mu);
+    call_receiver_locked(s);
+    bool started = s->workers == 1;
+    pthread_mutex_unlock(&s->mu);
+    return started ? 0 : -EAGAIN;
 }

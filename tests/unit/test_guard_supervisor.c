@@ -657,6 +657,93 @@ static void test_slow_handshake_does_not_stall_other_connects(void **st)
     stub_stop(cur);
 }
 
+/* A blocking direct connect that waits (a unix listener whose backlog is
+ * full) must not stall another thread's connect: the supervisor thread
+ * that waits in it hands receiving on.  The waiting connect has a 5 s
+ * SO_SNDTIMEO: if the other connect could only be served after it, it
+ * ends in EAGAIN instead of being accepted. */
+struct unix_wait {
+    struct sockaddr_un full;
+    int result;
+    pid_t tid;
+};
+
+static void *blocking_unix_connect(void *arg)
+{
+    struct unix_wait *w = arg;
+    w->tid = (pid_t)syscall(SYS_gettid);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct timeval tv = {5, 0};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+        w->result = 180;
+        return NULL;
+    }
+    w->result = connect(fd, (struct sockaddr *)&w->full, sizeof w->full) == 0 ? 0 : errno;
+    close(fd);
+    return NULL;
+}
+
+/* Is thread tid inside connect()?  (/proc/self/task/TID/syscall starts
+ * with the number of the call it waits in.) */
+static bool in_connect(pid_t tid)
+{
+    char path[64], buf[32] = {0};
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 && atoi(buf) == SYS_connect;
+}
+
+static int unix_listener(struct sockaddr_un *a, const char *tag, int backlog)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "guard-unit-%s-%d", tag, (int)getpid()); /* abstract */
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)a, sizeof *a) != 0 || listen(l, backlog) != 0)
+        return -1;
+    return l;
+}
+
+static int child_blocked_direct_and_another(void *arg)
+{
+    (void)arg;
+    struct unix_wait w = {.result = -1, .tid = 0};
+    struct sockaddr_un open_a;
+    int full = unix_listener(&w.full, "full", 0), other = unix_listener(&open_a, "open", 8);
+    if (full < 0 || other < 0)
+        return 181;
+    /* One connection waiting to be accepted fills a backlog of 0. */
+    int first = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (first < 0 || connect(first, (struct sockaddr *)&w.full, sizeof w.full) != 0)
+        return 182;
+    pthread_t t;
+    if (pthread_create(&t, NULL, blocking_unix_connect, &w) != 0)
+        return 183;
+    while (__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) == 0 || !in_connect(w.tid))
+        usleep(1000);
+    usleep(100 * 1000); /* the supervisor now waits in that connect (not asserted: ordering only) */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int e = fd < 0 ? 184 : connect(fd, (struct sockaddr *)&open_a, sizeof open_a) == 0 ? 0 : errno;
+    /* Room in the full backlog: the waiting connect completes. */
+    int a = accept(full, NULL, NULL);
+    pthread_join(t, NULL);
+    if (e)
+        return 185;
+    if (a < 0)
+        return 186;
+    return w.result == 0 ? 0 : w.result == EAGAIN ? 187 : 188;
+}
+
+static void test_blocking_direct_connect_does_not_stall_other_connects(void **st)
+{
+    (void)st;
+    assert_int_equal(supervised(child_blocked_direct_and_another, NULL, 9), 0);
+}
+
 static bool listening(int fd)
 {
     int v = 0;
@@ -804,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_isolate_pid_gives_per_process_credentials_like_the_shim),
         cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
         cmocka_unit_test(test_slow_handshake_does_not_stall_other_connects),
+        cmocka_unit_test(test_blocking_direct_connect_does_not_stall_other_connects),
         cmocka_unit_test(test_tor_not_answering_the_syn_fails_closed_at_the_connect_bound),
         cmocka_unit_test(test_listen_on_non_loopback_is_refused_loopback_allowed),
         cmocka_unit_test(test_allow_inbound_lets_the_wildcard_listen),
