@@ -36,7 +36,7 @@ void guard_handle_fakemap(struct guard_sup *s, const struct seccomp_notif *n)
     /* The filter notifies nothing else under this number; refuse anything
      * that is not exactly the request, as the kernel would (bad flags). */
     if (ask_is(n, TORIFY_UDPNS_ASK_FLAGS)) {
-        guard_reply(s, n->id, 0, guard_keeper_ready(&s->keeper, s) ? 0 : ENOSYS);
+        guard_reply(s, n->id, 0, guard_namespace_ready(s) ? 0 : ENOSYS);
         return;
     }
     if (!guard_fakemap_request_is(n)) {

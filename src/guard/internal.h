@@ -225,6 +225,9 @@ int guard_supervisor_start(struct guard_sup *s);
  * (a blocking connect, a SOCKS handshake, the keeper's first status):
  * another thread takes over receiving, so other connects are not stalled. */
 void guard_may_block(struct guard_sup *s);
+/* guard_keeper_ready for a handler: hands receiving on first when the
+ * keeper's set-up has yet to be waited for. */
+bool guard_namespace_ready(struct guard_sup *s);
 
 /* Answer notification id with val / -err (err 0: success).  0 or -errno
  * (ENOENT: the syscall is gone, e.g. the thread was interrupted). */

@@ -79,10 +79,7 @@ void guard_handle_socket(struct guard_sup *s, const struct seccomp_notif *n)
         guard_reply(s, n->id, -1, EINVAL); /* as the kernel says to unknown flags */
         return;
     }
-    int ks = atomic_load(&s->keeper.state);
-    if (ks == KEEPER_IDLE || ks == KEEPER_PENDING)
-        guard_may_block(s); /* the keeper's set-up and first status take a while */
-    if (!guard_keeper_ready(&s->keeper, s)) {
+    if (!guard_namespace_ready(s)) {
         char why[300];
         snprintf(why, sizeof why, "no private network namespace for datagram sockets here: %s", s->keeper.why);
         bool first = !atomic_exchange(&s->told_no_udp, true);

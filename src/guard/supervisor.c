@@ -135,6 +135,14 @@ void guard_may_block(struct guard_sup *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+bool guard_namespace_ready(struct guard_sup *s)
+{
+    int ks = atomic_load(&s->keeper.state);
+    if (ks == KEEPER_IDLE || ks == KEEPER_PENDING)
+        guard_may_block(s); /* the keeper's set-up and first status take a while */
+    return guard_keeper_ready(&s->keeper, s);
+}
+
 /* Every thread of the pool: take the receiving role when it is free or
  * offered, else wait idle; one idle for GUARD_IDLE_EXIT_S seconds ends, so
  * a burst leaves no threads behind. */
