@@ -27,6 +27,8 @@ print("held", os.getpid(), flush=True)
 sys.stdin.read()
 """
 
+NOBODY = 65534
+AS_NOBODY = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups", "--"]
 CIRCS = ("3 BUILT $AAAA~alpha,$BBBB~beta,$CCCC~gamma BUILD_FLAGS=NEED_CAPACITY PURPOSE=GENERAL\n"
          "4 BUILT $DDDD~delta,$EEEE~epsilon,$FFFF~zeta PURPOSE=GENERAL")
 
@@ -49,20 +51,24 @@ class Streams(unittest.TestCase):
         self.addCleanup(self.socks.stop)
         self.host, self.port = self.socks.proxy.rsplit(":", 1)
 
-    def hold(self, host, port, timeout="-", guard=True):
+    def hold(self, host, port, timeout="-", guard=True, as_nobody=False):
         argv = [self.torify, "-a", self.host, "-P", self.port] + ([] if guard else ["--no-guard"])
-        p = util.spawn(self, argv + [sys.executable, "-c", HOLD, host, str(port), timeout],
+        python = sys.executable
+        if as_nobody:
+            argv = AS_NOBODY + argv
+            python = "/usr/bin/python3"  # this one may be under /root
+        p = util.spawn(self, argv + [python, "-c", HOLD, host, str(port), timeout],
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        env=clean_env(TORIFY_CONF_FILE=self.conf))
         line = p.stdout.readline().decode()
         self.assertTrue(line.startswith("held "), "%r %r" % (line, p.stderr.read(2000) if p.poll() is not None else ""))
         return int(line.split()[1])
 
-    def streams(self, status):
+    def streams(self, status, as_nobody=False):
         info = {"net/listeners/socks": '"%s"' % self.socks.proxy, "circuit-status": CIRCS,
                 "stream-status": status}
         with ControlServer(info=info) as srv:
-            r = util.run([self.torify, "-a", self.host, "-P", self.port, "--control-port",
+            r = util.run((AS_NOBODY if as_nobody else []) + [self.torify, "-a", self.host, "-P", self.port, "--control-port",
                           "127.0.0.1:%d" % srv.port, "--streams"],
                          env=clean_env(TORIFY_CONF_FILE=self.conf), timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -111,6 +117,24 @@ class Streams(unittest.TestCase):
             self.skipTest("a direct loopback connect is refused here: %s" % p.stderr.read(500))
         out, rows = self.streams("5 SUCCEEDED 3 10.0.0.1:80")
         self.assertRegex(rows[5], r"SUCCEEDED\s+\?\s")
+
+    def test_another_users_programs_are_not_seen(self):
+        if os.geteuid() != 0 or not os.path.exists("/usr/bin/setpriv") or not os.path.exists("/usr/bin/python3"):
+            self.skipTest("needs root, setpriv and /usr/bin/python3")
+        os.chmod(self.tmp, 0o755)
+        os.chmod(self.conf, 0o644)
+        root = self.hold("web.test", 80)
+        nobody = self.hold("two.test", 443, as_nobody=True)
+        status = "5 SUCCEEDED 3 10.0.0.1:80\n6 SUCCEEDED 3 10.0.0.2:443"
+        # nobody sees its own program, not root's (/proc/PID/fd is closed to it).
+        out, rows = self.streams(status, as_nobody=True)
+        self.assertRegex(rows[6], r"SUCCEEDED\s+%d python\S*\s+two\.test:443" % nobody)
+        self.assertRegex(rows[5], r"SUCCEEDED\s+\?\s")
+        self.assertIn("1 connection to Tor's SOCKS port not published", out)
+        # root sees both.
+        out, rows = self.streams(status)
+        self.assertRegex(rows[5], r"SUCCEEDED\s+%d python\S*\s+web\.test:80" % root)
+        self.assertRegex(rows[6], r"SUCCEEDED\s+%d python\S*\s+two\.test:443" % nobody)
 
     def test_no_streams(self):
         out, rows = self.streams("")
