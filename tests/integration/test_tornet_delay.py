@@ -201,7 +201,7 @@ class DelayLab(util.TestCase):
             self.assertEqual(json.dumps(json.load(f)["tor_pids"], sort_keys=True), before)
 
     def test_a_malformed_delay_is_refused_with_the_usage(self):
-        for bad in (["--delay-ms", "x"], ["--delay-ms", "-5"], ["--delay-ms"]):
+        for bad in (["--delay-ms", "x"], ["--delay-ms", "-5"], ["--delay-ms"], ["--no-such-option"]):
             r = util.run([tornet.SCRIPT, "up"] + bad + [self.net.dir], timeout=30)
             self.assertEqual(r.returncode, 2, (bad, r.stdout, r.stderr))
             self.assertIn("--delay-ms", r.stderr)
