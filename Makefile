@@ -5,7 +5,7 @@
 #   make demo            the main job: private Tor network + torified programs
 #   make bench           overhead and stall figures against torsocks / proxychains4
 #   make fuzz            bounded libFuzzer run over every parser (clang)
-#   make stress          the stress suite at full size; make tsan: under ThreadSanitizer
+#   make stress          the stress suites at full size (about 25 min); make tsan: under ThreadSanitizer
 #   make install PREFIX=/usr/local DESTDIR=   (also LIBDIR, SYSCONFDIR: see below)
 #   make deb             Debian packages torify + libtorify-socks-dev in $(BUILD)/deb/
 #
@@ -161,9 +161,11 @@ bench:
 	$(MAKE) all $(PROG_BIN)
 	BUILD=$(BUILD) scripts/bench
 
+# test_stress_faults runs 10 minutes a mode (--no-guard, guard) at full size
+# (TORIFY_STRESS_SECONDS to change it): each suite may take 40 minutes here.
 stress:
 	$(MAKE) tests
-	BUILD=$(BUILD) TORIFY_STRESS=big python3 tests/run_all.py stress
+	BUILD=$(BUILD) TORIFY_STRESS=big TORIFY_TEST_TIMEOUT=$${TORIFY_TEST_TIMEOUT:-2400} python3 tests/run_all.py stress
 
 # ThreadSanitizer over the threaded parts: the stress suite (small), the fake
 # map's and the state's unit tests, exec sharing.  Not in make check (slow).
