@@ -288,9 +288,10 @@ class LoadAndFaults(unittest.TestCase):
         for pid in sorted(first):
             (comm, fd0, th0, rss0), (_, fd1, th1, rss1) = first[pid], last[pid]
             peak = max([m[pid][1] for m in middle if pid in m] + [fd0])
-            rss_path = [m[pid][3] for m in middle if pid in m]
-            rows.append("%s[%d] fds %d->%d (peak %d) threads %d->%d rss %d->%d KiB (samples %s)"
-                        % (comm, pid, fd0, fd1, peak, th0, th1, rss0, rss1, rss_path))
+            rss_path = [m[pid][3] for m in middle if pid in m] or [rss0]
+            th_peak = max([m[pid][2] for m in middle if pid in m] + [th0])
+            rows.append("%s[%d] fds %d->%d (peak %d) threads %d->%d (peak %d) rss %d->%d KiB (%d-%d in between)"
+                        % (comm, pid, fd0, fd1, peak, th0, th1, th_peak, rss0, rss1, min(rss_path), max(rss_path)))
             self.assertEqual(fd1, fd0, "%s: %s" % (label, rows[-1]))
             if comm == "torify":
                 # The supervisor: its pool back to (at most) the start's.
