@@ -11,6 +11,7 @@
  * thread creation per connect) and end after GUARD_IDLE_EXIT_S idle.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,14 @@ bool guard_namespace_ready(struct guard_sup *s)
     return guard_keeper_ready(&s->keeper, s);
 }
 
+/* Has every task of the filter gone?  (POLLHUP without a notification
+ * pending; poll does not wait here.) */
+static bool listener_hung_up(const struct guard_sup *s)
+{
+    struct pollfd p = {.fd = s->listener, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p.revents & POLLIN);
+}
+
 /* Every thread of the pool: take the receiving role when it is free or
  * offered, else wait idle; one idle for GUARD_IDLE_EXIT_S seconds ends, so
  * a burst leaves no threads behind. */
@@ -181,10 +190,16 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&s->mu);
         s->recv_role = RECV_NOBODY;
         if (rc != 0) {
-            /* ENOENT: the task went away before we took its notification. */
-            if (e == EINTR || e == ENOENT)
+            /* ENOENT: the task went away before we took its notification,
+             * or no task uses the filter any more (then RECV no longer
+             * waits: the listener hangs up, and the pool ends instead of
+             * spinning). */
+            if (e == EINTR || (e == ENOENT && !listener_hung_up(s)))
                 continue;
             s->stopped = true;
+            pthread_cond_broadcast(&s->work);
+            if (e == ENOENT)
+                break;
             pthread_cond_broadcast(&s->work);
             pthread_mutex_unlock(&s->mu);
             guard_log(s, TORIFY_LOG_ERROR, "guard: receiving notifications failed: %s", strerror(e));
