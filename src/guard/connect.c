@@ -21,6 +21,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "core/clock.h"
 #include "core/policy.h"
 #include "guard/internal.h"
 #include "guard/log.h"
@@ -68,9 +71,58 @@ static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
     snprintf(buf, len, "family %d", (int)ss->ss_family);
 }
 
+/* A blocking TCP connect is first given one clock tick (SO_SNDTIMEO, the
+ * kernel's own bound on a blocking connect, set on the program's socket for
+ * the length of this call and then put back): to Tor's address on this
+ * machine it is done by then, and the answer goes back from this thread
+ * without handing receiving on (which costs a wake-up of another thread on
+ * the other CPU, about as much as the rest of the connect).  Still in
+ * flight after the tick (a full backlog, a network far away), the rest is
+ * waited for after the hand-on, up to the program's own SO_SNDTIMEO. */
+static int connect_blocking_tcp(struct guard_sup *s, int dup, const struct sockaddr *sa, socklen_t len)
+{
+    struct timeval orig, tick = {0, 1}; /* rounded up to one tick by the kernel */
+    socklen_t l = sizeof orig;
+    if (getsockopt(dup, SOL_SOCKET, SO_SNDTIMEO, &orig, &l) != 0 || l != sizeof orig ||
+        setsockopt(dup, SOL_SOCKET, SO_SNDTIMEO, &tick, sizeof tick) != 0) {
+        guard_may_block(s);
+        return connect(dup, sa, len) == 0 ? 0 : -errno;
+    }
+    int64_t t0 = torify_now_ms();
+    int r = connect(dup, sa, len) == 0 ? 0 : -errno;
+    if (setsockopt(dup, SOL_SOCKET, SO_SNDTIMEO, &orig, sizeof orig) != 0)
+        guard_log(s, TORIFY_LOG_NOTICE, "guard: could not restore a socket's SO_SNDTIMEO: %s", strerror(errno));
+    if (r != -EINPROGRESS)
+        return r; /* done, or failed, within the tick */
+    guard_may_block(s);
+    int64_t bound = orig.tv_sec || orig.tv_usec ? (int64_t)orig.tv_sec * 1000 + (orig.tv_usec + 999) / 1000 : -1;
+    for (;;) {
+        int wait = -1;
+        if (bound >= 0) {
+            int64_t left = bound - (torify_now_ms() - t0);
+            wait = left > 0 ? (left > INT32_MAX ? INT32_MAX : (int)left) : 0;
+        }
+        struct pollfd p = {.fd = dup, .events = POLLOUT};
+        int pr = poll(&p, 1, wait);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return -errno;
+        if (pr == 0)
+            return -EINPROGRESS; /* the program's SO_SNDTIMEO ran out: what the kernel says then */
+        break;
+    }
+    int soerr = 0;
+    l = sizeof soerr;
+    if (getsockopt(dup, SOL_SOCKET, SO_ERROR, &soerr, &l) != 0)
+        return -errno;
+    return -soerr;
+}
+
 /* connect() the program's own socket (dup, the duplicate taken once per
  * connect) to the copy.  A blocking socket may wait (a full backlog, an
- * exempt network far away): the receiving role is handed on first. */
+ * exempt network far away): the receiving role is handed on first, after
+ * the first tick for TCP (above). */
 static int do_direct(struct guard_sup *s, int dup, pid_t tid, struct sockaddr_storage *ss, socklen_t len)
 {
     int r = ss->ss_family == AF_UNIX ? unix_abs(tid, ss, &len) : 0;
@@ -79,8 +131,11 @@ static int do_direct(struct guard_sup *s, int dup, pid_t tid, struct sockaddr_st
     int fl = fcntl(dup, F_GETFL);
     if (fl < 0)
         return -errno;
-    if (!(fl & O_NONBLOCK))
-        guard_may_block(s);
+    if (fl & O_NONBLOCK)
+        return connect(dup, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
+    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+        return connect_blocking_tcp(s, dup, (struct sockaddr *)ss, len);
+    guard_may_block(s);
     return connect(dup, (struct sockaddr *)ss, len) == 0 ? 0 : -errno;
 }
 

@@ -744,6 +744,136 @@ static void test_blocking_direct_connect_does_not_stall_other_connects(void **st
     assert_int_equal(supervised(child_blocked_direct_and_another, NULL, 9), 0);
 }
 
+/* The same with a blocking TCP connect to Tor's own address (direct)
+ * whose listener's accept queue is full: the SYN is dropped until there is
+ * room (the kernel retries it after 1 s).  Another thread's connect goes
+ * through meanwhile, and the waiting one returns 0 once accepted, as a
+ * blocking connect does (not EINPROGRESS, though the supervisor gave its
+ * first try only one tick). */
+/* A loopback port nothing listens on now (the kernel's pick). */
+static uint16_t free_port_for_test(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct tcp_wait {
+    uint16_t port;
+    int result;
+    pid_t tid;
+};
+
+static void *blocking_tcp_connect(void *arg)
+{
+    struct tcp_wait *w = arg;
+    w->tid = (pid_t)syscall(SYS_gettid);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {8, 0};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+        w->result = 190;
+        return NULL;
+    }
+    w->result = connect_to(fd, "127.0.0.1", w->port);
+    struct timeval after;
+    socklen_t l = sizeof after;
+    /* The program's own timeout is still there afterwards. */
+    if (w->result == 0 && (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &after, &l) != 0 || after.tv_sec != 8))
+        w->result = 191;
+    close(fd);
+    return NULL;
+}
+
+static int child_blocked_tcp_and_another(void *arg)
+{
+    struct tcp_wait w = {.port = *(uint16_t *)arg, .result = -1, .tid = 0};
+    int tl = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(w.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (tl < 0 || setsockopt(tl, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(tl, (struct sockaddr *)&a, sizeof a) != 0 || listen(tl, 0) != 0)
+        return 192;
+    struct sockaddr_un open_a;
+    int other = unix_listener(&open_a, "open-tcp", 8);
+    if (other < 0)
+        return 193;
+    struct timeval bound = {15, 0}; /* accept fails rather than hangs when the test fails */
+    if (setsockopt(tl, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) != 0)
+        return 192;
+    /* One connection waiting to be accepted fills an accept queue of 0. */
+    int first = socket(AF_INET, SOCK_STREAM, 0);
+    if (first < 0 || connect_to(first, "127.0.0.1", w.port) != 0)
+        return 194;
+    pthread_t t;
+    if (pthread_create(&t, NULL, blocking_tcp_connect, &w) != 0)
+        return 195;
+    while (__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST) == 0 || !in_connect(w.tid))
+        usleep(1000);
+    usleep(100 * 1000); /* ordering only, not asserted */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int e = fd < 0 ? 196 : connect(fd, (struct sockaddr *)&open_a, sizeof open_a) == 0 ? 0 : errno;
+    int a1 = accept(tl, NULL, NULL);
+    int a2 = accept(tl, NULL, NULL); /* the waiting one, at its next SYN */
+    pthread_join(t, NULL);
+    if (e)
+        return 197;
+    if (a1 < 0 || a2 < 0)
+        return 198;
+    return w.result == 0 ? 0 : w.result == EINPROGRESS ? 199 : w.result == 191 ? 200 : 201;
+}
+
+static void test_blocking_tcp_connect_to_tor_waits_without_stalling_others(void **st)
+{
+    (void)st;
+    uint16_t port = free_port_for_test();
+    assert_int_equal(supervised(child_blocked_tcp_and_another, &port, port), 0);
+}
+
+static int threads_here(void)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "/proc/self/status");
+    FILE *f = fopen(buf, "r");
+    int n = -1;
+    if (!f)
+        return -1;
+    while (fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static int child_one_unix_connect(void *arg)
+{
+    (void)arg;
+    struct sockaddr_un a;
+    int l = unix_listener(&a, "end", 8), fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || fd < 0)
+        return 1;
+    return connect(fd, (struct sockaddr *)&a, sizeof a) == 0 ? 0 : errno;
+}
+
+/* Once no task uses the filter, the supervisor's threads end (they do not
+ * wait, or spin, on a listener nobody can notify any more). */
+static void test_supervisor_threads_end_with_the_program(void **st)
+{
+    (void)st;
+    int before = threads_here();
+    assert_true(before > 0);
+    assert_int_equal(supervised(child_one_unix_connect, NULL, 9), 0);
+    int now = threads_here();
+    for (int i = 0; i < 500 && now > before; i++) { /* up to 5 s: a bound, not a timing */
+        usleep(10 * 1000);
+        now = threads_here();
+    }
+    assert_true(now <= before); /* threads of earlier tests may end meanwhile too */
+}
+
 static bool listening(int fd)
 {
     int v = 0;
@@ -892,6 +1022,8 @@ int main(void)
         cmocka_unit_test(test_without_isolation_no_credentials_are_sent),
         cmocka_unit_test(test_slow_handshake_does_not_stall_other_connects),
         cmocka_unit_test(test_blocking_direct_connect_does_not_stall_other_connects),
+        cmocka_unit_test(test_blocking_tcp_connect_to_tor_waits_without_stalling_others),
+        cmocka_unit_test(test_supervisor_threads_end_with_the_program),
         cmocka_unit_test(test_tor_not_answering_the_syn_fails_closed_at_the_connect_bound),
         cmocka_unit_test(test_listen_on_non_loopback_is_refused_loopback_allowed),
         cmocka_unit_test(test_allow_inbound_lets_the_wildcard_listen),
