@@ -132,6 +132,7 @@ void torify_config_defaults(struct torify_config *c)
     torify_cidr_parse("127.192.0.0/10", &c->fake4);
     torify_cidr_parse("100::/64", &c->fake6);
     c->log_level = TORIFY_LOG_QUIET;
+    c->optimistic = TORIFY_OPT_DEFAULT;
     (void)torify_config_finish(c, NULL, 0);
 }
 
@@ -170,7 +171,7 @@ torify_err torify_config_finish(struct torify_config *c, char *err, size_t err_l
 enum key_id {
     K_TOR_ADDRESS, K_TOR_PORT, K_TOR_UNIX, K_PROTOCOL, K_USER, K_PASS, K_ISOLATE,
     K_INBOUND, K_LOCALHOST, K_EXEMPT, K_EXEMPT_LIST, K_FAKE4, K_FAKE6, K_LOG_LEVEL, K_LOG_FILE,
-    K_EXEMPT_EXE, K_RESOLVE_TOR, K_HIDE_ID, K_PASS_HALF_CLOSE,
+    K_EXEMPT_EXE, K_RESOLVE_TOR, K_HIDE_ID, K_PASS_HALF_CLOSE, K_OPTIMISTIC,
     K_CTL_PORT, K_CTL_SOCKET, K_CTL_COOKIE, K_CTL_PASSWORD,
 };
 
@@ -198,6 +199,7 @@ static const struct { const char *name; enum key_id id; } file_keys[] = {
     { "CookieAuthFile", K_CTL_COOKIE },
     { "ControlPassword", K_CTL_PASSWORD },
     { "PassHalfClose", K_PASS_HALF_CLOSE },
+    { "OptimisticData", K_OPTIMISTIC },
 };
 
 static torify_err add_exempt(struct torify_config *c, const char *text, const char *where,
@@ -323,6 +325,16 @@ static torify_err set_key(struct torify_config *c, enum key_id id, const char *k
         else if (id == K_HIDE_ID) c->hide_identity = b;
         else if (id == K_PASS_HALF_CLOSE) c->pass_half_close = b;
         else c->allow_localhost = b;
+        return TORIFY_OK;
+    case K_OPTIMISTIC:
+        if (strcasecmp(v, "auto") == 0)
+            c->optimistic = TORIFY_OPT_AUTO;
+        else if (strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0)
+            c->optimistic = TORIFY_OPT_ON;
+        else if (strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0)
+            c->optimistic = TORIFY_OPT_OFF;
+        else
+            return fail(err, err_len, "%s: %s '%s' must be auto, on or off", where, key, v);
         return TORIFY_OK;
     case K_CTL_PORT:
         return set_control_port(c, key, v, where, err, err_len);
@@ -468,7 +480,7 @@ static torify_err read_file(int fd, char *buf, size_t cap, size_t *len, const ch
 {
     *len = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + *len, cap + 1 - *len);
+        ssize_t n = torify_sys_read(fd, buf + *len, cap + 1 - *len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -548,6 +560,7 @@ static const struct { const char *var; enum key_id id; const char *key; } env_ke
     { "TORIFY_COOKIE_AUTH_FILE", K_CTL_COOKIE, "CookieAuthFile" },
     { "TORIFY_CONTROL_PASSWORD", K_CTL_PASSWORD, "ControlPassword" },
     { "TORIFY_PASS_HALF_CLOSE", K_PASS_HALF_CLOSE, "PassHalfClose" },
+    { "TORIFY_OPTIMISTIC_DATA", K_OPTIMISTIC, "OptimisticData" },
 };
 
 /* Was this process started by the launcher (TORIFY_LAUNCHED=1)? */

@@ -29,6 +29,10 @@ struct torify_cidr {
 #define TORIFY_EXE_PATH_MAX 256
 #define TORIFY_CONFIG_ERR_MAX 512
 
+enum torify_optimistic { TORIFY_OPT_AUTO = 0, TORIFY_OPT_ON, TORIFY_OPT_OFF };
+/* OptimisticData's default (docs/DESIGN.md, "Optimistic data", says why). */
+#define TORIFY_OPT_DEFAULT TORIFY_OPT_OFF
+
 struct torify_config {
     /* Where Tor listens: tor_addr is AF_INET/AF_INET6 from TorAddress/TorPort,
      * or AF_UNIX when TorUnixSocket is set (it wins). */
@@ -56,6 +60,10 @@ struct torify_config {
      * (which then ends the stream both ways) instead of being held
      * (shim/shutdown.c). */
     bool pass_half_close;
+    /* OptimisticData: may a program's first bytes follow its SOCKS request
+     * before Tor's reply (shim/opt.h)?  AUTO: only when the SOCKS server
+     * answers as Tor does (the shim's probe, shim/opt_probe.c). */
+    enum torify_optimistic optimistic;
 
     /* Tor's control port (launcher/control.c): ControlSocket wins over
      * ControlPort; neither set: Debian's places are tried.  ctl_port 0:

@@ -1,5 +1,6 @@
 /* core/log.c — see log.h. */
 #include "core/log.h"
+#include "core/sys.h"
 #include "core/log_fold.h"
 #include "core/policy.h"
 
@@ -102,7 +103,7 @@ size_t torify_log_format(char *buf, size_t len, const char *fmt, va_list ap)
 static void write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
-        ssize_t w = write(fd, buf, len);
+        ssize_t w = torify_sys_write(fd, buf, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

@@ -114,6 +114,19 @@ static inline int torify_sys_shutdown(int fd, int how)
     return (int)torify_sys(SYS_shutdown, fd, how, 0, 0, 0, 0);
 }
 
+/* read(2)/write(2) of core's own files (the configuration, the log):
+ * read and write are interposed too (shim/opt_io.c), for sockets whose
+ * SOCKS reply is still on its way.  -1/errno or the count. */
+static inline ssize_t torify_sys_read(int fd, void *buf, size_t n)
+{
+    return (ssize_t)torify_sys(SYS_read, fd, (long)buf, (long)n, 0, 0, 0);
+}
+
+static inline ssize_t torify_sys_write(int fd, const void *buf, size_t n)
+{
+    return (ssize_t)torify_sys(SYS_write, fd, (long)buf, (long)n, 0, 0, 0);
+}
+
 /* futex(2) on a word shared between processes.  -1/errno or the result. */
 static inline long torify_sys_futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {

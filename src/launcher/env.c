@@ -20,7 +20,7 @@ const char *const env_launcher_vars[] = {
     "TORIFY_LAUNCHED", "TORIFY_CONF_FILE", "TORIFY_TOR_ADDRESS", "TORIFY_TOR_PORT",
     "TORIFY_TOR_UNIX", "TORIFY_USERNAME", "TORIFY_PASSWORD", "TORIFY_ISOLATE",
     "TORIFY_LOG_LEVEL", "TORIFY_RESOLVE_THROUGH_TOR", "TORIFY_HIDE_IDENTITY",
-    "TORIFY_CONTROL_PORT", "TORIFY_CONTROL_SOCKET", "TORIFY_COOKIE_AUTH_FILE", NULL,
+    "TORIFY_CONTROL_PORT", "TORIFY_CONTROL_SOCKET", "TORIFY_COOKIE_AUTH_FILE", "TORIFY_OPTIMISTIC_DATA", NULL,
 };
 
 static int set(const char *name, const char *value)
@@ -69,6 +69,8 @@ int env_apply(const struct launcher_opts *o)
         rc = set("TORIFY_RESOLVE_THROUGH_TOR", "1");
     if (!rc && o->hide_identity)
         rc = set("TORIFY_HIDE_IDENTITY", "1");
+    if (!rc && o->optimistic)
+        rc = set("TORIFY_OPTIMISTIC_DATA", o->optimistic);
     if (!rc && o->control) {
         /* As -a: a path is the ControlSocket, and the other one is
          * cleared, since an inherited ControlSocket would win. */

@@ -64,6 +64,7 @@ struct launcher_opts {
     bool isolate;          /* -i */
     bool resolve_through_tor; /* --resolve-through-tor */
     bool hide_identity;       /* --hide-identity */
+    const char *optimistic;   /* --optimistic "on", --no-optimistic "off", NULL: the config's */
     const char *control;      /* --control-port: PORT, ADDR:PORT or a socket path */
     const char *cookie_file;  /* --cookie-file */
     bool no_guard;         /* --no-guard: LD_PRELOAD only, no seccomp supervisor */

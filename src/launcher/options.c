@@ -13,7 +13,7 @@
 #include "torify/socks.h"
 
 enum { OPT_SHELL = 256, OPT_VERSION, OPT_CHECK, OPT_NO_GUARD, OPT_SYSTEM, OPT_PRELOAD_FILE, OPT_LIBRARY, OPT_RESOLVE_TOR, OPT_HIDE_ID,
-       OPT_CONTROL_PORT, OPT_COOKIE_FILE, OPT_NEW_IDENTITY, OPT_WATCH, OPT_STREAMS };
+       OPT_CONTROL_PORT, OPT_COOKIE_FILE, OPT_NEW_IDENTITY, OPT_WATCH, OPT_STREAMS, OPT_OPTIMISTIC, OPT_NO_OPTIMISTIC };
 
 static const struct option long_opts[] = {
     { "address", required_argument, NULL, 'a' },
@@ -39,6 +39,8 @@ static const struct option long_opts[] = {
     { "new-identity", no_argument, NULL, OPT_NEW_IDENTITY },
     { "watch", no_argument, NULL, OPT_WATCH },
     { "streams", no_argument, NULL, OPT_STREAMS },
+    { "optimistic", no_argument, NULL, OPT_OPTIMISTIC },
+    { "no-optimistic", no_argument, NULL, OPT_NO_OPTIMISTIC },
     { NULL, 0, NULL, 0 },
 };
 
@@ -61,6 +63,9 @@ void options_usage(FILE *out)
           "                      real addresses from Tor (RESOLVE), not fake ones\n"
           "      --hide-identity the program sees the host name localhost, only the\n"
           "                      loopback interface, UTC and the C.UTF-8 locale\n"
+          "      --optimistic    the program's first bytes follow its SOCKS request\n"
+          "                      without waiting for Tor's reply (OptimisticData on)\n"
+          "      --no-optimistic wait for Tor's reply first (OptimisticData off)\n"
           "  -d, --debug         debug messages from the library\n"
           "  -q, --quiet         no messages from the library\n"
           "  -c, --config FILE   use FILE instead of the default torify.conf\n"
@@ -152,6 +157,8 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         case OPT_NO_GUARD: o->no_guard = true; break;
         case OPT_RESOLVE_TOR: o->resolve_through_tor = true; break;
         case OPT_HIDE_ID: o->hide_identity = true; break;
+        case OPT_OPTIMISTIC: o->optimistic = "on"; break;
+        case OPT_NO_OPTIMISTIC: o->optimistic = "off"; break;
         case OPT_CONTROL_PORT:
             if (!*optarg)
                 return usage_error("--control-port needs a port, an address:port or a socket path", NULL);
@@ -194,7 +201,7 @@ int options_parse(int argc, char **argv, struct launcher_opts *o)
         /* The system-wide set-up reads only the system configuration:
          * options meant for one program would be silently ignored. */
         if (o->address || o->port || o->user || o->pass || o->config || o->log_level || o->isolate ||
-            o->resolve_through_tor || o->hide_identity || o->no_guard || want_shell || want_check ||
+            o->resolve_through_tor || o->hide_identity || o->optimistic || o->no_guard || want_shell || want_check ||
             o->control || o->cookie_file || want_newnym || want_watch || want_streams)
             return usage_error("--system takes only --preload-file and --library", NULL);
         if (optind < argc)

@@ -27,6 +27,7 @@
 #include "shim/state.h"
 #include "shim/nb.h"
 #include "shim/explain.h"
+#include "shim/opt.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tor.h"
@@ -65,8 +66,12 @@ static void copy_options(int from, int to)
 
 /* Connect fd to Tor and run the SOCKS CONNECT for target.  Returns
  * TORIFY_OK, or an error with errno set.  started: the non-blocking path
- * already started fd's connect to Tor (then EISCONN means "done"). */
-static torify_err via_tor(int fd, const struct torify_config *c, const struct torify_target *target, bool started)
+ * already started fd's connect to Tor (then EISCONN means "done").
+ * oc non-NULL: optimistic data (shim/opt.h): only the request is sent,
+ * and *oc gets the connection that owes its reply (NULL when this one
+ * waited for its reply after all). */
+static torify_err via_tor(int fd, const struct torify_config *c, const struct torify_target *target, bool started,
+                          struct opt_conn **oc, uint32_t *ogen)
 {
     int fl = fcntl(fd, F_GETFL);
     int fdfl = fcntl(fd, F_GETFD);
@@ -104,13 +109,24 @@ static torify_err via_tor(int fd, const struct torify_config *c, const struct to
         e = TORIFY_E_PROXY_UNREACHABLE;
         goto out;
     }
+    if (oc) {
+        *oc = torify_opt_begin(sock, fd, target, &o, all_by, ogen, &e);
+        if (!*oc && e == TORIFY_OK)
+            goto handshake; /* nothing sent: the reply is waited for here */
+        if (!*oc)
+            goto failed;
+        goto connected;
+    }
+handshake:
     e = torify_sx_handshake(sock, TORIFY_SOCKS_CONNECT, target, &o, NULL, all_by);
+failed:
     if (e != TORIFY_OK) {
         char t[300], why[TORIFY_EXPLAIN_MAX];
         torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s)%s",
                    torify_target_format(target, t, sizeof t), torify_strerror(e), torify_explain(c, why, sizeof why));
         goto out;
     }
+connected:
     if (sock != fd) {
         if (dup3(sock, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
             e = TORIFY_E_IO;
@@ -126,6 +142,12 @@ out:
     /* The program's file status flags (O_NONBLOCK...) as it set them. */
     if (fcntl(fd, F_SETFL, fl) != 0 && e == TORIFY_OK)
         e = TORIFY_E_IO;
+    if (e != TORIFY_OK && oc && *oc) {
+        int saved = errno;
+        torify_opt_release_from_record(fd, *oc, *ogen);
+        *oc = NULL;
+        errno = saved;
+    }
     if (e != TORIFY_OK && e != TORIFY_E_IO)
         errno = torify_err_errno(e);
     return e;
@@ -355,6 +377,9 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     memset(&rec, 0, sizeof rec);
     rec.fake_slot = TORIFY_FAKEMAP_NO_SLOT;
     torify_err e;
+    bool optimistic = false;
+    struct opt_conn *oc = NULL;
+    uint32_t ogen = 0;
     if (a == TORIFY_CONNECT_FAKE) {
         torify_err me = TORIFY_E_IO;
         struct torify_fakemap *m = torify_state_fakemap(&me);
@@ -377,7 +402,11 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
         int fl = fcntl(fd, F_GETFL);
         bool nonblock = fl >= 0 && (fl & O_NONBLOCK);
         int wait_ms = fl >= 0 ? sndtimeo_ms(fd) : 0;
-        if (nonblock || wait_ms > 0) {
+        /* Optimistic data: the request is on its way when connect returns,
+         * blocking or not (the connect to Tor's own address is local), and
+         * the reply is read before the program reads (shim/opt.h). */
+        optimistic = torify_opt_wanted(c);
+        if (!optimistic && (nonblock || wait_ms > 0)) {
             size_t n = len < sizeof rec.peer ? len : sizeof rec.peer;
             memcpy(&rec.peer, sa, n);
             rec.peer_len = (socklen_t)n;
@@ -394,7 +423,7 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
                 return r;
             }
         }
-        e = via_tor(fd, c, &rec.target, started);
+        e = via_tor(fd, c, &rec.target, started, optimistic ? &oc : NULL, &ogen);
     } else {
         errno = torify_err_errno(e);
     }
@@ -409,8 +438,18 @@ EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
     size_t n = len < sizeof rec.peer ? len : sizeof rec.peer;
     memcpy(&rec.peer, sa, n);
     rec.peer_len = (socklen_t)n;
+    rec.opt = oc;
+    rec.opt_gen = ogen;
     torify_close_track_on();
-    if (!torify_fd_set(fd, &rec) && rec.fake_slot != TORIFY_FAKEMAP_NO_SLOT)
-        torify_fakemap_release(torify_state_fakemap(NULL), rec.fake_slot);
+    if (!torify_fd_set(fd, &rec)) {
+        if (rec.fake_slot != TORIFY_FAKEMAP_NO_SLOT)
+            torify_fakemap_release(torify_state_fakemap(NULL), rec.fake_slot);
+        /* No record to hold the reply owed: it is waited for here. */
+        if (oc && torify_opt_wait_unrecorded(oc, ogen) != 0)
+            return -1;
+        return 0;
+    }
+    if (oc)
+        torify_opt_arm(fd, oc);
     return 0;
 }

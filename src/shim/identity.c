@@ -35,6 +35,7 @@
 #include <sys/utsname.h>
 
 #include "core/sys.h"
+#include "shim/opt.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/state.h"
@@ -392,6 +393,8 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
     recvmsg_fn f = REAL(RECVMSG, recvmsg_fn);
     if (!f)
         return -1;
+    if (torify_opt_flagged(fd) && torify_opt_before_read(fd, (flags & MSG_DONTWAIT) != 0) != 0)
+        return -1; /* a SOCKS reply still owed (shim/opt.h) */
     if (!nl_marked(fd) || (flags & MSG_PEEK) || !m || m->msg_iovlen != 1 || !still_netlink(fd))
         return f(fd, m, flags);
     for (;;) {
@@ -410,6 +413,8 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockadd
     recvfrom_fn f = REAL(RECVFROM, recvfrom_fn);
     if (!f)
         return -1;
+    if (torify_opt_flagged(fd) && torify_opt_before_read(fd, (flags & MSG_DONTWAIT) != 0) != 0)
+        return -1;
     if (!nl_marked(fd) || (flags & (MSG_PEEK | MSG_TRUNC)) || !still_netlink(fd))
         return f(fd, buf, len, flags, from, fl);
     for (;;) {
@@ -426,6 +431,8 @@ EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     recv_fn f = REAL(RECV, recv_fn);
     if (!f)
+        return -1;
+    if (torify_opt_flagged(fd) && torify_opt_before_read(fd, (flags & MSG_DONTWAIT) != 0) != 0)
         return -1;
     if (!nl_marked(fd))
         return f(fd, buf, len, flags);

@@ -1,5 +1,8 @@
 /* shim/nb_poll.c — poll, ppoll, select, pselect: a socket whose connect
- * through Tor is still in flight is not reported until it is usable.
+ * through Tor is still in flight is not reported until it is usable, and
+ * one whose SOCKS reply is still owed (optimistic data, shim/opt.h) is not
+ * readable for the reply alone: torify reads the reply when it arrives and
+ * reports POLLIN only for data behind it (a failed reply: POLLERR|POLLHUP).
  *
  * Fast path: while no non-blocking connect is in flight in the process
  * (one atomic load), every call goes straight to libc.  Otherwise each fd
@@ -20,6 +23,7 @@
 
 #include "shim/state.h"
 #include "shim/nb.h"
+#include "shim/opt.h"
 #include "shim/real.h"
 #include "core/clock.h"
 
@@ -28,9 +32,11 @@ typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const 
 typedef int (*select_fn)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
 
+/* Anything for us to look at: a connect in flight, or a SOCKS reply owed
+ * (optimistic data, shim/opt.h). */
 static inline bool nb_any(void)
 {
-    return atomic_load_explicit(&torify_shim.nb.active, memory_order_acquire) > 0;
+    return atomic_load_explicit(&torify_shim.nb.active, memory_order_acquire) > 0 || torify_opt_any();
 }
 
 static int real_ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m)
@@ -57,7 +63,7 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
 {
     nfds_t subs = 0;
     for (nfds_t i = 0; i < n; i++)
-        if (fds[i].fd >= 0 && connecting(fds[i].fd))
+        if (fds[i].fd >= 0 && (torify_opt_flagged(fds[i].fd) || connecting(fds[i].fd)))
             subs++;
     if (subs == 0)
         return real_ppoll(fds, n, tmo, mask);
@@ -128,6 +134,9 @@ static int nb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
                 }
                 torify_nb_ev_drop(held[i]);
                 torify_nb_put(held[i]);
+            } else if (rev && torify_opt_flagged(fds[i].fd)) {
+                /* The SOCKS reply alone is no data for the program. */
+                rev = torify_opt_poll_filter(fds[i].fd, fds[i].events, rev);
             }
             fds[i].revents = rev;
             count += rev != 0;
@@ -215,7 +224,7 @@ static bool select_needs_us(int nfds, fd_set *r, fd_set *w, fd_set *e)
     if (!nb_any())
         return false;
     for (int fd = 0; fd < nfds; fd++)
-        if ((bit(r, fd) || bit(w, fd) || bit(e, fd)) && connecting(fd))
+        if ((bit(r, fd) || bit(w, fd) || bit(e, fd)) && (torify_opt_flagged(fd) || connecting(fd)))
             return true;
     return false;
 }

@@ -53,6 +53,14 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_RECVFROM] = "recvfrom",
     [TORIFY_REAL_RECVMSG] = "recvmsg",
     [TORIFY_REAL_SHUTDOWN] = "shutdown",
+    [TORIFY_REAL_READ] = "read",
+    [TORIFY_REAL_WRITE] = "write",
+    [TORIFY_REAL_SEND] = "send",
+    [TORIFY_REAL_READV] = "readv",
+    [TORIFY_REAL_WRITEV] = "writev",
+    [TORIFY_REAL_RECVMMSG] = "recvmmsg",
+    [TORIFY_REAL_SPLICE] = "splice",
+    [TORIFY_REAL_SENDFILE] = "sendfile",
 };
 
 void *torify_real_resolve(enum torify_real_id id)

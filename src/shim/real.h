@@ -66,6 +66,16 @@ enum torify_real_id {
     TORIFY_REAL_RECVFROM,
     TORIFY_REAL_RECVMSG,
     TORIFY_REAL_SHUTDOWN,
+    /* optimistic data (shim/opt_io.c); read, write and send only where
+     * libc has no public alias for them */
+    TORIFY_REAL_READ,
+    TORIFY_REAL_WRITE,
+    TORIFY_REAL_SEND,
+    TORIFY_REAL_READV,
+    TORIFY_REAL_WRITEV,
+    TORIFY_REAL_RECVMMSG,
+    TORIFY_REAL_SPLICE,
+    TORIFY_REAL_SENDFILE,
     TORIFY_REAL__COUNT
 };
 

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/policy.h"
 #include "shim/state.h"
+#include "shim/opt.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tor.h"
@@ -66,6 +67,24 @@ static torify_err check(const char *call, int fd, int flags, const struct sockad
     return e;
 }
 
+/* A socket whose SOCKS reply is still owed (shim/opt.h): a failed reply
+ * is reported before anything is sent (-1 here); while the reply is owed
+ * the send gets MSG_NOSIGNAL (Tor ending the stream is the request's
+ * failure, reported by owed_done, not a SIGPIPE). */
+static int owed_flags(int fd, int flags)
+{
+    if (torify_opt_before_write(fd) != 0)
+        return -1;
+    return torify_opt_flagged(fd) ? flags | MSG_NOSIGNAL : flags;
+}
+
+static ssize_t owed_done(int fd, ssize_t r)
+{
+    if (r < 0 && torify_opt_flagged(fd))
+        torify_opt_after_write_error(fd);
+    return r;
+}
+
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *dest, socklen_t len)
 {
     torify_sendto_fn f = REAL(SENDTO, torify_sendto_fn);
@@ -78,6 +97,10 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
     }
     if (ip_dest(dest, len) && check("sendto", fd, flags, dest, len) != TORIFY_OK)
         return -1;
+    if (torify_opt_flagged(fd)) {
+        int of = owed_flags(fd, flags);
+        return of == -1 ? -1 : owed_done(fd, f(fd, buf, n, of, dest, len));
+    }
     return f(fd, buf, n, flags, dest, len);
 }
 
@@ -97,6 +120,10 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     if (msg && ip_dest(msg->msg_name, msg->msg_namelen) &&
         check("sendmsg", fd, flags, msg->msg_name, msg->msg_namelen) != TORIFY_OK)
         return -1;
+    if (torify_opt_flagged(fd)) {
+        int of = owed_flags(fd, flags);
+        return of == -1 ? -1 : owed_done(fd, f(fd, msg, of));
+    }
     return f(fd, msg, flags);
 }
 
@@ -110,6 +137,10 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
         const struct msghdr *m = &vec[i].msg_hdr;
         if (ip_dest(m->msg_name, m->msg_namelen) && check("sendmmsg", fd, flags, m->msg_name, m->msg_namelen) != TORIFY_OK)
             return -1;
+    }
+    if (torify_opt_flagged(fd)) {
+        int of = owed_flags(fd, flags);
+        return of == -1 ? -1 : (int)owed_done(fd, f(fd, vec, vlen, of));
     }
     return f(fd, vec, vlen, flags);
 }

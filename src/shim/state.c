@@ -6,6 +6,7 @@
 #include "shim/explain.h"
 #include "shim/nb.h"
 #include "shim/publish.h"
+#include "shim/opt.h"
 #include "shim/real.h"
 
 #include <errno.h>
@@ -259,6 +260,8 @@ void torify_fd_clear(int fd)
     uint32_t slot = r ? r->fake_slot : TORIFY_FAKEMAP_NO_SLOT;
     struct nb_conn *codec = r ? r->codec : NULL;
     uint32_t gen = r ? r->codec_gen : 0;
+    struct opt_conn *opt = r ? r->opt : NULL;
+    uint32_t opt_gen = r ? r->opt_gen : 0;
     uint64_t bit = 1ull << ((unsigned)fd % 64);
     uint64_t old = atomic_fetch_and_explicit(&torify_shim.fd_bits[(unsigned)fd / 64], ~bit, memory_order_acq_rel);
     if (!(old & bit) || !chunk)
@@ -269,4 +272,6 @@ void torify_fd_clear(int fd)
         torify_fakemap_release(m, slot);
     if (codec)
         torify_nb_release_from_record(codec, gen);
+    if (opt)
+        torify_opt_release_from_record(fd, opt, opt_gen);
 }

@@ -34,6 +34,8 @@
  *  - the next definitions of the interposed functions (shim/real.h);
  *  - the non-blocking connects' pool, epoll bookkeeping and helper thread
  *    (shim/nb.h);
+ *  - optimistic data: the per-fd "reply owed" bytes and their connection
+ *    objects (shim/opt.h);
  *  - the process start time for IsolatePID credentials (shim/tor.c);
  *  - the streams table published for `torify --streams` (shim/publish.c,
  *    core/streamtab.h): made on the first connect through Tor, let go of in
@@ -82,6 +84,7 @@ enum torify_fd_state {
 };
 
 struct nb_conn;
+struct opt_conn;
 struct torify_fd_rec {
     enum torify_fd_state state;
     uint32_t fake_slot;                /* TORIFY_FAKEMAP_NO_SLOT when not a fake */
@@ -91,6 +94,9 @@ struct torify_fd_rec {
     struct nb_conn *codec;             /* non-blocking path: its connection (shim/nb.h) or NULL;
                                           released by torify_fd_clear */
     uint32_t codec_gen;                /* generation of that connection object */
+    struct opt_conn *opt;              /* optimistic data: the reply owed (shim/opt.h) or NULL;
+                                          released by torify_fd_clear */
+    uint32_t opt_gen;
 };
 
 enum { TORIFY_PASS_UNKNOWN = 0, TORIFY_PASS_NO, TORIFY_PASS_YES };
@@ -99,7 +105,7 @@ enum { TORIFY_PASS_UNKNOWN = 0, TORIFY_PASS_NO, TORIFY_PASS_YES };
 #define TORIFY_NL_FD_MAX 4096u
 
 /* Room for shim/real.h's table (it checks that its ids fit). */
-#define TORIFY_SHIM_REAL_MAX 48
+#define TORIFY_SHIM_REAL_MAX 64
 
 /* ---- non-blocking connects (shim/nb.h) ---------------------------------- */
 
@@ -139,6 +145,24 @@ struct torify_shim_nb {
     ino_t wake_ino;
 };
 
+/* ---- optimistic data (shim/opt.h) ----------------------------------------- */
+
+#define TORIFY_OPT_CHUNK 64u   /* connection objects per mmap'd chunk */
+#define TORIFY_OPT_CHUNKS 256u /* at most 16384 replies owed at once; more wait for theirs in connect */
+
+enum { TORIFY_OPT_FD_NONE = 0, TORIFY_OPT_FD_PENDING, TORIFY_OPT_FD_FAILED };
+
+struct torify_shim_opt {
+    /* [atomic] TORIFY_OPT_FD_* per fd: the one byte the interposed
+     * read/write calls test for every socket (one load, no lock); 1 MiB of
+     * .bss, of which only the pages of fd numbers in use are ever touched. */
+    _Atomic uint8_t flag[TORIFY_FD_MAX];
+    _Atomic int active;                   /* [atomic] fds flagged now (poll's fast path) */
+    void *_Atomic chunks[TORIFY_OPT_CHUNKS]; /* [atomic] struct opt_conn[TORIFY_OPT_CHUNK] each */
+    _Atomic unsigned hint;                /* [atomic] where the pool's next search starts */
+    _Atomic int is_tor;                   /* [atomic] auto's probe: TORIFY_PASS_UNKNOWN / _NO / _YES */
+};
+
 /* ---- the singleton ------------------------------------------------------ */
 
 struct torify_shim_state {
@@ -168,6 +192,9 @@ struct torify_shim_state {
 
     /* non-blocking connects: the pool, epoll bookkeeping, the helper thread */
     struct torify_shim_nb nb;
+
+    /* optimistic data: replies owed (shim/opt.h) */
+    struct torify_shim_opt opt;
 
     /* Are this process's datagram sockets made in the guard's sealed
      * network namespace?  The supervisor's answer to the question of

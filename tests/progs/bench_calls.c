@@ -10,6 +10,7 @@
  * from start-up (loader, library constructors, first-call resolution).
  */
 #include <netdb.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,29 @@ static int run_connect_unix(long n, const char *path)
     return 0;
 }
 
+/* read(2) of one byte from /dev/zero: the pass-through of read for an fd
+ * that owes no SOCKS reply (optimistic data, shim/opt_io.c). */
+static int run_read(long n)
+{
+    int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { perror("open"); return 1; }
+    char c;
+    for (long i = 0; i < n; i++)
+        if (read(fd, &c, 1) != 1) { perror("read"); close(fd); return 1; }
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s socket_close|getaddrinfo|connect_unix N [PATH]\n", argv[0]);
+        fprintf(stderr, "usage: %s socket_close|getaddrinfo|read|connect_unix N [PATH]\n", argv[0]);
         return 2;
     }
     long n = strtol(argv[2], NULL, 10);
     if (strcmp(argv[1], "socket_close") == 0) return run_socket_close(n);
     if (strcmp(argv[1], "getaddrinfo") == 0) return run_getaddrinfo(n);
+    if (strcmp(argv[1], "read") == 0) return run_read(n);
     if (strcmp(argv[1], "connect_unix") == 0 && argc > 3) return run_connect_unix(n, argv[3]);
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;

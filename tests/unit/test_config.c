@@ -666,9 +666,34 @@ static void test_pass_half_close_is_off_by_default_and_set_by_key_or_variable(vo
     assert_true(torify_config_env_known("TORIFY_PASS_HALF_CLOSE=1"));
 }
 
+static void test_optimistic_data_is_auto_on_or_off_from_key_or_variable(void **state)
+{
+    (void)state;
+    struct torify_config c;
+    char err[256] = "";
+    assert_int_equal(parse(&c, "", err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.optimistic, TORIFY_OPT_DEFAULT);
+    assert_int_equal(parse(&c, "OptimisticData auto\n", err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.optimistic, TORIFY_OPT_AUTO);
+    assert_int_equal(parse(&c, "OptimisticData ON\n", err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.optimistic, TORIFY_OPT_ON);
+    assert_int_equal(parse(&c, "OptimisticData off\n", err, sizeof err), TORIFY_OK);
+    assert_int_equal(c.optimistic, TORIFY_OPT_OFF);
+    assert_int_equal(parse(&c, "OptimisticData maybe\n", err, sizeof err), TORIFY_E_REFUSE_CONFIG);
+    assert_non_null(strstr(err, "OptimisticData"));
+    const char *env[] = { "TORIFY_OPTIMISTIC_DATA", "on", NULL };
+    assert_int_equal(parse(&c, "OptimisticData off\n", err, sizeof err), TORIFY_OK);
+    fake_env = env;
+    assert_int_equal(torify_config_apply_env(&c, env_lookup, err, sizeof err), TORIFY_OK);
+    fake_env = NULL;
+    assert_int_equal(c.optimistic, TORIFY_OPT_ON);
+    assert_true(torify_config_env_known("TORIFY_OPTIMISTIC_DATA=off"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_optimistic_data_is_auto_on_or_off_from_key_or_variable),
         cmocka_unit_test(test_pass_half_close_is_off_by_default_and_set_by_key_or_variable),
         cmocka_unit_test(test_defaults_are_the_documented_ones),
         cmocka_unit_test(test_resolve_through_tor_comes_from_key_or_variable_and_must_be_boolean),

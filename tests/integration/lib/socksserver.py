@@ -62,8 +62,15 @@ early lists (host, N) per answer: N bytes of data had arrived behind the
 request when the reply went out (optimistic data, tor proposal 181: a
 client must send none to a server that is not Tor).
 
-RESOLVE (0xF0) answers from the resolve table, then the map table;
-RESOLVE_PTR (0xF1) from the ptr table.  Unknown: host unreachable.
+RESOLVE (0xF0) answers from the resolve table, then the map table (an
+address resolves to itself, as Tor answers it: torify's OptimisticData
+auto takes such a server for Tor); RESOLVE_PTR (0xF1) from the ptr table.
+Unknown: host unreachable.  not_tor: both are "command not supported", as
+a SOCKS server that is not Tor answers (microsocks).
+
+Optimistic data: reply_gate holds the reply while early shows what the
+client sent behind its request meanwhile; mode error (reply_code) fails
+the reply after that, close-mid-reply ends the stream inside it.
 """
 
 import argparse
@@ -202,7 +209,7 @@ class SocksServer:
                  resolve=None, ptr=None, auth=None, reply_code=S5_GENERAL, slow_ms=20,
                  slow_base="virtual", record_file=None, allow_any_ip=False, idle_timeout=30.0,
                  hold_seconds=30.0, probe_pipeline=False, reply_delay_ms=0, reply_gate=None,
-                 end_on_eof=False):
+                 end_on_eof=False, not_tor=False):
         if mode not in MODES:
             raise ValueError("unknown mode %r (one of %s)" % (mode, ", ".join(MODES)))
         self.mode = mode
@@ -228,6 +235,7 @@ class SocksServer:
         self.reply_delay_ms = reply_delay_ms
         self.reply_gate = reply_gate
         self.end_on_eof = end_on_eof
+        self.not_tor = not_tor
         self.events = []
         self.early = []      # (host, bytes the client sent behind the request before the reply)
         self.requests = []
@@ -579,6 +587,10 @@ class SocksServer:
                 c.send(self._s4_reply(self.reply_code))
             return
         cmd, host, port = rec["cmd"], rec["host"], rec["port"]
+        if self.not_tor and cmd in (RESOLVE, RESOLVE_PTR):
+            # A plain SOCKS server knows no Tor extension (microsocks).
+            self._send_reply(c, self._reply(socks5, False, S5_CMD_UNSUPPORTED), socks5)
+            return
         if cmd == RESOLVE:
             addr = self._lookup_name(host)
             if addr is None:

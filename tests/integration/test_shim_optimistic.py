@@ -1,0 +1,335 @@
+"""Optimistic data (OptimisticData, shim/opt.h) against the scripted SOCKS
+server on loopback.
+
+The server holds its reply behind a gate (reply_gate) and counts what the
+client sent behind its request before the reply went out (early): with
+optimistic data the program's first bytes are there; without, nothing is.
+Failed replies (mode error), a stream that ends inside the reply
+(close-mid-reply) and readiness are seen through small Python programs
+with libtorify.so preloaded: Python's socket calls are libc's recv, send,
+poll, select.  The server answers Tor's RESOLVE of an address as Tor does,
+so OptimisticData auto takes it for Tor; not_tor makes it a plain SOCKS
+server (as microsocks), for which auto sends nothing early."""
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import util  # noqa: E402
+from lib.socksserver import SocksServer  # noqa: E402
+
+TARGET = "93.184.216.34"  # never reached: the scripted server answers itself
+
+# The program side, run under the shim.  argv[1] the case, argv[2:] args.
+CLIENT = r'''
+import errno, os, select, socket, sys
+case = sys.argv[1]
+T = ("93.184.216.34", 80)
+def line(*a):
+    print(*a, flush=True)
+def wait_go():
+    sys.stdin.readline()
+def err_name(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+if case == "order":
+    s = socket.create_connection(T)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    line("sent")
+    d = b""
+    while True:
+        x = s.recv(4096)
+        if not x:
+            break
+        d += x
+    line(repr(d[:16]), len(d))
+elif case == "fail":
+    s = socket.create_connection(T)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    line("sent")
+    wait_go()
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    ev = p.poll(10000)
+    line("poll", "ERR" if ev and ev[0][1] & select.POLLERR else "no-ERR")
+    for what in ("recv", "send", "read"):
+        try:
+            if what == "recv":
+                r = s.recv(100)
+            elif what == "send":
+                r = s.send(b"more")
+            else:
+                r = os.read(s.fileno(), 100)
+            line(what, "ok", repr(r))
+        except OSError as e:
+            line(what, err_name(e))
+elif case == "readiness":
+    s = socket.create_connection(T)
+    s.setblocking(False)
+    try:
+        s.recv(100)
+        line("recv", "data")
+    except BlockingIOError:
+        line("recv", "EAGAIN")
+    p = select.poll()
+    p.register(s, select.POLLIN | select.POLLOUT)
+    line("writable", bool(p.poll(10000)[0][1] & select.POLLOUT))
+    line("ready")
+    wait_go()  # the reply has gone out now, no data behind it
+    p.modify(s, select.POLLIN)
+    line("poll-after-reply", p.poll(0))
+    r, _, _ = select.select([s], [], [], 0)
+    line("select-after-reply", len(r))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    ev = p.poll(10000)
+    line("poll-after-request", bool(ev and ev[0][1] & select.POLLIN))
+    s.setblocking(True)
+    line(repr(s.recv(16)))
+elif case == "many":
+    n = int(sys.argv[2])
+    socks = [socket.create_connection(T) for _ in range(n)]
+    for i, s in enumerate(socks):
+        s.sendall(b"line%d\n" % i)
+    line("sent")
+    ok = 0
+    for i, s in enumerate(socks):
+        d = b""
+        while not d.endswith(b"\n"):
+            x = s.recv(100)
+            if not x:
+                break
+            d += x
+        ok += d == b"93.184.216.34:80 line%d\n" % i
+    line("ok", ok)
+elif case == "readfirst":
+    s = socket.create_connection((T[0], int(sys.argv[2])))
+    line("connected")
+    line(repr(s.recv(100)))
+elif case == "big":
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
+    s.connect((T[0], int(sys.argv[2])))
+    n = int(sys.argv[3])
+    data = b"x" * n
+    k = s.send(data, socket.MSG_DONTWAIT)  # what the socket takes at once, before the reply
+    line("first", k)
+    s.sendall(data[k:])
+    line("sent")
+    line(repr(s.recv(100)))
+'''
+
+
+class Case(util.TestCase):
+    def start_server(self, **kw):
+        self.gate = threading.Event()
+        srv = SocksServer(reply_gate=self.gate, **kw).start()
+        self.addCleanup(srv.stop)
+        self.addCleanup(self.gate.set)
+        return srv
+
+    def client(self, srv, case, *args, mode="on"):
+        env = util.shim_env(TORIFY_TOR_PORT=str(srv.port), TORIFY_TOR_ADDRESS="127.0.0.1",
+                            TORIFY_CONF_FILE="/dev/null", TORIFY_OPTIMISTIC_DATA=mode)
+        p = subprocess.Popen([sys.executable, "-c", CLIENT, case] + [str(a) for a in args], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(util.kill_proc, p)
+        return p
+
+    def read_line(self, p):
+        ln = p.stdout.readline()
+        if not ln:
+            self.fail("the program ended early: %s" % p.stderr.read()[-2000:])
+        return ln.strip()
+
+    def finish(self, p):
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, (out[-1000:], err[-2000:]))
+        return out.splitlines()
+
+
+class DataOrder(Case):
+    def check_order(self, mode, expect_early):
+        srv = self.start_server(mode="virtual")
+        p = self.client(srv, "order", mode=mode)
+        if expect_early:
+            # The program's write returned while the reply is held.
+            self.assertEqual(self.read_line(p), "sent")
+        srv.wait_requests(1)
+        self.gate.set()
+        out = self.finish(p)
+        self.assertTrue(out[-1].startswith("b'HTTP/1.0 200 OK"), out)  # no SOCKS byte in the data
+        self.assertEqual(len(srv.early), 1)
+        if expect_early:
+            self.assertEqual(srv.early[0][1], len(b"GET / HTTP/1.0\r\n\r\n"))
+        else:
+            self.assertEqual(srv.early[0][1], 0)
+        return srv
+
+    def test_first_bytes_follow_the_request_before_the_reply(self):
+        srv = self.check_order("on", True)
+        # Greeting, request and data: the server's very first read saw the
+        # greeting with the request behind it (one flight).
+        rec = srv.requests[0]
+        self.assertGreater(len(bytes.fromhex(rec["first_chunk"])), 3, rec)
+
+    def test_off_sends_nothing_before_the_reply(self):
+        self.check_order("off", False)
+
+    def test_auto_is_on_for_a_server_that_answers_as_tor(self):
+        # Not gated: auto's probe (a RESOLVE) is answered first; every
+        # answer is held 300 ms instead, so early data would be seen.
+        srv = self.start_server(mode="virtual", reply_delay_ms=300)
+        self.gate.set()
+        out = self.finish(self.client(srv, "order", mode="auto"))
+        self.assertTrue(out[-1].startswith("b'HTTP/1.0 200 OK"), out)
+        self.assertEqual([e for h, e in srv.early if h == TARGET], [len(b"GET / HTTP/1.0\r\n\r\n")])
+
+    def test_auto_is_off_for_a_server_that_is_not_tor(self):
+        srv = self.start_server(mode="virtual", not_tor=True)
+        self.gate.set()
+        p = self.client(srv, "order", mode="auto")
+        out = self.finish(p)
+        self.assertTrue(out[-1].startswith("b'HTTP/1.0 200 OK"), out)
+        connects = [e for h, e in srv.early if h == TARGET]
+        self.assertEqual(connects, [0])
+
+
+class Failure(Case):
+    def check_failure(self, code, name):
+        srv = self.start_server(mode="error", reply_code=code)
+        p = self.client(srv, "fail")
+        self.assertEqual(self.read_line(p), "sent")  # written before the reply
+        self.gate.set()
+        srv.wait_requests(1)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out = self.finish(p)
+        self.assertEqual(out, ["poll ERR", "recv " + name, "send " + name, "read " + name], out)
+        self.assertEqual(srv.early[0][1], len(b"GET / HTTP/1.0\r\n\r\n"))
+
+    def test_refused_reaches_read_write_and_poll(self):
+        self.check_failure(5, "ECONNREFUSED")
+
+    def test_host_unreachable_reaches_read_write_and_poll(self):
+        self.check_failure(4, "EHOSTUNREACH")
+
+    def test_eof_inside_the_reply_is_an_error_not_an_end(self):
+        srv = self.start_server(mode="close-mid-reply")
+        p = self.client(srv, "fail")
+        self.assertEqual(self.read_line(p), "sent")
+        self.gate.set()
+        srv.wait_requests(1)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out = self.finish(p)
+        self.assertEqual(out[:2], ["poll ERR", "recv EPROTO"], out)
+
+
+class Readiness(Case):
+    def test_the_reply_alone_is_not_readable(self):
+        srv = self.start_server(mode="virtual")
+        p = self.client(srv, "readiness")
+        self.assertEqual(self.read_line(p), "recv EAGAIN")   # reply owed, non-blocking
+        self.assertEqual(self.read_line(p), "writable True")  # may write at once
+        self.assertEqual(self.read_line(p), "ready")
+        self.gate.set()
+        deadline = time.monotonic() + 10
+        while ("reply", TARGET) not in srv.events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertIn(("reply", TARGET), srv.events)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out = self.finish(p)
+        self.assertEqual(out[:4], ["poll-after-reply []", "select-after-reply 0", "poll-after-request True",
+                                   repr(b"HTTP/1.0 200 OK\r")], out)
+
+
+class Programs(Case):
+    def test_many_connections(self):
+        srv = self.start_server(mode="echo")
+        n = 40
+        p = self.client(srv, "many", n)
+        self.assertEqual(self.read_line(p), "sent")
+        srv.wait_requests(n)
+        self.gate.set()
+        out = self.finish(p)
+        self.assertEqual(out[-1], "ok %d" % n)
+        self.assertEqual(sorted(e for _, e in srv.early), sorted(len(b"line%d\n" % i) for i in range(n)))
+
+    def target(self, handler):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(4)
+        ls.settimeout(10)
+        self.addCleanup(ls.close)
+
+        def run():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(10)
+                handler(c)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        return ls.getsockname()[1]
+
+    def test_a_program_that_reads_first_gets_the_greeting_only(self):
+        port = self.target(lambda c: c.sendall(b"220 hello\r\n"))
+        srv = self.start_server(mode="relay", map={TARGET: ("127.0.0.1", port)})
+        p = self.client(srv, "readfirst", port, mode="on")
+        self.assertEqual(self.read_line(p), "connected")
+        srv.wait_requests(1)
+        self.gate.set()
+        out = self.finish(p)
+        self.assertEqual(out[-1], repr(b"220 hello\r\n"))
+
+    def test_a_first_write_larger_than_the_socket_buffers(self):
+        n = 3 << 20
+
+        def sink(c):
+            got = 0
+            while got < n:
+                d = c.recv(1 << 16)
+                if not d:
+                    break
+                got += len(d)
+            c.sendall(b"got %d" % got)
+        port = self.target(sink)
+        srv = self.start_server(mode="relay", map={TARGET: ("127.0.0.1", port)})
+        p = self.client(srv, "big", port, n)
+        first = self.read_line(p).split()
+        self.assertEqual(first[0], "first")
+        self.assertLess(int(first[1]), n)  # the socket could not take it all at once
+        self.gate.set()
+        out = self.finish(p)
+        self.assertEqual(out[-1], repr(b"got %d" % n))
+        self.assertGreater(srv.early[0][1], 0, (srv.early, srv.requests))
+
+
+class Launcher(util.TestCase):
+    def test_options_set_the_mode_and_debug_says_so(self):
+        torify = util.need_file(self, util.build_path("torify"), "launcher")
+        with SocksServer(mode="virtual") as srv:
+            for opt, early in (("--optimistic", True), ("--no-optimistic", False)):
+                env = {k: v for k, v in os.environ.items() if not k.startswith(("TORIFY_", "TORSOCKS_"))}
+                env["TORIFY_CONF_FILE"] = "/dev/null"
+                prog = "import socket; s = socket.create_connection(('%s', 80)); " \
+                       "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(15))" % TARGET
+                r = util.run([torify, "--no-guard", "-d", "-P", str(srv.port), opt, sys.executable, "-c", prog],
+                             env=env, timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("b'HTTP/1.0 200 OK'", r.stdout)
+                self.assertEqual("optimistic data: the request" in r.stderr, early, r.stderr)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
