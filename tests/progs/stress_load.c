@@ -44,7 +44,7 @@
 static const char *dest_ip, *dest_port;
 static int n_names = 100;
 static size_t echo_len = 8; /* count: 1 */
-static volatile int stop_run;
+static atomic_int stop_run;
 static long warm_count;
 static atomic_long n_warm_done, n_warm_failed;
 static atomic_long n_ok, n_refused, n_other, n_echo;
