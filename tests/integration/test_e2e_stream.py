@@ -76,6 +76,49 @@ class HalfCloseThroughTor(tornet.Case):
                          "the reply came although the FIN went to Tor: the other tests prove nothing")
 
 
+class OptimisticDataThroughTor(tornet.Case):
+    """OptimisticData against real Tor: the page comes whole with the
+    program's request sent behind the SOCKS request (torify -d says so at
+    the connect and when it reads Tor's reply), and auto knows Tor."""
+
+    def curl(self, tool, onion, *opts, env=None):
+        if onion:
+            host, port = self.net.onion, 80
+        else:
+            host, port = self.net.unique_host(tool), self.net.web_port
+        path = self.net.unique_path(tool)
+        mark = self.net.mark()
+        url = "http://%s:%d%s" % (host, port, path)
+        r = self.torify(["-d"] + list(opts) + [self.need_cmd("curl"), "-s", "--max-time", "90", url], env=env,
+                        timeout=120)
+        self.assertEqual(r.returncode, 0, "curl failed: %s" % r.stderr[-1500:])
+        self.assertIn(self.net.marker, r.stdout, "%r; %s" % (r.stdout[:300], r.stderr[-800:]))
+        if onion:
+            self.assert_via_onion(mark, path, tool)
+        else:
+            self.assert_via_exit(mark, path, tool)
+        return r
+
+    def assert_optimistic(self, r):
+        self.assertIn("optimistic data: the request for", r.stderr, r.stderr[-1500:])
+        self.assertIn("Tor's reply for", r.stderr, r.stderr[-1500:])
+
+    def test_curl_through_an_exit(self):
+        self.assert_optimistic(self.curl("opt", False, "--optimistic"))
+
+    def test_curl_to_the_onion(self):
+        self.assert_optimistic(self.curl("opto", True, "--optimistic"))
+
+    def test_auto_takes_tor_for_tor(self):
+        r = self.curl("opta", False, env=self.env(TORIFY_OPTIMISTIC_DATA="auto"))
+        self.assertIn("answers as Tor: on", r.stderr, r.stderr[-1500:])
+        self.assert_optimistic(r)
+
+    def test_no_optimistic_waits_for_the_reply(self):
+        r = self.curl("optn", False, "--no-optimistic")
+        self.assertNotIn("optimistic data", r.stderr)
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
