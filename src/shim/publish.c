@@ -73,10 +73,15 @@ static struct torify_streamtab_slot *slot_for(int fd, bool create)
     return t ? &t->slot[fd] : NULL;
 }
 
-/* The sequence lock's writer side (core/streamtab.h). */
+/* The sequence lock's writer side (core/streamtab.h).  Writers of one slot
+ * never overlap: a slot is its fd number's, cleared before libc's close and
+ * written only after the kernel hands the number out again.  The acquire in
+ * write_begin makes that order visible to the memory model (and to
+ * ThreadSanitizer, which cannot see the kernel's): a writer's begin reads
+ * the previous writer's release in write_end. */
 static void write_begin(struct torify_streamtab_slot *s)
 {
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->seq, 1, memory_order_acq_rel);
     atomic_thread_fence(memory_order_release);
 }
 
@@ -109,7 +114,7 @@ void torify_pub_note(int fd, const struct torify_target *t)
 void torify_pub_forget(int fd)
 {
     struct torify_streamtab_slot *s = slot_for(fd, false);
-    if (s == NULL || !s->live)
+    if (s == NULL)
         return;
     write_begin(s);
     s->live = 0;
