@@ -46,6 +46,7 @@ static struct opt_conn *alloc_conn(uint32_t *gen)
         atomic_store_explicit(&torify_shim.opt.hint, i + 1, memory_order_relaxed);
         c->fd = -1;
         c->err = 0;
+        atomic_store(&c->err_taken, 0);
         c->what[0] = '\0';
         *gen = g;
         return c;
@@ -329,6 +330,18 @@ void torify_opt_after_write_error(int fd)
      * receive buffer by now. */
     int err = 0;
     errno = torify_opt_settle(fd, false, &err) == OPT_FAILED && err ? err : saved;
+}
+
+int torify_opt_take_error(int fd)
+{
+    int err = 0;
+    if (torify_opt_settle(fd, false, &err) != OPT_FAILED)
+        return 0;
+    uint32_t gen;
+    struct opt_conn *c = conn_of(fd, &gen);
+    if (!c || atomic_exchange(&c->err_taken, 1))
+        return 0;
+    return err ? err : ECONNREFUSED;
 }
 
 short torify_opt_poll_filter(int fd, short events, short rev)

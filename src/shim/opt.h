@@ -54,6 +54,7 @@ struct opt_conn {
     _Atomic int lock;           /* 1 while a thread reads the reply: the codec is one thread's */
     int fd;                     /* the program's fd number */
     int err;                    /* OPT_FAILED: the errno */
+    _Atomic int err_taken;      /* getsockopt(SO_ERROR) has reported err (once, as the kernel's) */
     dev_t dev;                  /* identity of the socket, to recognise a reused number */
     ino_t ino;
     int64_t deadline_ms;        /* the whole handshake (TORIFY_TOR_HANDSHAKE_MS) */
@@ -111,6 +112,13 @@ int torify_opt_before_write(int fd);
 /* After a write-type call on a flagged fd failed with errno: the SOCKS
  * failure's errno instead when that is why (EPIPE, ECONNRESET). */
 void torify_opt_after_write_error(int fd);
+
+/* getsockopt(SO_ERROR) on a flagged fd: reads what of the reply has
+ * arrived (no wait), then the failure's errno the first time it is asked
+ * for this socket, 0 after that (the kernel's SO_ERROR is read once too)
+ * and while the reply is owed or was a success.  Every read, write and
+ * poll keeps reporting the failure. */
+int torify_opt_take_error(int fd);
 
 /* poll's view of a flagged fd: rev as the kernel reported it for events;
  * the reply alone never makes it readable, a failure is POLLERR|POLLHUP. */

@@ -6,6 +6,9 @@
  * After a failure the program gets the errno of the SOCKS failure once
  * (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT...), then 0, like the kernel's
  * SO_ERROR.  Every other option, and untracked fds, go straight to libc.
+ * Optimistic data (shim/opt.h): a socket whose SOCKS reply failed reports
+ * that errno the same way, once, also when the failed reply has arrived
+ * but nothing has read it yet (torify_opt_take_error reads it first).
  */
 #include <errno.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 #include "shim/state.h"
 #include "shim/nb.h"
+#include "shim/opt.h"
 #include "shim/real.h"
 
 
@@ -46,6 +50,14 @@ __attribute__((noinline)) static int so_error_tracked(torify_getsockopt_fn real,
     const int level = SOL_SOCKET, name = SO_ERROR;
     if (!val || !len || *len < (socklen_t)sizeof(int))
         return real(fd, level, name, val, len);
+    if (torify_opt_flagged(fd)) {
+        /* Optimistic data: the reply's failure is this socket's error
+         * (the kernel's is 0: connect to Tor succeeded). */
+        int v = torify_opt_take_error(fd);
+        memcpy(val, &v, sizeof v);
+        *len = sizeof v;
+        return 0;
+    }
     enum nb_phase ph;
     struct nb_conn *c = torify_nb_get(fd, &ph);
     if (!c)

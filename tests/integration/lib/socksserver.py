@@ -98,6 +98,10 @@ MODES = ("relay", "virtual", "echo", "error", "no-method", "bad-method", "wrong-
 TRAILER = b"TRAILING-APPLICATION-DATA-" * 40  # 1040 bytes sent after the reply in "oversized"
 
 
+# take_ready's bound on the data read behind a request before the reply.
+EARLY_MAX = 1 << 20
+
+
 def _readable(socks, timeout):
     """The sockets of socks that are readable (or closed) within timeout
     seconds.  poll(), not select(): a stress test may push fds past 1024."""
@@ -147,15 +151,28 @@ class _Conn:
         raise _Closed("stopping")
 
     def take_ready(self):
-        """Read what has arrived without waiting; returns how many bytes the
-        buffer holds then (data sent behind the request)."""
-        while _readable([self.sock], 0):
+        """Read what has arrived without waiting, at most EARLY_MAX bytes;
+        returns how many bytes the buffer holds then (data sent behind the
+        request).  Bounded: a client still writing (a first write of many
+        MiB, blocked until the reply comes) would otherwise keep this loop
+        reading and the reply unsent for as long as it writes, and every
+        `buf += data` copies the whole buffer again (quadratic) — at 32 MiB
+        that outlasted the relay target's accept and the transfer hung.
+        Tor too answers from what its buffer holds, not from the whole
+        stream."""
+        chunks = []
+        got = len(self.buf)
+        while got < EARLY_MAX and _readable([self.sock], 0):
             try:
-                data = self.sock.recv(65536)
+                data = self.sock.recv(min(65536, EARLY_MAX - got))
             except OSError:
                 break
             if not data:
                 break
+            chunks.append(data)
+            got += len(data)
+        if chunks:
+            data = b"".join(chunks)
             self.buf += data
             self.raw += data
         return len(self.buf)
