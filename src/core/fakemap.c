@@ -481,7 +481,7 @@ static int make_memfd(size_t len)
     if (fd < 0)
         return -1;
     if (ftruncate(fd, (off_t)len) != 0 ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+        torify_sys_fcntl_int(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
         torify_sys_close(fd);
         return -1;
     }
@@ -555,7 +555,7 @@ torify_err torify_fakemap_attach(struct torify_fakemap **out, int fd, uint64_t i
         st.st_size < 0 || (uint64_t)st.st_size != m->map_len)
         goto fail;
 #ifdef F_GET_SEALS
-    int seals = fcntl(fd, F_GET_SEALS);
+    int seals = torify_sys_fcntl_int(fd, F_GET_SEALS, 0);
     int need = F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL;
     if (seals < 0 || (seals & need) != need)
         goto fail;
@@ -598,7 +598,7 @@ int torify_fakemap_export(struct torify_fakemap *m, int min_fd, uint64_t *ino)
     struct stat st;
     if (fstat(m->fd, &st) != 0)
         return -1;
-    int nfd = fcntl(m->fd, F_DUPFD, min_fd); /* no FD_CLOEXEC: it must survive exec */
+    int nfd = torify_sys_fcntl_int(m->fd, F_DUPFD, min_fd); /* no FD_CLOEXEC: it must survive exec */
     if (nfd < 0)
         return -1;
     torify_sys_close(m->fd);

@@ -11,7 +11,7 @@
  *    handler.  Core therefore makes those calls here, with the kernel's
  *    system-call instruction: no libc symbol is involved, so neither the
  *    shim nor any other preloaded library can interpose them.  Everything
- *    else core calls (open, read, write, mmap, fcntl...) is never
+ *    else core calls (open, mmap...) is never
  *    interposed; tests/integration/test_tree.py checks it.
  *  - socket(AF_UNIX) is in every program's hot path and must cost about
  *    what libc's own wrapper costs (shim/socket.c).
@@ -125,6 +125,14 @@ static inline ssize_t torify_sys_read(int fd, void *buf, size_t n)
 static inline ssize_t torify_sys_write(int fd, const void *buf, size_t n)
 {
     return (ssize_t)torify_sys(SYS_write, fd, (long)buf, (long)n, 0, 0, 0);
+}
+
+/* fcntl(2) with an int argument on core's own fds (the fake map's memfd:
+ * seals, F_DUPFD): fcntl is interposed too (shim/dup.c, for copies of a
+ * socket whose SOCKS reply is owed).  -1/errno or the result. */
+static inline int torify_sys_fcntl_int(int fd, int cmd, int arg)
+{
+    return (int)torify_sys(SYS_fcntl, fd, cmd, arg, 0, 0, 0);
 }
 
 /* futex(2) on a word shared between processes.  -1/errno or the result. */

@@ -47,6 +47,7 @@ static struct opt_conn *alloc_conn(uint32_t *gen)
         c->fd = -1;
         c->err = 0;
         atomic_store(&c->err_taken, 0);
+        atomic_store(&c->refs, 1);
         c->what[0] = '\0';
         *gen = g;
         return c;
@@ -184,14 +185,16 @@ static void unlock(struct opt_conn *c)
 }
 
 /* Record the failure; the socket is shut down both ways so no byte of the
- * program's leaves on it after all (Tor has closed it anyway). */
-static enum opt_phase fail(struct opt_conn *c, uint32_t gen, torify_err e, int sys_errno)
+ * program's leaves on it after all (Tor has closed it anyway).  fd: the
+ * number being read (the connected one or a copy: the same socket); the
+ * other copies' flags are brought up to date by their next settle. */
+static enum opt_phase fail(struct opt_conn *c, int fd, uint32_t gen, torify_err e, int sys_errno)
 {
     c->err = e == TORIFY_E_IO && sys_errno ? sys_errno : torify_err_errno(e);
     uint64_t w = mk_gs(gen, OPT_PENDING);
     atomic_compare_exchange_strong(&c->gs, &w, mk_gs(gen, OPT_FAILED));
-    set_flag(c->fd, TORIFY_OPT_FD_FAILED);
-    (void)torify_sys_shutdown(c->fd, SHUT_RDWR);
+    set_flag(fd, TORIFY_OPT_FD_FAILED);
+    (void)torify_sys_shutdown(fd, SHUT_RDWR);
     torify_log(TORIFY_LOG_NOTICE, "connect to %s through Tor failed (%s), after the program could write", c->what,
                torify_strerror(e));
     return OPT_FAILED;
@@ -199,48 +202,48 @@ static enum opt_phase fail(struct opt_conn *c, uint32_t gen, torify_err e, int s
 
 /* One pass: what has arrived of the reply, never a byte more (the codec
  * asks at most for what the reply still lacks).  Called with c locked. */
-static enum opt_phase advance(struct opt_conn *c, uint32_t gen)
+static enum opt_phase advance(struct opt_conn *c, int fd, uint32_t gen)
 {
     recv_fn rcv = REAL(RECV, recv_fn);
     if (!rcv)
-        return fail(c, gen, TORIFY_E_IO, ENOSYS);
+        return fail(c, fd, gen, TORIFY_E_IO, ENOSYS);
     for (;;) {
         enum torify_socks_want w = torify_socks_want(&c->codec);
         if (w == TORIFY_SOCKS_DONE) {
             uint64_t g = mk_gs(gen, OPT_PENDING);
             atomic_compare_exchange_strong(&c->gs, &g, mk_gs(gen, OPT_DONE));
-            set_flag(c->fd, TORIFY_OPT_FD_NONE);
+            set_flag(fd, TORIFY_OPT_FD_NONE);
             torify_log(TORIFY_LOG_DEBUG, "optimistic data: Tor's reply for %s read", c->what);
             return OPT_DONE;
         }
         if (w != TORIFY_SOCKS_WANT_READ)
-            return fail(c, gen, torify_socks_error(&c->codec), 0);
+            return fail(c, fd, gen, torify_socks_error(&c->codec), 0);
         uint8_t buf[sizeof c->codec.in];
         size_t need = torify_socks_need(&c->codec);
         if (need > sizeof buf)
             need = sizeof buf;
-        ssize_t r = rcv(c->fd, buf, need, MSG_DONTWAIT);
+        ssize_t r = rcv(fd, buf, need, MSG_DONTWAIT);
         if (r > 0) {
             size_t used = 0;
             torify_err fe = torify_socks_feed(&c->codec, buf, (size_t)r, &used);
             if (fe != TORIFY_OK)
-                return fail(c, gen, fe, 0);
+                return fail(c, fd, gen, fe, 0);
             continue;
         }
         if (r == 0) {
             (void)torify_socks_eof(&c->codec);
-            return fail(c, gen, TORIFY_E_PROTO_TRUNCATED, 0);
+            return fail(c, fd, gen, TORIFY_E_PROTO_TRUNCATED, 0);
         }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             if (torify_now_ms() >= c->deadline_ms)
-                return fail(c, gen, TORIFY_E_TIMEOUT, 0);
+                return fail(c, fd, gen, TORIFY_E_TIMEOUT, 0);
             return OPT_PENDING;
         }
         if (errno == ECONNRESET || errno == EPIPE)
-            return fail(c, gen, TORIFY_E_PROTO_TRUNCATED, 0);
-        return fail(c, gen, TORIFY_E_IO, errno);
+            return fail(c, fd, gen, TORIFY_E_PROTO_TRUNCATED, 0);
+        return fail(c, fd, gen, TORIFY_E_IO, errno);
     }
 }
 
@@ -256,11 +259,15 @@ enum opt_phase torify_opt_settle(int fd, bool wait, int *err)
         }
         enum opt_phase ph = phase_of(atomic_load(&c->gs));
         if (ph == OPT_FAILED) {
+            /* Perhaps read through a copy (dup): this number shows it too. */
+            set_flag(fd, TORIFY_OPT_FD_FAILED);
             *err = c->err;
             return OPT_FAILED;
         }
-        if (ph != OPT_PENDING)
+        if (ph != OPT_PENDING) {
+            set_flag(fd, TORIFY_OPT_FD_NONE); /* read through a copy */
             return OPT_DONE;
+        }
         struct stat st;
         if (fstat(fd, &st) != 0 || st.st_dev != c->dev || st.st_ino != c->ino) {
             /* dup2 over it, close_range...: the number names another
@@ -270,7 +277,7 @@ enum opt_phase torify_opt_settle(int fd, bool wait, int *err)
         }
         if (try_lock(c)) {
             if (gen_of(atomic_load(&c->gs)) == gen) {
-                ph = advance(c, gen);
+                ph = advance(c, fd, gen);
                 if (ph == OPT_FAILED)
                     *err = c->err;
             }
@@ -368,8 +375,12 @@ short torify_opt_poll_filter(int fd, short events, short rev)
 void torify_opt_release_from_record(int fd, struct opt_conn *c, uint32_t gen)
 {
     uint64_t w = atomic_load(&c->gs);
-    if (gen_of(w) == gen && c->fd == fd)
-        set_flag(fd, TORIFY_OPT_FD_NONE);
+    if (gen_of(w) != gen)
+        return;
+    set_flag(fd, TORIFY_OPT_FD_NONE);
+    /* A copy (dup) still holds it: the socket lives on there. */
+    if (atomic_fetch_sub(&c->refs, 1) > 1)
+        return;
     /* A reader holding the lock works on a socket being closed under it:
      * let it finish with the codec before the object may be reused (it
      * never waits while holding the lock). */
@@ -383,9 +394,9 @@ int torify_opt_wait_unrecorded(struct opt_conn *c, uint32_t gen)
     enum opt_phase ph;
     while (atomic_exchange(&c->lock, 1))
         sched_yield();
-    while ((ph = advance(c, gen)) == OPT_PENDING)
+    while ((ph = advance(c, c->fd, gen)) == OPT_PENDING)
         if (wait_fd(c->fd, POLLIN, c->deadline_ms) < 0)
-            ph = fail(c, gen, TORIFY_E_IO, errno);
+            ph = fail(c, c->fd, gen, TORIFY_E_IO, errno);
     int err = c->err;
     set_flag(c->fd, TORIFY_OPT_FD_NONE);
     unlock(c);
@@ -395,4 +406,67 @@ int torify_opt_wait_unrecorded(struct opt_conn *c, uint32_t gen)
         return -1;
     }
     return 0;
+}
+
+/* ---- copies: dup, fork, exec, SCM_RIGHTS ------------------------------------------ */
+
+void torify_opt_copy(int from, int to)
+{
+    if (from == to || !torify_opt_flagged(from))
+        return;
+    struct torify_fd_rec rec;
+    uint32_t gen;
+    struct opt_conn *c = conn_of(from, &gen);
+    if (!c || !torify_fd_get(from, &rec)) {
+        set_flag(from, TORIFY_OPT_FD_NONE);
+        return;
+    }
+    /* from's record holds a reference, so c stays this generation. */
+    atomic_fetch_add(&c->refs, 1);
+    struct torify_fd_rec copy;
+    memset(&copy, 0, sizeof copy);
+    copy.state = TORIFY_FD_CONNECTED;
+    copy.fake_slot = TORIFY_FAKEMAP_NO_SLOT; /* from's record holds the name */
+    copy.peer = rec.peer;
+    copy.peer_len = rec.peer_len;
+    copy.target = rec.target;
+    copy.opt = c;
+    copy.opt_gen = gen;
+    if (!torify_fd_set(to, &copy)) {
+        /* No record for the copy: no reply may be owed on it. */
+        (void)atomic_fetch_sub(&c->refs, 1);
+        int err;
+        (void)torify_opt_settle(from, true, &err);
+        return;
+    }
+    enum opt_phase ph = phase_of(atomic_load(&c->gs));
+    set_flag(to, ph == OPT_FAILED ? TORIFY_OPT_FD_FAILED : ph == OPT_PENDING ? TORIFY_OPT_FD_PENDING
+                                                                             : TORIFY_OPT_FD_NONE);
+}
+
+void torify_opt_settle_all(bool skip_cloexec)
+{
+    if (!torify_opt_some_flagged())
+        return;
+    int saved = errno;
+    /* Flagged fds have records: walk the bitmap's set bits. */
+    for (unsigned w = 0; w < TORIFY_FD_MAX / 64; w++) {
+        uint64_t bits = atomic_load_explicit(&torify_shim.fd_bits[w], memory_order_acquire);
+        while (bits) {
+            int fd = (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+            bits &= bits - 1;
+            if (!torify_opt_flagged(fd))
+                continue;
+            if (skip_cloexec) {
+                int fl = fcntl(fd, F_GETFD);
+                if (fl >= 0 && (fl & FD_CLOEXEC))
+                    continue;
+            }
+            int err;
+            (void)torify_opt_settle(fd, true, &err);
+        }
+        if (!torify_opt_some_flagged())
+            break;
+    }
+    errno = saved;
 }

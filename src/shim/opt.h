@@ -56,6 +56,7 @@ struct opt_conn {
     int fd;                     /* the program's fd number */
     int err;                    /* OPT_FAILED: the errno */
     _Atomic int err_taken;      /* getsockopt(SO_ERROR) has reported err (once, as the kernel's) */
+    _Atomic int refs;           /* fd records holding it: the connected fd and its copies (dup) */
     dev_t dev;                  /* identity of the socket, to recognise a reused number */
     ino_t ino;
     int64_t deadline_ms;        /* the whole handshake (TORIFY_TOR_HANDSHAKE_MS) */
@@ -150,6 +151,22 @@ void torify_opt_after_write_error(int fd);
  * and while the reply is owed or was a success.  Every read, write and
  * poll keeps reporting the failure. */
 int torify_opt_take_error(int fd);
+
+/* dup/dup2/dup3/fcntl(F_DUPFD) made to a copy of from (shim/dup.c):
+ * when from owes a reply or carries a failed one, to shares it (the same
+ * connection object, one more reference): a read on either number reads
+ * the reply first, a failure shows on both.  Without a record for to, the
+ * reply is read now (waiting, up to the handshake's deadline). */
+void torify_opt_copy(int from, int to);
+
+/* Before the socket leaves this process's control (fork, exec,
+ * SCM_RIGHTS): read every owed reply now, waiting up to each handshake's
+ * deadline, so no other process ever reads reply bytes as data.  A reply
+ * that fails (or times out) leaves the socket failed and shut down: the
+ * other process sees its end, this one the errno.  torify_opt_settle_all:
+ * every flagged fd (all: whether it is close-on-exec or not when
+ * !skip_cloexec). */
+void torify_opt_settle_all(bool skip_cloexec);
 
 /* poll's view of a flagged fd: rev as the kernel reported it for events;
  * the reply alone never makes it readable, a failure is POLLERR|POLLHUP. */

@@ -61,6 +61,8 @@ static const char *const real_names[TORIFY_REAL__COUNT] = {
     [TORIFY_REAL_RECVMMSG] = "recvmmsg",
     [TORIFY_REAL_SPLICE] = "splice",
     [TORIFY_REAL_SENDFILE] = "sendfile",
+    [TORIFY_REAL_POSIX_SPAWN] = "posix_spawn",
+    [TORIFY_REAL_POSIX_SPAWNP] = "posix_spawnp",
 };
 
 void *torify_real_resolve(enum torify_real_id id)

@@ -76,6 +76,10 @@ enum torify_real_id {
     TORIFY_REAL_RECVMMSG,
     TORIFY_REAL_SPLICE,
     TORIFY_REAL_SENDFILE,
+    /* a socket that owes its reply crossing into another program
+     * (shim/exec.c; dup and exec themselves never need dlsym: shim/dup.c) */
+    TORIFY_REAL_POSIX_SPAWN,
+    TORIFY_REAL_POSIX_SPAWNP,
     TORIFY_REAL__COUNT
 };
 

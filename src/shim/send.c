@@ -18,6 +18,7 @@
  * shim does not see (the kernel guard refuses the flag, guard/filter.c).
  */
 #include <errno.h>
+#include <string.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
@@ -104,6 +105,27 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
     return f(fd, buf, n, flags, dest, len);
 }
 
+/* fds passed with SCM_RIGHTS leave for another process, which has no
+ * torify state for them: an owed SOCKS reply (optimistic data) is read
+ * first, waiting up to its deadline; on failure the socket goes shut down
+ * (the receiver reads its end, this process keeps the errno). */
+__attribute__((noinline)) static void settle_passed(const struct msghdr *msg)
+{
+    if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int pfd, err;
+            memcpy(&pfd, CMSG_DATA(c) + i * sizeof(int), sizeof pfd);
+            if (torify_opt_flagged(pfd))
+                (void)torify_opt_settle(pfd, true, &err);
+        }
+    }
+}
+
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     torify_sendmsg_fn f = REAL(SENDMSG, torify_sendmsg_fn);
@@ -120,6 +142,8 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     if (msg && ip_dest(msg->msg_name, msg->msg_namelen) &&
         check("sendmsg", fd, flags, msg->msg_name, msg->msg_namelen) != TORIFY_OK)
         return -1;
+    if (__builtin_expect(torify_opt_some_flagged(), 0))
+        settle_passed(msg);
     if (torify_opt_flagged(fd)) {
         int of = owed_flags(fd, flags);
         return of == -1 ? -1 : owed_done(fd, f(fd, msg, of));
@@ -138,6 +162,8 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
         if (ip_dest(m->msg_name, m->msg_namelen) && check("sendmmsg", fd, flags, m->msg_name, m->msg_namelen) != TORIFY_OK)
             return -1;
     }
+    for (unsigned int i = 0; vec && i < vlen && torify_opt_some_flagged(); i++)
+        settle_passed(&vec[i].msg_hdr);
     if (torify_opt_flagged(fd)) {
         int of = owed_flags(fd, flags);
         return of == -1 ? -1 : (int)owed_done(fd, f(fd, vec, vlen, of));

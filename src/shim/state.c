@@ -50,10 +50,19 @@ static void after_fork_child(void)
     torify_explain_after_fork_child();
 }
 
+/* In the parent, before fork(): every SOCKS reply still owed (optimistic
+ * data, shim/opt.h) is read now, waiting up to its handshake's deadline, so
+ * that parent and child never race for the reply and neither reads its
+ * bytes as data; after it both hold a plain (or a failed) socket. */
+static void before_fork(void)
+{
+    torify_opt_settle_all(false);
+}
+
 static void fork_register(void)
 {
     atomic_store_explicit(&torify_shim.pid, getpid(), memory_order_relaxed);
-    (void)pthread_atfork(NULL, NULL, after_fork_child);
+    (void)pthread_atfork(before_fork, NULL, after_fork_child);
 }
 
 void torify_shim_fork_init(void)

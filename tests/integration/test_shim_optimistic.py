@@ -87,6 +87,45 @@ elif case == "soerror":
         line("recv", "ok")
     except OSError as e:
         line("recv", err_name(e))
+elif case == "copy":
+    how = sys.argv[2]
+    s = socket.create_connection(T)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    fd = s.fileno()
+    line("sent")
+    def show(what, f, n=16):
+        try:
+            line(what, repr(os.read(f, n)))
+        except OSError as e:
+            line(what, err_name(e))
+    if how in ("dup", "dup2", "dup3", "fcntl"):
+        if how == "dup":
+            c = os.dup(fd)  # Python: fcntl(F_DUPFD_CLOEXEC)
+        elif how == "fcntl":
+            import fcntl
+            c = fcntl.fcntl(fd, fcntl.F_DUPFD, 50)
+        else:
+            c = 60
+            os.dup2(fd, c, inheritable=(how == "dup2"))  # dup2, or dup3 with O_CLOEXEC
+        show("copy", c)
+        show("orig", fd, 100)
+    elif how == "fork":
+        pid = os.fork()  # before it returns the reply is read (fork handler)
+        if pid == 0:
+            show("child", fd)
+            os._exit(0)
+        _, st = os.waitpid(pid, 0)
+        line("child-exit", st)
+        show("parent", fd, 100)  # both processes read: neither owes the reply any more
+    elif how == "exec":
+        os.set_inheritable(fd, True)
+        code = "import os, sys; print('exec', repr(os.read(int(sys.argv[1]), 16)), flush=True)"
+        os.execv(sys.executable, [sys.executable, "-c", code, str(fd)])
+    elif how == "scm":
+        a, b = socket.socketpair()
+        socket.send_fds(a, [b"x"], [fd])  # sendmsg(SCM_RIGHTS)
+        _, fds, _, _ = socket.recv_fds(b, 1, 1)
+        show("passed", fds[0])
 elif case == "readiness":
     s = socket.create_connection(T)
     s.setblocking(False)
@@ -270,6 +309,43 @@ class Failure(Case):
         p.stdin.flush()
         out = self.finish(p)
         self.assertEqual(out[:2], ["poll ERR", "recv EPROTO"], out)
+
+
+class Copies(Case):
+    """A pending socket copied (dup...), inherited (fork, exec) or passed
+    (SCM_RIGHTS): no copy ever reads the reply's bytes as data."""
+
+    def run_copy(self, how, mode="virtual", code=5):
+        srv = self.start_server(mode=mode, reply_code=code)
+        p = self.client(srv, "copy", how)
+        self.assertEqual(self.read_line(p), "sent")  # written before the reply
+        srv.wait_requests(1)
+        self.gate.set()
+        return self.finish(p)
+
+    def test_dup_shares_the_owed_reply(self):
+        for how in ("dup", "dup2", "dup3", "fcntl"):
+            with self.subTest(how=how):
+                out = self.run_copy(how)
+                self.assertEqual(out[0], "copy " + repr(b"HTTP/1.0 200 OK\r"), out)
+                self.assertTrue(out[1].startswith("orig b'\\nContent-"), out)
+
+    def test_a_failed_reply_shows_on_both_numbers(self):
+        out = self.run_copy("dup", mode="error", code=5)
+        self.assertEqual(out, ["copy ECONNREFUSED", "orig ECONNREFUSED"], out)
+
+    def test_fork_reads_the_reply_first(self):
+        out = self.run_copy("fork")
+        self.assertEqual(out[:2], ["child " + repr(b"HTTP/1.0 200 OK\r"), "child-exit 0"], out)
+        self.assertTrue(out[2].startswith("parent b'\\nContent-"), out)
+
+    def test_exec_reads_the_reply_first(self):
+        out = self.run_copy("exec")
+        self.assertEqual(out, ["exec " + repr(b"HTTP/1.0 200 OK\r")], out)
+
+    def test_scm_rights_reads_the_reply_first(self):
+        out = self.run_copy("scm")
+        self.assertEqual(out, ["passed " + repr(b"HTTP/1.0 200 OK\r")], out)
 
 
 class Readiness(Case):
