@@ -35,9 +35,12 @@ extern int __fcntl(int fd, int cmd, ...);
 #error "shim/dup.c: fcntl needs libc's own entry point (glibc's __fcntl)"
 #endif
 
+/* (pid 0: no fork handler yet, so no vfork child of ours either: connect
+ * registers it before any socket is flagged.) */
 static bool in_vfork_child(void)
 {
-    return getpid() != atomic_load_explicit(&torify_shim.pid, memory_order_relaxed);
+    pid_t pid = atomic_load_explicit(&torify_shim.pid, memory_order_relaxed);
+    return pid != 0 && getpid() != pid;
 }
 
 /* After from was copied to to (to >= 0, the call succeeded). */

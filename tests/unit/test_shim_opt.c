@@ -1,7 +1,8 @@
 /* Optimistic data's reply state machine (shim/opt.c) over a socketpair:
  * the request goes out whole at begin; the reply, fed in pieces, keeps the
  * socket pending until complete and never takes a byte behind it; a failed
- * reply is the mapped errno for every later call; close lets go. */
+ * reply is the mapped errno for every later call; close lets go; a dup'ed
+ * copy owes the same reply. */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -115,6 +116,52 @@ static void test_poll_sees_no_data_in_the_reply_alone(void **state)
     done(fd);
 }
 
+/* dup (shim/dup.c) of a pending socket: the copy owes the same reply and
+ * keeps it owed when the original is closed first. */
+static void test_a_copy_shares_the_reply_and_outlives_the_original(void **state)
+{
+    (void)state;
+    int fd = armed();
+    int c2 = dup(fd);
+    assert_true(c2 >= 0);
+    assert_true(torify_opt_flagged(c2));
+    torify_fd_clear(fd);
+    close(fd);
+    assert_true(torify_opt_flagged(c2));
+    int err = 0;
+    assert_int_equal(torify_opt_settle(c2, false, &err), OPT_PENDING);
+    assert_int_equal(send(peer, "\x05\x00\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00" "DATA", 16, 0), 16);
+    assert_int_equal(torify_opt_settle(c2, false, &err), OPT_DONE);
+    assert_false(torify_opt_flagged(c2));
+    char b[8];
+    assert_int_equal(recv(c2, b, sizeof b, MSG_DONTWAIT), 4);
+    assert_memory_equal(b, "DATA", 4);
+    done(c2);
+}
+
+/* A failure read through one number is the other's too; SO_ERROR reports
+ * it once for the socket, whichever number asks. */
+static void test_a_failure_read_through_one_number_shows_on_the_other(void **state)
+{
+    (void)state;
+    int fd = armed();
+    int c2 = dup(fd);
+    assert_true(c2 >= 0);
+    assert_int_equal(send(peer, "\x05\x00\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00", 12, 0), 12);
+    errno = 0;
+    assert_int_equal(torify_opt_before_read(c2, true), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    errno = 0;
+    assert_int_equal(torify_opt_before_read(fd, true), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_true(torify_opt_poll_filter(fd, POLLIN, POLLIN) & POLLERR);
+    assert_int_equal(torify_opt_take_error(fd), ECONNREFUSED);
+    assert_int_equal(torify_opt_take_error(c2), 0);
+    torify_fd_clear(c2);
+    close(c2);
+    done(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +169,8 @@ int main(void)
         cmocka_unit_test(test_failed_reply_is_the_errno_every_time),
         cmocka_unit_test(test_end_inside_the_reply_is_an_error),
         cmocka_unit_test(test_poll_sees_no_data_in_the_reply_alone),
+        cmocka_unit_test(test_a_copy_shares_the_reply_and_outlives_the_original),
+        cmocka_unit_test(test_a_failure_read_through_one_number_shows_on_the_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
