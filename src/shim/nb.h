@@ -80,6 +80,7 @@ struct nb_conn {
     bool finished;
     uint32_t interest;
     struct nb_conn *next;
+    unsigned slot;            /* its index in the pool (nb_conn.c: the lowest free one is reused first) */
     struct nb_reg regs[NB_REGS];
     char what[300];           /* the target, for log lines */
     struct torify_socks codec;

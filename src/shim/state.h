@@ -131,7 +131,7 @@ struct torify_shim_nb {
     _Atomic int active;            /* [atomic] connections the helper drives in this process;
                                       0 lets poll and select take their untouched fast path */
     void *_Atomic chunks[TORIFY_NB_CHUNKS]; /* [atomic] the pool (nb_conn.c): struct nb_conn[TORIFY_NB_CHUNK] each */
-    _Atomic unsigned hint;         /* [atomic] where the pool's next search starts */
+    _Atomic unsigned hint;         /* [atomic] where the pool's next search starts: at or below its lowest free object (nb_conn.c) */
     _Atomic int pre_epfd[TORIFY_NB_PRE_MAX]; /* [atomic] epfd + 1 of the last ADD of an untracked fd */
 
     pthread_mutex_t helper_lock;

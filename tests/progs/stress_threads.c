@@ -13,7 +13,9 @@
  * helper thread): connect, poll for POLLOUT, SO_ERROR, then the echo; every
  * 10th connection is closed right after connect, mid-handshake.  The
  * process's open fds are counted before and after: none may be left over
- * ("stat fds_leaked").
+ * ("stat fds_leaked"), and its resident set before and after ("stat
+ * rss_start_kb", "stat rss_end_kb": the shim's pool of connection objects
+ * must grow with the connects in flight, not with the connects made).
  */
 #include "stress_common.h"
 
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
         if (connect_nonblock("warmup.threads.test", AF_INET, "warmup", false) != 0)
             return 1;
         fds_before = count_fds();
+        printf("stat rss_start_kb %ld\n", stress_rss_kb());
     }
     pthread_t *th = calloc((size_t)threads, sizeof *th);
     if (!th || pthread_barrier_init(&start, NULL, (unsigned)threads + 1) != 0)
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
         int leaked = 0;
         for (int tries = 0; tries < 100 && (leaked = count_fds() - fds_before) > 0; tries++)
             usleep(50000);
-        printf("stat fds_leaked %d\n", leaked);
+        printf("stat fds_leaked %d\nstat rss_end_kb %ld\n", leaked, stress_rss_kb());
         if (leaked != 0)
             return 1;
     }
