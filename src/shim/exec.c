@@ -54,22 +54,26 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     return (int)torify_sys(SYS_execveat, fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
 }
 
-EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+/* posix_spawn and posix_spawnp: libc's, after every owed reply is read
+ * (the file actions may dup any fd into the child). */
+static int spawn_settled(enum torify_real_id id, pid_t *pid, const char *what, const posix_spawn_file_actions_t *fa,
+                         const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    spawn_fn f = REAL(POSIX_SPAWN, spawn_fn);
+    spawn_fn f = (spawn_fn)torify_real(id);
     if (!f)
         return errno;
     SETTLE(false);
-    return f(pid, path, fa, attr, argv, envp);
+    return f(pid, what, fa, attr, argv, envp);
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn_settled(TORIFY_REAL_POSIX_SPAWN, pid, path, fa, attr, argv, envp);
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                         const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    spawn_fn f = REAL(POSIX_SPAWNP, spawn_fn);
-    if (!f)
-        return errno;
-    SETTLE(false);
-    return f(pid, file, fa, attr, argv, envp);
+    return spawn_settled(TORIFY_REAL_POSIX_SPAWNP, pid, file, fa, attr, argv, envp);
 }

@@ -36,7 +36,7 @@ typedef int (*pselect_fn)(int, fd_set *, fd_set *, fd_set *, const struct timesp
  * (optimistic data, shim/opt.h). */
 static inline bool nb_any(void)
 {
-    return atomic_load_explicit(&torify_shim.nb.active, memory_order_acquire) > 0 || torify_opt_any();
+    return atomic_load_explicit(&torify_shim.nb.active, memory_order_acquire) > 0 || torify_opt_some_flagged();
 }
 
 static int real_ppoll(struct pollfd *f, nfds_t n, const struct timespec *t, const sigset_t *m)

@@ -102,12 +102,6 @@ static inline bool torify_opt_flagged(int fd)
            atomic_load_explicit(&torify_shim.opt.flag[(unsigned)fd], memory_order_relaxed) != 0;
 }
 
-/* Is any socket of the process pending or failed?  poll's fast path. */
-static inline bool torify_opt_any(void)
-{
-    return atomic_load_explicit(&torify_shim.opt.active, memory_order_relaxed) > 0;
-}
-
 /* Should connects of this process send data optimistically?  on: yes;
  * off: no; auto: when the SOCKS server answers as Tor (opt_probe.c, asked
  * once per process). */
