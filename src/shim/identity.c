@@ -9,7 +9,8 @@
  *   recv* of a NETLINK_ROUTE socket      link, address, route and neighbour
  *                                        messages of the loopback only
  *
- * Without HideIdentity every call is libc's, untouched.  Under the guard
+ * Without HideIdentity every call is libc's, untouched (but for FIONREAD of
+ * a socket that still owes its SOCKS reply: shim/opt.h).  Under the guard
  * the program also has a UTS namespace of its own (guard/uts.c), which
  * covers static programs and raw system calls for the host name; the
  * interface masks are the shim's only (static programs and /sys/class/net
@@ -231,6 +232,17 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
     ioctl_fn f = REAL(IOCTL, ioctl_fn);
     if (!f)
         return -1;
+    /* FIONREAD of a socket that owes its SOCKS reply (optimistic data,
+     * shim/opt.h): what arrived of the reply is read first and is not
+     * counted; while the reply is incomplete nothing is readable. */
+    if (req == FIONREAD && torify_opt_flagged(fd)) {
+        int err = 0;
+        if (torify_opt_settle(fd, false, &err) != OPT_DONE) {
+            if (arg)
+                *(int *)arg = 0;
+            return 0;
+        }
+    }
     /* Terminal and file ioctls (the common ones) never load anything. */
     if (req != SIOCGIFCONF && !is_interface_query(req))
         return f(fd, req, arg);

@@ -18,7 +18,8 @@
  *   - a write reads whatever of the reply has arrived, without waiting,
  *     and then passes (MSG_NOSIGNAL: a stream Tor ended because the
  *     request failed is that failure, not a SIGPIPE);
- *   - poll/ppoll/select (shim/nb_poll.c) read the reply when the socket
+ *   - poll/ppoll/select (shim/nb_poll.c) and epoll_wait and its kin
+ *     (shim/opt_epoll.c) read the reply when the socket
  *     turns readable and report POLLIN only if data follows it.
  * A failed reply makes the socket "failed": every later read, write or
  * poll reports the errno the blocking connect would have returned

@@ -12,6 +12,7 @@ so OptimisticData auto takes it for Tor; not_tor makes it a plain SOCKS
 server (as microsocks), for which auto sends nothing early."""
 
 import errno
+import select
 import os
 import socket
 import subprocess
@@ -148,6 +149,47 @@ elif case == "readiness":
     line("poll-after-request", bool(ev and ev[0][1] & select.POLLIN))
     s.setblocking(True)
     line(repr(s.recv(16)))
+elif case == "epoll":  # argv[2]: lt, et, oneshot or before (registered before connect)
+    import array, fcntl, termios
+    how = sys.argv[2]
+    flags = select.EPOLLIN | {"et": select.EPOLLET, "oneshot": select.EPOLLONESHOT,
+                              "before": select.EPOLLET}.get(how, 0)
+    ep = select.epoll()
+    if how == "before":
+        s = socket.socket()
+        s.setblocking(False)
+        ep.register(s.fileno(), flags)
+        s.connect(T)  # optimistic: 0 at once, non-blocking or not
+    else:
+        s = socket.create_connection(T)
+        s.setblocking(False)
+        ep.register(s.fileno(), flags)
+    def unread():
+        b = array.array("i", [-1])
+        fcntl.ioctl(s.fileno(), termios.FIONREAD, b)
+        return b[0]
+    line("ready")
+    wait_go()  # the reply alone is in the socket now
+    line("after-reply", ep.poll(0.3), unread())
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    ev = ep.poll(10)
+    line("after-request", [e for _, e in ev])
+    line("unread", unread() > 0)
+    line(repr(s.recv(16)))
+elif case == "epoll-fail":
+    s = socket.create_connection(T)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    ep = select.epoll()
+    ep.register(s.fileno(), select.EPOLLIN | select.EPOLLET)
+    line("sent")
+    ev = ep.poll(10)
+    e = ev[0][1] if ev else 0
+    line("epoll", "ERR" if e & select.EPOLLERR else "-", "HUP" if e & select.EPOLLHUP else "-")
+    try:
+        s.recv(100)
+        line("recv", "ok")
+    except OSError as x:
+        line("recv", err_name(x))
 elif case == "many":
     n = int(sys.argv[2])
     socks = [socket.create_connection(T) for _ in range(n)]
@@ -365,6 +407,48 @@ class Readiness(Case):
         out = self.finish(p)
         self.assertEqual(out[:4], ["poll-after-reply []", "select-after-reply 0", "poll-after-request True",
                                    repr(b"HTTP/1.0 200 OK\r")], out)
+
+
+class Epoll(Case):
+    """epoll (shim/opt_epoll.c): the reply alone wakes no one, level- or
+    edge-triggered, one-shot or registered before connect; FIONREAD does not
+    count it; the data behind it and a failure do wake."""
+
+    def check_epoll(self, how):
+        srv = self.start_server(mode="virtual")
+        p = self.client(srv, "epoll", how)
+        self.assertEqual(self.read_line(p), "ready")
+        self.gate.set()
+        deadline = time.monotonic() + 10
+        while ("reply", TARGET) not in srv.events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertIn(("reply", TARGET), srv.events)
+        time.sleep(0.05)  # the reply's bytes are in the program's socket by now (loopback)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out = self.finish(p)
+        self.assertEqual(out, ["after-reply [] 0", "after-request [%d]" % select.EPOLLIN, "unread True",
+                               repr(b"HTTP/1.0 200 OK\r")], out)
+
+    def test_level_triggered_wakes_for_data_not_for_the_reply(self):
+        self.check_epoll("lt")
+
+    def test_edge_triggered_wakes_once_for_the_data(self):
+        self.check_epoll("et")
+
+    def test_oneshot_stays_armed_through_the_reply(self):
+        self.check_epoll("oneshot")
+
+    def test_registered_before_connect(self):
+        self.check_epoll("before")
+
+    def test_a_failed_reply_is_err_and_hup_then_the_errno(self):
+        srv = self.start_server(mode="error", reply_code=5)
+        p = self.client(srv, "epoll-fail")
+        self.assertEqual(self.read_line(p), "sent")
+        self.gate.set()
+        out = self.finish(p)
+        self.assertEqual(out, ["epoll ERR HUP", "recv ECONNREFUSED"], out)
 
 
 class Programs(Case):
