@@ -210,11 +210,14 @@ struct guard_sup {
     struct guard_keeper keeper;    /* the namespace for datagram sockets (keeper.c) */
     atomic_bool told_no_udp;       /* the "no namespace" refusal was logged at notice */
     /* Worker pool (supervisor.c), under mu: each thread receives and
-     * handles; recv_role says whether one waits in NOTIF_RECV. */
+     * handles; up to recv_max of them wait in NOTIF_RECV at once. */
     pthread_mutex_t mu;
     pthread_cond_t work;
     int workers, idle;
-    int recv_role;
+    int receiving;                 /* threads in (or on their way into) NOTIF_RECV */
+    int signaled;                  /* idle workers woken to receive, not yet running */
+    int starting;                  /* workers created to receive, not yet running */
+    int recv_max;                  /* receivers wanted: 2, 1 on a single CPU */
     bool stopped;                  /* receiving failed: the pool winds down */
 };
 

@@ -81,58 +81,54 @@ static void handle(struct guard_sup *s, const struct seccomp_notif *n)
 }
 
 /*
- * The receiving role.  Exactly one thread waits in NOTIF_RECV at a time
- * (several would all be woken by each notification: the kernel's wait is
- * not exclusive); it handles what it receives itself, so the answer goes
- * back from the thread the kernel woke, on the notifying thread's CPU, with
- * no hand-over in between.  While it handles, nobody receives: a handler
- * that may wait (a blocking connect, a SOCKS handshake, the keeper's first
- * status) first calls guard_may_block, which gives the role to an idle
- * worker, or to a new one.
+ * The receiving role.  Up to recv_max threads wait in NOTIF_RECV at a time
+ * (two, one on a single CPU); each handles what it receives itself, so the
+ * answer goes back from the thread the kernel woke, on the notifying
+ * thread's CPU, with no hand-over in between.  A notification wakes every
+ * thread waiting in RECV (the kernel's wait is not exclusive since Linux
+ * 6.6; the request count lets exactly one take it), so more receivers than
+ * CPUs would only add wake-ups; with two, a second connect arriving while
+ * the first is handled is received at once on the other CPU instead of
+ * waiting for the first handler to finish.  A handler that may wait (a
+ * blocking connect, a SOCKS handshake, the keeper's first status) first
+ * calls guard_may_block, which tops the receivers up from idle workers or
+ * new ones.
  */
-enum recv_role {
-    RECV_NOBODY,  /* no thread receives or was called to */
-    RECV_CALLED,  /* an idle or new worker was asked to take the role */
-    RECV_TAKEN,   /* a thread waits in NOTIF_RECV */
-};
-
 static void *worker_main(void *arg);
 
-/* With s->mu held: someone is (about to be) receiving, unless no worker
- * can be started (then the caller's thread receives once it is done:
+/* With s->mu held: top the receivers up to recv_max, unless no worker can
+ * be started (then the callers' threads receive once they are done:
  * back-pressure, the notifications wait in the kernel). */
-static void call_receiver_locked(struct guard_sup *s)
+static void call_receivers_locked(struct guard_sup *s)
 {
-    if (s->recv_role != RECV_NOBODY)
-        return;
-    s->recv_role = RECV_CALLED;
-    if (s->idle > 0) {
-        pthread_cond_signal(&s->work);
-        return;
-    }
-    if (s->workers >= GUARD_MAX_WORKERS) {
-        s->recv_role = RECV_NOBODY;
-        return;
-    }
-    pthread_attr_t attr;
-    pthread_t t;
-    int ok = pthread_attr_init(&attr) == 0;
-    if (ok) {
-        ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-             pthread_attr_setstacksize(&attr, GUARD_HANDLER_STACK) == 0 &&
-             pthread_create(&t, &attr, worker_main, s) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (ok)
+    while (!s->stopped && s->receiving + s->signaled + s->starting < s->recv_max) {
+        if (s->idle > s->signaled) {
+            s->signaled++;
+            pthread_cond_signal(&s->work);
+            continue;
+        }
+        if (s->workers >= GUARD_MAX_WORKERS)
+            return;
+        pthread_attr_t attr;
+        pthread_t t;
+        int ok = pthread_attr_init(&attr) == 0;
+        if (ok) {
+            ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                 pthread_attr_setstacksize(&attr, GUARD_HANDLER_STACK) == 0 &&
+                 pthread_create(&t, &attr, worker_main, s) == 0;
+            pthread_attr_destroy(&attr);
+        }
+        if (!ok)
+            return;
         s->workers++;
-    else
-        s->recv_role = RECV_NOBODY;
+        s->starting++;
+    }
 }
 
 void guard_may_block(struct guard_sup *s)
 {
     pthread_mutex_lock(&s->mu);
-    call_receiver_locked(s);
+    call_receivers_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -152,43 +148,44 @@ static bool listener_hung_up(const struct guard_sup *s)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p.revents & POLLIN);
 }
 
-/* Every thread of the pool: take the receiving role when it is free or
- * offered, else wait idle; one idle for GUARD_IDLE_EXIT_S seconds ends, so
- * a burst leaves no threads behind. */
+/* Every thread of the pool: receive while fewer than recv_max do, else
+ * wait idle; one idle for GUARD_IDLE_EXIT_S seconds ends, so a burst
+ * leaves no threads behind. */
 static void *worker_main(void *arg)
 {
     struct guard_sup *s = arg;
     size_t sz = s->notif_size > sizeof(struct seccomp_notif) ? s->notif_size : sizeof(struct seccomp_notif);
     struct seccomp_notif *n = malloc(sz);
     pthread_mutex_lock(&s->mu);
+    s->starting--;
     if (!n) {
-        s->workers--;
-        if (s->recv_role == RECV_CALLED)
-            s->recv_role = RECV_NOBODY;
+        s->workers--; /* its slot stays free: a handler back from its work takes it */
         pthread_mutex_unlock(&s->mu);
         return NULL;
     }
     for (;;) {
-        while (s->recv_role == RECV_TAKEN && !s->stopped) {
+        while (s->receiving >= s->recv_max && !s->stopped) {
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += GUARD_IDLE_EXIT_S;
             s->idle++;
             int r = pthread_cond_timedwait(&s->work, &s->mu, &until);
             s->idle--;
-            if (r == ETIMEDOUT && s->recv_role == RECV_TAKEN)
+            if (s->signaled > 0)
+                s->signaled--;
+            if (r == ETIMEDOUT && s->receiving >= s->recv_max)
                 break;
         }
-        if (s->recv_role == RECV_TAKEN || s->stopped)
+        if (s->receiving >= s->recv_max || s->stopped)
             break; /* idle too long, or the listener failed */
-        s->recv_role = RECV_TAKEN;
+        s->receiving++;
         pthread_mutex_unlock(&s->mu);
 
         memset(n, 0, sz); /* RECV demands a zeroed buffer */
         int rc = ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, n);
         int e = errno;
         pthread_mutex_lock(&s->mu);
-        s->recv_role = RECV_NOBODY;
+        s->receiving--;
         if (rc != 0) {
             /* ENOENT: the task went away before we took its notification,
              * or no task uses the filter any more (then RECV no longer
@@ -200,11 +197,17 @@ static void *worker_main(void *arg)
             pthread_cond_broadcast(&s->work);
             if (e == ENOENT)
                 break;
-            pthread_cond_broadcast(&s->work);
             pthread_mutex_unlock(&s->mu);
             guard_log(s, TORIFY_LOG_ERROR, "guard: receiving notifications failed: %s", strerror(e));
             pthread_mutex_lock(&s->mu);
             break;
+        }
+        /* The second receiver is started at the first notification, not
+         * at every start of a program that may never connect. */
+        if (s->workers < s->recv_max) {
+            s->receiving++; /* this thread, back once it has handled */
+            call_receivers_locked(s);
+            s->receiving--;
         }
         pthread_mutex_unlock(&s->mu);
         handle(s, n);
@@ -233,11 +236,16 @@ int guard_supervisor_start(struct guard_sup *s)
         pthread_cond_init(&s->work, &ca) != 0 || pthread_mutex_init(&s->mu, NULL) != 0)
         return -ENOMEM;
     pthread_condattr_destroy(&ca);
-    s->workers = s->idle = 0;
-    s->recv_role = RECV_NOBODY;
+    s->workers = s->idle = s->receiving = s->signaled = s->starting = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s->recv_max = cpus > 1 ? 2 : 1;
     s->stopped = false;
     pthread_mutex_lock(&s->mu);
-    call_receiver_locked(s);
+    /* One receiver now; the second joins at the first notification. */
+    int want = s->recv_max;
+    s->recv_max = 1;
+    call_receivers_locked(s);
+    s->recv_max = want;
     bool started = s->workers == 1;
     pthread_mutex_unlock(&s->mu);
     return started ? 0 : -EAGAIN;
