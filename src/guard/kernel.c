@@ -6,8 +6,16 @@
  * with a listener and issues SECCOMP_IOCTL_NOTIF_ADDFD for a notification
  * that does not exist.  A kernel with ADDFD answers ENOENT (no such
  * notification); one without answers EINVAL or ENOTTY.
+ *
+ * The probe runs at every guarded start, so its child is made with
+ * clone(CLONE_VM | CLONE_VFORK) on a small stack of ours rather than
+ * fork(): no copy of the launcher's page tables, and the launcher sleeps
+ * until the child has exited (as after vfork).  Sharing the memory, the
+ * child makes raw system calls only (errno aside, which the launcher does
+ * not read while it waits): no libc state is touched from two processes.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +31,10 @@
 
 enum probe_exit { PROBE_OK = 0, PROBE_NO_FILTER = 10, PROBE_NO_LISTENER, PROBE_NO_ADDFD, PROBE_NO_PIDFD, PROBE_NESTED };
 
-static int probe_child(void)
+static int probe_child(void *unused)
 {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    (void)unused;
+    if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0)
         return PROBE_NO_FILTER;
     struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     struct sock_fprog fp = {.len = 1, .filter = &allow};
@@ -33,9 +42,9 @@ static int probe_child(void)
     if (fd < 0)
         return errno == EINVAL ? PROBE_NO_LISTENER : errno == EBUSY ? PROBE_NESTED : PROBE_NO_FILTER;
     struct seccomp_notif_addfd a = {.id = 1, .flags = 0, .srcfd = (uint32_t)fd, .newfd = 0, .newfd_flags = 0};
-    if (ioctl((int)fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a) == 0 || errno != ENOENT)
+    if (syscall(SYS_ioctl, fd, (unsigned long)SECCOMP_IOCTL_NOTIF_ADDFD, &a) == 0 || errno != ENOENT)
         return PROBE_NO_ADDFD;
-    int pfd = guard_pidfd_open(getpid());
+    int pfd = guard_pidfd_open((pid_t)syscall(SYS_getpid));
     if (pfd < 0)
         return PROBE_NO_PIDFD;
     int d = guard_pidfd_getfd(pfd, (int)fd);
@@ -53,13 +62,14 @@ int torify_guard_check(char *why, size_t why_len)
     snprintf(why, why_len, "the kernel guard supports x86_64 only");
     return -1;
 #endif
-    pid_t pid = fork();
+    /* The child's stack (it grows down from the end); the launcher does
+     * not run while the child does, so its own frame may hold it. */
+    _Alignas(16) char probe_stack[16384];
+    pid_t pid = clone(probe_child, probe_stack + sizeof probe_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
     if (pid < 0) {
-        snprintf(why, why_len, "cannot probe the kernel for the guard: fork: %s", strerror(errno));
+        snprintf(why, why_len, "cannot probe the kernel for the guard: clone: %s", strerror(errno));
         return -1;
     }
-    if (pid == 0)
-        _exit(probe_child());
     int st;
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) {
