@@ -134,7 +134,8 @@ int guard_dns_real_start(struct guard_sup *s, int up);
 
 #define GUARD_KEEPER_BATCH GUARD_FDPASS_MAX
 enum guard_keeper_state {
-    KEEPER_DOWN,              /* none: not started, failed, or stopped */
+    KEEPER_DOWN,              /* none: failed, or stopped */
+    KEEPER_UNBORN,            /* not forked yet: nothing needed it so far */
     KEEPER_IDLE,              /* forked, waiting to be asked for its set-up */
     KEEPER_PENDING,           /* asked, its status not read yet */
     KEEPER_UP,                /* the namespace exists and the responder runs */
@@ -154,11 +155,11 @@ struct guard_keeper {
     int stock[2][GUARD_KEEPER_BATCH];
     int stock_n[2];
 };
-/* Fork the keeper (while single-threaded); it waits, idle, until the
- * namespace is first needed.  0 (idle), or -1 with k->why. */
-int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s);
-/* Is the namespace there?  The first time, starts the keeper's set-up and
- * waits for its status (then logs the namespace or why not); any thread may
+/* Set k up, with no keeper yet: it is forked when the namespace is
+ * first needed (guard_keeper_ready). */
+void guard_keeper_start(struct guard_keeper *k);
+/* Is the namespace there?  The first time, forks the keeper, starts its
+ * set-up and waits for its status (then logs the namespace or why not); any thread may
  * ask. */
 bool guard_keeper_ready(struct guard_keeper *k, const struct guard_sup *s);
 /* A socket(domain, type, protocol) made in the namespace: fd (close-on-exec

@@ -22,12 +22,22 @@
  * hang-up), never outlives it, and is not dumpable: a guarded program of the
  * same user cannot ptrace it (Landlock's scoping forbids it too).
  *
- * It is forked at the start, while the launcher is still single-threaded
- * (a fork later, from the threaded supervisor, could inherit a lock held by
- * another thread), but makes the namespace only when asked: a network
- * namespace costs about a millisecond of CPU to make and again to tear down
- * (docs/GUARD.md, "Where a guarded start's time goes"), and most guarded
- * programs never make a datagram socket.
+ * It is forked when the namespace is first needed, not at every start: a
+ * fork costs the launcher its page tables' copy and a copy-on-write fault
+ * on every page either side writes next, a network namespace about a
+ * millisecond of CPU to make and again to tear down (docs/GUARD.md, "Where
+ * a guarded start's time goes"), and most guarded programs never make a
+ * datagram socket.  That first need may come in a supervisor thread, so
+ * the fork may be one of a threaded process; what the keeper then uses is
+ * safe in such a child: glibc's malloc and stdio are reset by its fork,
+ * the log's lock is taken over from a thread the child does not have
+ * (core/log_fold.c), the fake map's lock is a robust process-shared one,
+ * and the supervisor's own locks are never touched.  PR_SET_PDEATHSIG
+ * fires when the forking *thread* ends, and the supervisor's threads end
+ * when idle: so only a keeper forked by the launcher's main thread (which
+ * lives as long as the launcher) asks for it; any keeper ends at the
+ * control socket's hang-up, which the launcher's exit causes however it
+ * ends (the keeper alone holds the other end).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -113,11 +123,11 @@ static void keeper_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void keeper_main(const struct guard_sup *s, int ctl, int up, pid_t parent)
+static void keeper_main(const struct guard_sup *s, int ctl, int up, pid_t parent, bool deathsig)
 {
     struct keeper_status st;
     memset(&st, 0, sizeof st);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+    if ((deathsig && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) || getppid() != parent)
         _exit(0);
     keeper_signals();
     /* Only the control socket and stderr (for log lines) stay open: the
@@ -186,13 +196,19 @@ static void keeper_main(const struct guard_sup *s, int ctl, int up, pid_t parent
     _exit(0);
 }
 
-int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
+void guard_keeper_start(struct guard_keeper *k)
 {
     memset(k, 0, sizeof *k);
     k->pid = -1;
     k->ctl = -1;
     k->up[0] = k->up[1] = -1;
-    atomic_store(&k->state, KEEPER_DOWN);
+    pthread_mutex_init(&k->mu, NULL);
+    atomic_store(&k->state, KEEPER_UNBORN);
+}
+
+/* With k->mu held: fork the keeper, idle.  0, or -1 with k->why. */
+static int keeper_fork(struct guard_keeper *k, const struct guard_sup *s)
+{
     int sp[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
         snprintf(k->why, sizeof k->why, "socketpair: %s", strerror(errno));
@@ -206,11 +222,17 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
         return -1;
     }
     pid_t parent = getpid();
+    bool deathsig = gettid() == parent; /* the main thread */
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(k->why, sizeof k->why, "fork: %s", strerror(errno));
         close(sp[0]);
         close(sp[1]);
+        if (k->up[0] >= 0) {
+            close(k->up[0]);
+            close(k->up[1]);
+            k->up[0] = k->up[1] = -1;
+        }
         return -1;
     }
     if (pid == 0) {
@@ -223,7 +245,7 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
             up = fcntl(up, F_DUPFD_CLOEXEC, 5);
             close(3);
         }
-        keeper_main(s, ctl, up, parent);
+        keeper_main(s, ctl, up, parent, deathsig);
         _exit(0);
     }
     close(sp[1]);
@@ -232,9 +254,6 @@ int guard_keeper_start(struct guard_keeper *k, const struct guard_sup *s)
     k->up[1] = -1;
     k->pid = pid;
     k->ctl = sp[0];
-    pthread_mutex_init(&k->mu, NULL);
-    /* Its set-up (the namespace, the loopback, the responder's sockets)
-     * starts when something first needs the namespace (guard_keeper_ready). */
     atomic_store(&k->state, KEEPER_IDLE);
     return 0;
 }
@@ -289,9 +308,15 @@ static void keeper_await(struct guard_keeper *k, const struct guard_sup *s)
 bool guard_keeper_ready(struct guard_keeper *k, const struct guard_sup *s)
 {
     int st = atomic_load(&k->state);
-    if (st != KEEPER_IDLE && st != KEEPER_PENDING)
+    if (st != KEEPER_UNBORN && st != KEEPER_IDLE && st != KEEPER_PENDING)
         return st == KEEPER_UP;
     pthread_mutex_lock(&k->mu);
+    if (atomic_load(&k->state) == KEEPER_UNBORN && keeper_fork(k, s) != 0) {
+        atomic_store(&k->state, KEEPER_DOWN);
+        guard_log(s, TORIFY_LOG_INFO, "guard: no private network namespace for datagram sockets (%s): "
+                                      "UDP, and DNS of programs that resolve names themselves, is refused",
+                  k->why);
+    }
     if (atomic_load(&k->state) == KEEPER_IDLE) {
         /* A failed send shows as no status: keeper_await says why. */
         (void)guard_fd_send(k->ctl, "g", 1, NULL, 0);
@@ -442,6 +467,10 @@ void guard_keeper_stop(struct guard_keeper *k)
     int was = atomic_load(&k->state);
     bool pending = was == KEEPER_IDLE || was == KEEPER_PENDING;
     atomic_store(&k->state, KEEPER_DOWN);
+    if (was == KEEPER_UNBORN) {
+        pthread_mutex_unlock(&k->mu); /* never needed, never forked */
+        return;
+    }
     close(k->ctl);
     k->ctl = -1;
     for (int f = 0; f < 2; f++)

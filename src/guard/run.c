@@ -200,18 +200,14 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
     torify_logger_setup(&sup.log, torify_config_log_level(cfg, true), -1);
     sup.map = map;
 
-    /* The keeper first, while this process is still single-threaded and
-     * before signals are blocked (it inherits neither the program's fds nor
-     * its mask).  Without it datagram sockets are refused, with the reason
-     * told at the first refusal (socket.c).  Its set-up runs only when
-     * something first needs the namespace (guard_keeper_ready), here only
-     * when the child has inherited datagram sockets to replace with the
-     * keeper's. */
-    if (guard_keeper_start(&sup.keeper, &sup) != 0)
-        guard_log(&sup, TORIFY_LOG_INFO, "guard: no private network namespace for datagram sockets (%s): "
-                                         "UDP, and DNS of programs that resolve names themselves, is refused",
-                  sup.keeper.why);
-    else if (guard_inherited_any(&sup.keeper))
+    /* The keeper is forked when something first needs the namespace
+     * (guard_keeper_ready): here, before signals are blocked and while this
+     * process is single-threaded, only when the child has inherited
+     * datagram sockets to replace with the keeper's.  Without it datagram
+     * sockets are refused, with the reason told at the first refusal
+     * (socket.c). */
+    guard_keeper_start(&sup.keeper);
+    if (guard_inherited_any(&sup.keeper))
         guard_keeper_ready(&sup.keeper, &sup);
 
     sigset_t set, old;
@@ -289,7 +285,8 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
         snprintf(err, err_len, "guard: cannot start the supervisor: %s", strerror(-e));
         return -1;
     }
-    if (sup.keeper.up[0] >= 0 && guard_keeper_ready(&sup.keeper, &sup) && guard_dns_real_start(&sup, sup.keeper.up[0]) < 0)
+    if (sup.cfg.resolve_through_tor && guard_keeper_ready(&sup.keeper, &sup) && sup.keeper.up[0] >= 0 &&
+        guard_dns_real_start(&sup, sup.keeper.up[0]) < 0)
         guard_log(&sup, TORIFY_LOG_NOTICE, "guard: cannot start the thread asking Tor for DNS answers");
     int status = supervise(child, &set);
     guard_keeper_stop(&sup.keeper);

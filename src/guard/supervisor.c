@@ -135,7 +135,7 @@ void guard_may_block(struct guard_sup *s)
 bool guard_namespace_ready(struct guard_sup *s)
 {
     int ks = atomic_load(&s->keeper.state);
-    if (ks == KEEPER_IDLE || ks == KEEPER_PENDING)
+    if (ks == KEEPER_UNBORN || ks == KEEPER_IDLE || ks == KEEPER_PENDING)
         guard_may_block(s); /* the keeper's set-up and first status take a while */
     return guard_keeper_ready(&s->keeper, s);
 }

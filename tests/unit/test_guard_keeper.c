@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,8 +41,9 @@ static int setup(void **st)
         return -1;
     /* Started as the launcher does, then its status waited for as the
      * first UDP socket of a program waits for it. */
-    started = guard_keeper_start(&sup.keeper, &sup) == 0;
-    if (started && !guard_keeper_ready(&sup.keeper, &sup)) {
+    guard_keeper_start(&sup.keeper);
+    started = true;
+    if (!guard_keeper_ready(&sup.keeper, &sup)) {
         started = false;
         guard_keeper_stop(&sup.keeper);
     }
@@ -221,6 +223,42 @@ static void test_a_datagram_to_another_port_reaches_nothing(void **st)
     close(u);
 }
 
+/* A keeper forked by a supervisor thread (the first UDP socket comes to
+ * one) must outlive that thread: the supervisor's threads end when idle. */
+static struct guard_sup sup_thread;
+
+static void *keeper_ready_then_end(void *ok)
+{
+    *(bool *)ok = guard_keeper_ready(&sup_thread.keeper, &sup_thread);
+    return NULL;
+}
+
+static void test_a_keeper_forked_by_a_thread_outlives_it(void **st)
+{
+    (void)st;
+    need_keeper();
+    memset(&sup_thread, 0, sizeof sup_thread);
+    torify_config_defaults(&sup_thread.cfg);
+    torify_logger_setup(&sup_thread.log, TORIFY_LOG_QUIET, -1);
+    sup_thread.map = sup.map;
+    guard_keeper_start(&sup_thread.keeper);
+    assert_int_equal(sup_thread.keeper.pid, -1); /* not forked before it is needed */
+    bool ok = false;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, keeper_ready_then_end, &ok), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(ok);
+    /* A parent-death signal tied to the thread would have killed it by
+     * now; it is still there, and still hands out sockets. */
+    usleep(100 * 1000);
+    assert_int_equal(waitpid(sup_thread.keeper.pid, NULL, WNOHANG), 0);
+    int u = guard_keeper_socket(&sup_thread.keeper, AF_INET, SOCK_DGRAM, 0);
+    assert_true(u >= 0);
+    assert_true(guard_keeper_owns(&sup_thread.keeper, u));
+    close(u);
+    guard_keeper_stop(&sup_thread.keeper);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_server_address_answers_aaaa_from_it),
         cmocka_unit_test(test_tcp_query_is_answered_with_its_length_prefix),
         cmocka_unit_test(test_a_datagram_to_another_port_reaches_nothing),
+        cmocka_unit_test(test_a_keeper_forked_by_a_thread_outlives_it),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
