@@ -31,6 +31,11 @@
  * Forks a short-lived probe child: a seccomp filter cannot be removed once
  * installed. */
 int torify_guard_check(char *why, size_t why_len);
+/* torify_guard_check before torify_guard_run: the same answers, without the
+ * probe child where nothing can be nested (no seccomp filter on this
+ * process); the kernel's features are then checked by the program's own
+ * child, and torify_guard_run returns -2 if one is missing. */
+int torify_guard_check_to_run(char *why, size_t why_len);
 
 /* Can the guard give programs datagram sockets in a sealed network
  * namespace, where torify answers their DNS queries (docs/GUARD.md)?  0 with
@@ -43,7 +48,9 @@ int torify_guard_dns_check(char *buf, size_t len);
  * launcher (SIGTERM, SIGINT, SIGHUP, ...) are forwarded to the program.
  * Returns the status to exit with: the program's exit code, 128+N when it
  * died of signal N, 127/126 when it could not be executed.  Returns -1 with
- * a message in err when the guard could not be set up (nothing was run).
+ * a message in err when the guard could not be set up, -2 with the reason
+ * in err when the kernel lacks what the guard needs (nothing was run in
+ * either case).
  * map (may be NULL) is the fake map the launcher published for the tree:
  * connects to fake addresses that bypass the shim are torified by name. */
 struct torify_fakemap;

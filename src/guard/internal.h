@@ -265,4 +265,11 @@ int guard_addfd_setfd(const struct guard_sup *s, uint64_t id, int srcfd, int dst
  * call is gone, nothing to answer). */
 int guard_addfd_send(const struct guard_sup *s, uint64_t id, int srcfd, bool cloexec);
 
+/* ---- kernel.c: what the guard needs of the kernel ----------------------- */
+
+/* What a probe found missing (also told by the program's child, run.c). */
+enum probe_exit { PROBE_OK = 0, PROBE_NO_FILTER = 10, PROBE_NO_LISTENER, PROBE_NO_ADDFD, PROBE_NO_PIDFD, PROBE_NESTED };
+/* The one-line reason the guard cannot run, for a probe_exit code. */
+void guard_kernel_explain(int code, char *why, size_t why_len);
+
 #endif

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -49,13 +50,50 @@ static int send_fd(int sock, int fd)
     return guard_fd_send(sock, "L", 1, &fd, 1);
 }
 
-static int recv_fd(int sock)
+/* The listener ("L" and the fd), or -1; *missing is set to what the
+ * kernel lacks when the child said so instead ("K" and a probe_exit). */
+static int recv_fd(int sock, int *missing)
 {
-    char byte;
+    unsigned char msg[2] = {0, 0};
     int fd = -1, n = 0;
-    if (guard_fd_recv(sock, &byte, 1, &fd, 1, &n) != 1 || n != 1)
+    ssize_t got = guard_fd_recv(sock, msg, sizeof msg, &fd, 1, &n);
+    *missing = got == 2 && msg[0] == 'K' ? msg[1] : 0;
+    if (got != 1 || msg[0] != 'L' || n != 1)
         return n == 1 ? (close(fd), -1) : -1;
     return fd;
+}
+
+/* In the child: the kernel lacks what the guard needs; the program is not
+ * run. */
+_Noreturn static void kernel_missing(int sock, int code)
+{
+    unsigned char msg[2] = {'K', (unsigned char)code};
+    (void)guard_fd_send(sock, msg, sizeof msg, NULL, 0);
+    _exit(126);
+}
+
+/* In the child, before the filter (which refuses pidfd_getfd): can a
+ * supervisor take a copy of one of our fds? */
+static bool pidfd_works(int sock)
+{
+    int pfd = guard_pidfd_open(getpid());
+    if (pfd < 0)
+        return false;
+    int d = guard_pidfd_getfd(pfd, sock);
+    close(pfd);
+    if (d < 0)
+        return false;
+    close(d);
+    return true;
+}
+
+/* In the child, on the real listener: does the kernel know ADDFD?  No
+ * notification exists yet (this task is the filter's only one and is
+ * here), so a known ioctl answers ENOENT. */
+static bool addfd_known(int listener)
+{
+    struct seccomp_notif_addfd a = {.id = 1, .flags = 0, .srcfd = (uint32_t)listener, .newfd = 0, .newfd_flags = 0};
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) != 0 && errno == ENOENT;
 }
 
 struct child_args {
@@ -88,11 +126,20 @@ static int child_main(void *arg)
                       "go through libc still see localhost, static ones the real name",
                       why);
     }
+    /* What the launcher's probe asks (kernel.c), asked again here, of the
+     * real listener: when nothing could be nested the launcher ran no
+     * probe, and a kernel without these must not run the program. */
+    if (!pidfd_works(sock))
+        kernel_missing(sock, PROBE_NO_PIDFD);
     int listener = guard_filter_install();
+    if (listener == -EINVAL || listener == -EBUSY)
+        kernel_missing(sock, listener == -EINVAL ? PROBE_NO_LISTENER : PROBE_NESTED);
     if (listener < 0) {
         dprintf(STDERR_FILENO, "torify: guard: cannot install the seccomp filter: %s\n", strerror(-listener));
         _exit(126);
     }
+    if (!addfd_known(listener))
+        kernel_missing(sock, PROBE_NO_ADDFD);
     if (send_fd(sock, listener) != 0) {
         dprintf(STDERR_FILENO, "torify: guard: cannot hand over the listener: %s\n", strerror(errno));
         _exit(126);
@@ -261,7 +308,8 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
      * supervisor, read its memory or take its listener (Landlock forbids
      * it too where present; this also covers kernels without Landlock). */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    int listener = recv_fd(sp[0]);
+    int missing = 0;
+    int listener = recv_fd(sp[0], &missing);
     close(sp[0]);
     if (listener < 0) {
         /* The child could not install the filter (it said why) and exits
@@ -271,6 +319,10 @@ int torify_guard_run(const struct torify_config *cfg, struct torify_fakemap *map
         while (waitpid(child, &st, 0) < 0 && errno == EINTR)
             ;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (missing) {
+            guard_kernel_explain(missing, err, err_len);
+            return -2;
+        }
         snprintf(err, err_len, "guard: the program was not started: no seccomp listener");
         return -1;
     }

@@ -101,7 +101,7 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
     bool guarded = false, inherited = false;
     char why[256] = "";
     if (!o->no_guard) {
-        int g = torify_guard_check(why, sizeof why);
+        int g = torify_guard_check_to_run(why, sizeof why);
         if (g < 0) {
             /* No silent fall-back to LD_PRELOAD only: a program the user
              * asked to guard must not run with less. */
@@ -158,6 +158,10 @@ static int run_program(const struct launcher_opts *o, const struct torify_config
         int st = torify_guard_run(cfg, map, path, argv, environ, err, sizeof err);
         if (st >= 0)
             return st;
+        if (st == -2) {
+            fprintf(stderr, "torify: %s\n", err);
+            return EXIT_UNGUARDABLE;
+        }
         fprintf(stderr, "torify: kernel guard failed: %s (torify --no-guard runs with LD_PRELOAD only)\n",
                 err[0] ? err : "unknown error");
         return EXIT_OS;

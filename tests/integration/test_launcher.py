@@ -29,6 +29,26 @@ EXIT_CANNOT_EXEC, EXIT_NOT_FOUND = 126, 127
 
 ENV_CMD = shutil.which("env") or "/usr/bin/env"
 
+# Installs an allow-all seccomp filter, with a listener ("listener") or
+# without ("plain"), then runs argv[2:] in a child and exits with its status:
+# torify under someone else's filter, whose listener this process holds (a
+# listener closed, as at an exec, is no listener).
+UNDER_FILTER = r"""
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+    sys.exit("prctl: %d" % ctypes.get_errno())
+insn = ctypes.create_string_buffer(struct.pack("=HBBI", 0x06, 0, 0, 0x7fff0000))  # RET ALLOW
+prog = ctypes.create_string_buffer(struct.pack("=H6xQ", 1, ctypes.addressof(insn)))
+flags = 8 if sys.argv[1] == "listener" else 0  # SECCOMP_FILTER_FLAG_NEW_LISTENER
+if libc.syscall(ctypes.c_long(317), ctypes.c_long(1), ctypes.c_long(flags), prog) < 0:
+    sys.exit("seccomp: %d" % ctypes.get_errno())
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
 
 
 def without_san(value):
@@ -575,6 +595,22 @@ class TestFailuresBeforeExec(LauncherCase):
             self.assertEqual((r.returncode, r.stdout), (0, "ran\n"), r.stderr)
         else:
             self.assertEqual(r.returncode, EXIT_UNGUARDABLE)
+
+    def test_under_another_seccomp_supervisor_the_guard_is_refused(self):
+        # Where a listener of someone else's sits above the launcher (a
+        # container manager's, say), the guard cannot install its own: the
+        # program must not run.  A plain filter above it is no obstacle.
+        self.need_lib()
+        if not guard_available(self):
+            self.skipTest("kernel guard not available here")
+        e = clean_env(TORIFY_CONF_FILE=self.conf)
+        r = util.run([sys.executable, "-c", UNDER_FILTER, "listener", self.torify, ENV_CMD], env=e, timeout=30)
+        self.assertEqual(r.returncode, EXIT_UNGUARDABLE, r.stderr)
+        self.assertIn("another seccomp supervisor already watches this process", self.one_line(r.stderr))
+        self.assertEqual(r.stdout, "", "the program must not run")
+        r = util.run([sys.executable, "-c", UNDER_FILTER, "plain", self.torify, ENV_CMD], env=e, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(parse_env(r.stdout).get("TORIFY_GUARDED"), "1", "guarded under a plain filter")
 
     def test_setuid_program_of_another_user_is_refused(self):
         if not util.is_root():
