@@ -271,5 +271,11 @@ int guard_addfd_send(const struct guard_sup *s, uint64_t id, int srcfd, bool clo
 enum probe_exit { PROBE_OK = 0, PROBE_NO_FILTER = 10, PROBE_NO_LISTENER, PROBE_NO_ADDFD, PROBE_NO_PIDFD, PROBE_NESTED };
 /* The one-line reason the guard cannot run, for a probe_exit code. */
 void guard_kernel_explain(int code, char *why, size_t why_len);
+/* Does the kernel know SECCOMP_IOCTL_NOTIF_ADDFD?  Asked of a listener
+ * with no notification yet (raw system calls only). */
+bool guard_kernel_addfd_known(int listener);
+/* Can a supervisor take a copy of fd of this process (pidfd_getfd)?  Ask
+ * before a filter that refuses pidfd_getfd (raw system calls only). */
+bool guard_kernel_pidfd_works(int fd);
 
 #endif

@@ -32,6 +32,28 @@
 #include "guard/guard.h"
 #include "guard/internal.h"
 
+/* The two questions both the probe's child and the program's (run.c) ask.
+ * Raw system calls only: both children share the launcher's memory. */
+bool guard_kernel_addfd_known(int listener)
+{
+    /* No notification exists on a listener whose only task is asking: a
+     * kernel that knows the ioctl answers ENOENT. */
+    struct seccomp_notif_addfd a = {.id = 1, .flags = 0, .srcfd = (uint32_t)listener, .newfd = 0, .newfd_flags = 0};
+    return syscall(SYS_ioctl, listener, (unsigned long)SECCOMP_IOCTL_NOTIF_ADDFD, &a) != 0 && errno == ENOENT;
+}
+
+bool guard_kernel_pidfd_works(int fd)
+{
+    int pfd = guard_pidfd_open((pid_t)syscall(SYS_getpid));
+    if (pfd < 0)
+        return false;
+    int d = guard_pidfd_getfd(pfd, fd);
+    syscall(SYS_close, pfd);
+    if (d < 0)
+        return false;
+    syscall(SYS_close, d);
+    return true;
+}
 
 static int probe_child(void *unused)
 {
@@ -43,16 +65,9 @@ static int probe_child(void *unused)
     long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);
     if (fd < 0)
         return errno == EINVAL ? PROBE_NO_LISTENER : errno == EBUSY ? PROBE_NESTED : PROBE_NO_FILTER;
-    struct seccomp_notif_addfd a = {.id = 1, .flags = 0, .srcfd = (uint32_t)fd, .newfd = 0, .newfd_flags = 0};
-    if (syscall(SYS_ioctl, fd, (unsigned long)SECCOMP_IOCTL_NOTIF_ADDFD, &a) == 0 || errno != ENOENT)
+    if (!guard_kernel_addfd_known((int)fd))
         return PROBE_NO_ADDFD;
-    int pfd = guard_pidfd_open((pid_t)syscall(SYS_getpid));
-    if (pfd < 0)
-        return PROBE_NO_PIDFD;
-    int d = guard_pidfd_getfd(pfd, (int)fd);
-    if (d < 0)
-        return PROBE_NO_PIDFD;
-    return PROBE_OK;
+    return guard_kernel_pidfd_works((int)fd) ? PROBE_OK : PROBE_NO_PIDFD;
 }
 
 void guard_kernel_explain(int code, char *why, size_t why_len)

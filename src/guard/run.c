@@ -34,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -72,30 +71,6 @@ _Noreturn static void kernel_missing(int sock, int code)
     _exit(126);
 }
 
-/* In the child, before the filter (which refuses pidfd_getfd): can a
- * supervisor take a copy of one of our fds? */
-static bool pidfd_works(int sock)
-{
-    int pfd = guard_pidfd_open(getpid());
-    if (pfd < 0)
-        return false;
-    int d = guard_pidfd_getfd(pfd, sock);
-    close(pfd);
-    if (d < 0)
-        return false;
-    close(d);
-    return true;
-}
-
-/* In the child, on the real listener: does the kernel know ADDFD?  No
- * notification exists yet (this task is the filter's only one and is
- * here), so a known ioctl answers ENOENT. */
-static bool addfd_known(int listener)
-{
-    struct seccomp_notif_addfd a = {.id = 1, .flags = 0, .srcfd = (uint32_t)listener, .newfd = 0, .newfd_flags = 0};
-    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) != 0 && errno == ENOENT;
-}
-
 struct child_args {
     struct guard_sup *s;
     int sock;
@@ -129,7 +104,7 @@ static int child_main(void *arg)
     /* What the launcher's probe asks (kernel.c), asked again here, of the
      * real listener: when nothing could be nested the launcher ran no
      * probe, and a kernel without these must not run the program. */
-    if (!pidfd_works(sock))
+    if (!guard_kernel_pidfd_works(sock))
         kernel_missing(sock, PROBE_NO_PIDFD);
     int listener = guard_filter_install();
     if (listener == -EINVAL || listener == -EBUSY)
@@ -138,7 +113,7 @@ static int child_main(void *arg)
         dprintf(STDERR_FILENO, "torify: guard: cannot install the seccomp filter: %s\n", strerror(-listener));
         _exit(126);
     }
-    if (!addfd_known(listener))
+    if (!guard_kernel_addfd_known(listener))
         kernel_missing(sock, PROBE_NO_ADDFD);
     if (send_fd(sock, listener) != 0) {
         dprintf(STDERR_FILENO, "torify: guard: cannot hand over the listener: %s\n", strerror(errno));
